@@ -1,0 +1,2 @@
+namespace Platform.Plugins.Sparsify.Points;
+internal static class Placeholder;

@@ -1,0 +1,49 @@
+using Autofac;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+
+namespace Platform.Abstractions.Components;
+
+/// <summary>
+/// How a plugin's Autofac module registers its components: keyed by a stable name, together with a
+/// descriptor that names the options class. The host creates the component with its bound options
+/// passed as a typed parameter, so a component's constructor simply asks for its options class
+/// (and, where it needs them, <see cref="RunServices"/> and <see cref="DatasetInfo"/>).
+/// </summary>
+public static class ComponentRegistration
+{
+    public static void RegisterDataset<TDataset, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TDataset : IDataset where TOptions : class, new()
+        => builder.Register<IDataset, TDataset, TOptions>(ComponentKind.Dataset, name, description);
+
+    public static void RegisterModel<TModel, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TModel : IModel where TOptions : class, new()
+        => builder.Register<IModel, TModel, TOptions>(ComponentKind.Model, name, description);
+
+    public static void RegisterEvaluator<TEvaluator, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TEvaluator : IEvaluator where TOptions : class, new()
+        => builder.Register<IEvaluator, TEvaluator, TOptions>(ComponentKind.Evaluator, name, description);
+
+    public static void RegisterPointTransform<TTransform, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TTransform : IPointTransform where TOptions : class, new()
+        => builder.Register<IPointTransform, TTransform, TOptions>(ComponentKind.PointTransform, name, description);
+
+    public static void RegisterCompressor<TCompressor, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TCompressor : ICompressor where TOptions : class, new()
+        => builder.Register<ICompressor, TCompressor, TOptions>(ComponentKind.Compressor, name, description);
+
+    public static void RegisterStep<TStep, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TStep : IPipelineStep where TOptions : class, new()
+        => builder.Register<IPipelineStep, TStep, TOptions>(ComponentKind.Step, name, description);
+
+    private static void Register<TService, TImplementation, TOptions>(
+        this ContainerBuilder builder, ComponentKind kind, string name, string description)
+        where TImplementation : TService where TService : notnull where TOptions : class, new()
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("A component needs a name.", nameof(name));
+        // The pipeline owns what it creates (models hold native tensors), so the container must not dispose them.
+        builder.RegisterType<TImplementation>().Keyed<TService>(name).ExternallyOwned();
+        builder.RegisterInstance(new ComponentDescriptor(kind, name, typeof(TImplementation), typeof(TOptions), description));
+    }
+}

@@ -1,0 +1,40 @@
+using Platform.Abstractions.Models;
+
+namespace Platform.Abstractions.Data;
+
+/// <summary>What a model needs to know about the data it will see.</summary>
+public sealed record DatasetInfo(
+    string Name,
+    ModelTask Task,
+    IReadOnlyList<string> ClassNames,
+    int PointFeatures,
+    float[]? PointCloudRange = null);
+
+/// <summary>A dataset: named splits of samples, streamed from wherever they live.</summary>
+public interface IDataset
+{
+    DatasetInfo Info { get; }
+    IReadOnlyList<string> Splits { get; }
+
+    /// <summary>The evaluator that scores models on this data unless a pipeline names another.</summary>
+    string DefaultEvaluator { get; }
+
+    /// <exception cref="KeyNotFoundException">The split does not exist; the message lists those that do.</exception>
+    ISampleSource GetSplit(string split);
+}
+
+/// <summary>An indexable, lazily loaded list of samples (a split, or a split seen through transforms).</summary>
+public interface ISampleSource
+{
+    string Name { get; }
+    int Count { get; }
+    Sample Get(int index);
+}
+
+/// <summary>A sample source over samples already in memory (tests, small procedural sets).</summary>
+public sealed class InMemorySampleSource(string name, IReadOnlyList<Sample> samples) : ISampleSource
+{
+    public string Name { get; } = name;
+    public int Count => samples.Count;
+    public Sample Get(int index) => samples[index];
+}

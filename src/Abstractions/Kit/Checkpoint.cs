@@ -1,0 +1,92 @@
+using System.Text;
+using System.Text.Json;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Abstractions.Kit;
+
+/// <summary>
+/// A model checkpoint: one file holding the spec (component name, options, dataset info) so the
+/// architecture can be rebuilt, the module's state and the weight masks.
+/// Layout: magic "PCKP", format version, JSON header, TorchSharp state dict, mask count, masks.
+/// </summary>
+public static class Checkpoint
+{
+    private const uint Magic = 0x504B4350; // "PCKP"
+    private const int FormatVersion = 1;
+
+    public sealed record Header(ModelSpec Spec, IReadOnlyDictionary<string, double> Metadata);
+
+    public static void Save(IModel model, string path, IReadOnlyDictionary<string, double>? metadata = null)
+    {
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+            writer.Write(Magic);
+            writer.Write(FormatVersion);
+            writer.Write(JsonSerializer.Serialize(new Header(model.Spec, metadata ?? new Dictionary<string, double>())));
+            model.Module.save(writer);
+            writer.Write(model.Masks.Count);
+            foreach (var (layer, mask) in model.Masks.Entries())
+            {
+                writer.Write(layer);
+                using var cpu = mask.to_type(ScalarType.Float32).cpu();
+                cpu.Save(writer);
+            }
+        });
+    }
+
+    /// <summary>Reads only the header: which model to build before <see cref="LoadInto"/>.</summary>
+    public static Header ReadHeader(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream, Encoding.UTF8);
+        return ReadHeader(reader, path);
+    }
+
+    /// <summary>Loads state and masks into a model built from the header's spec.</summary>
+    public static void LoadInto(IModel model, string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream, Encoding.UTF8);
+        var header = ReadHeader(reader, path);
+        if (header.Spec.Use != model.Spec.Use)
+            throw new InvalidDataException($"{path}: checkpoint holds a '{header.Spec.Use}' model, not '{model.Spec.Use}'.");
+        try
+        {
+            model.Module.load(reader, strict: true);
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            throw new InvalidDataException($"{path}: the saved weights do not fit the model built from its options ({e.Message}).", e);
+        }
+        model.Masks.Clear();
+        var layers = model.PrunableLayers.ToDictionary(l => l.Name);
+        var count = reader.ReadInt32();
+        for (var i = 0; i < count; i++)
+        {
+            var name = reader.ReadString();
+            using var mask = Tensor.Load(reader);
+            if (!layers.TryGetValue(name, out var layer))
+                throw new InvalidDataException($"{path}: mask for unknown layer '{name}'.");
+            model.Masks.Set(layer, mask);
+        }
+    }
+
+    private static Header ReadHeader(BinaryReader reader, string path)
+    {
+        try
+        {
+            if (reader.ReadUInt32() != Magic) throw new InvalidDataException($"{path}: not a platform checkpoint.");
+            var version = reader.ReadInt32();
+            if (version != FormatVersion) throw new InvalidDataException($"{path}: checkpoint format {version}, this build reads {FormatVersion}.");
+            return JsonSerializer.Deserialize<Header>(reader.ReadString())
+                   ?? throw new InvalidDataException($"{path}: empty checkpoint header.");
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"{path}: checkpoint is truncated.");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Abstractions.Kit;
+
+public sealed class TrainOptions
+{
+    [Description("Passes over the training split.")]
+    [Range(0, 100000)]
+    public int Epochs { get; set; } = 10;
+
+    [Description("Samples per optimiser step.")]
+    [Range(1, 4096)]
+    public int BatchSize { get; set; } = 4;
+
+    [Description("Peak learning rate of AdamW (one-cycle schedule: warm-up, then cosine decay).")]
+    [Range(1e-8, 10.0)]
+    public double LearningRate { get; set; } = 2e-3;
+
+    [Description("Decoupled weight decay of AdamW.")]
+    [Range(0.0, 1.0)]
+    public double WeightDecay { get; set; } = 1e-2;
+
+    [Description("Clip the gradient's global norm to this value (0: no clipping).")]
+    [Range(0.0, 1e6)]
+    public double GradientClip { get; set; } = 10;
+
+    [Description("Split to train on.")]
+    public string Split { get; set; } = "train";
+
+    [Description("Save a checkpoint every this many epochs (0: only the last).")]
+    [Range(0, 100000)]
+    public int CheckpointEvery { get; set; }
+
+    [Description("Use at most this many training samples (0: all).")]
+    [Range(0, int.MaxValue)]
+    public int MaxSamples { get; set; }
+}
+
+/// <summary>What a training run measured.</summary>
+public sealed record TrainHistory(IReadOnlyList<double> EpochLoss, IReadOnlyList<IReadOnlyDictionary<string, double>> EpochTerms, double Seconds);
+
+/// <summary>
+/// The one training loop: seeded shuffling, AdamW with a one-cycle schedule, gradient clipping,
+/// masks re-applied after every step (pruned weights stay zero), progress, checkpoints.
+/// <paramref name="lossOverride"/> lets a compressor train with its own objective (distillation) on the same loop.
+/// </summary>
+public sealed class Trainer(RunServices services)
+{
+    public delegate LossTerms LossFunction(IModel model, ModelBatch batch);
+
+    public TrainHistory Fit(IModel model, ISampleSource data, TrainOptions options, string? checkpointDirectory = null,
+        LossFunction? lossOverride = null, IEnumerable<TorchSharp.Modules.Parameter>? extraParameters = null, string description = "train")
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var count = options.MaxSamples > 0 ? Math.Min(options.MaxSamples, data.Count) : data.Count;
+        if (count == 0) throw new InvalidOperationException($"Split '{data.Name}' has no samples to train on.");
+        var stepsPerEpoch = (count + options.BatchSize - 1) / options.BatchSize;
+        var parameters = model.Module.parameters().Concat(extraParameters ?? []).Where(p => p.requires_grad).ToList();
+        var optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        var scheduler = optim.lr_scheduler.OneCycleLR(optimizer, options.LearningRate, total_steps: Math.Max(1, options.Epochs * stepsPerEpoch));
+        var random = Seeding.Random(services.Seed, "train-shuffle");
+        var loss = lossOverride ?? ((m, b) => m.Loss(m.Forward(b), b));
+        var epochLoss = new List<double>();
+        var epochTerms = new List<IReadOnlyDictionary<string, double>>();
+
+        model.Module.train();
+        using var progress = services.Progress.Start(description, (long)options.Epochs * stepsPerEpoch);
+        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            var order = Enumerable.Range(0, count).OrderBy(_ => random.Next()).ToArray();
+            double sum = 0;
+            var terms = new Dictionary<string, double>();
+            for (var step = 0; step < stepsPerEpoch; step++)
+            {
+                using var scope = NewDisposeScope();
+                var indices = order.Skip(step * options.BatchSize).Take(options.BatchSize);
+                var samples = indices.Select(data.Get).ToArray();
+                using var batch = model.Collate(samples, services.Device);
+                optimizer.zero_grad();
+                var result = loss(model, batch);
+                var value = result.Total.item<float>();
+                if (!float.IsFinite(value))
+                    throw new InvalidOperationException($"Training loss became {value} at epoch {epoch + 1}, step {step + 1}; lower LearningRate or check the data.");
+                result.Total.backward();
+                if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+                optimizer.step();
+                scheduler.step();
+                model.Masks.Apply(model.PrunableLayers);
+                sum += value;
+                foreach (var (k, v) in result.Terms) terms[k] = terms.GetValueOrDefault(k) + v;
+                progress.Advance(1, $"epoch {epoch + 1}/{options.Epochs} loss {sum / (step + 1):F4}");
+            }
+            epochLoss.Add(sum / stepsPerEpoch);
+            epochTerms.Add(terms.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch));
+            if (checkpointDirectory is not null && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0)
+                Checkpoint.Save(model, Path.Combine(checkpointDirectory, $"epoch-{epoch + 1:D4}.ckpt"));
+        }
+        model.Module.eval();
+        if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
+        return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds);
+    }
+}

@@ -1,0 +1,43 @@
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+
+namespace Platform.Abstractions.Pipeline;
+
+/// <summary>One step of a pipeline (train, evaluate, a compressor...). It changes the context and reports what it measured.</summary>
+public interface IPipelineStep
+{
+    StepOutcome Run(PipelineContext context);
+}
+
+/// <summary>A step that changes the model (masks, removed channels) or replaces it (a distilled student).</summary>
+public interface ICompressor : IPipelineStep;
+
+/// <summary>
+/// What a step measured: scalar metrics (for report.json), optional series (plotted as PNG), tables
+/// (rendered in report.md) and files it wrote (relative to the output folder).
+/// </summary>
+public sealed class StepOutcome
+{
+    public Dictionary<string, double> Metrics { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, Series> Series { get; } = new(StringComparer.Ordinal);
+    public List<ReportTable> Tables { get; } = [];
+    public List<string> Files { get; } = [];
+    public List<string> Notes { get; } = [];
+
+    public static StepOutcome Empty => new();
+}
+
+/// <summary>A named curve: x and y values with axis labels.</summary>
+public sealed record Series(string XLabel, string YLabel, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+
+/// <summary>A small table for report.md.</summary>
+public sealed record ReportTable(string Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows);
+
+/// <summary>Scores predictions against ground truth (KITTI AP, accuracy...).</summary>
+public interface IEvaluator
+{
+    /// <param name="items">Each evaluated sample (without its points) with the model's prediction.</param>
+    /// <param name="dataset">What the classes are.</param>
+    /// <param name="outputDirectory">Where the evaluator may write result files (a folder of its own).</param>
+    StepOutcome Evaluate(IReadOnlyList<(Sample Sample, Prediction Prediction)> items, DatasetInfo dataset, string outputDirectory);
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+
+namespace Platform.Abstractions.Pipeline;
+
+/// <summary>
+/// The state one pipeline run carries from step to step: the model being compressed (with its masks),
+/// the dataset as seen through the point transforms applied so far, an optional teacher, and the
+/// services of the run. Steps read and replace these.
+/// </summary>
+public sealed class PipelineContext
+{
+    private readonly List<(IPointTransform Transform, PointCountTally Tally)> _transforms = [];
+
+    public PipelineContext(RunServices services, IDataset dataset, IComponentFactory components)
+    {
+        Services = services;
+        Dataset = dataset;
+        Components = components;
+    }
+
+    public RunServices Services { get; }
+    public IDataset Dataset { get; }
+    public IComponentFactory Components { get; }
+    public IModel? Model { get; set; }
+    public IModel? Teacher { get; set; }
+
+    /// <summary>Free-form values one step leaves for a later one (for example a pruning plan).</summary>
+    public Dictionary<string, object> Items { get; } = new(StringComparer.Ordinal);
+
+    public int Seed => Services.Seed;
+    public ILogger Logger => Services.CreateLogger("pipeline");
+
+    public IModel RequireModel(string step) =>
+        Model ?? throw new InvalidOperationException($"Step '{step}' needs a model, and the pipeline has none at this point (add a Model section, or a 'load' step before it).");
+
+    /// <summary>A split of the dataset with every point transform added so far applied to each sample.</summary>
+    public ISampleSource Split(string name) =>
+        _transforms.Count == 0 ? Dataset.GetSplit(name) : new TransformedSampleSource(Dataset.GetSplit(name), _transforms.ToArray(), Seed);
+
+    /// <summary>Adds a transform for every later step; returns its tally of points in and out.</summary>
+    public PointCountTally AddTransform(IPointTransform transform)
+    {
+        var tally = new PointCountTally();
+        _transforms.Add((transform, tally));
+        return tally;
+    }
+
+    public IReadOnlyList<string> TransformDescriptions => _transforms.Select(t => t.Transform.Describe()).ToArray();
+}
+
+/// <summary>Creates components by name for steps that need one at run time (load a checkpoint, build a student).</summary>
+public interface IComponentFactory
+{
+    /// <summary>Builds a model by component name; <paramref name="optionsJson"/> null means defaults.</summary>
+    IModel CreateModel(string use, string? optionsJson, DatasetInfo dataset);
+
+    /// <summary>Rebuilds the model a checkpoint was saved from and loads its weights and masks.</summary>
+    IModel LoadModel(string checkpointPath);
+}
