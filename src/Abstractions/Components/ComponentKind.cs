@@ -9,6 +9,7 @@ public enum ComponentKind
     PointTransform,
     Compressor,
     Step,
+    Command,
 }
 
 /// <summary>
@@ -33,6 +34,7 @@ public sealed record ComponentDescriptor(
         ComponentKind.PointTransform => typeof(Data.IPointTransform),
         ComponentKind.Compressor => typeof(Pipeline.ICompressor),
         ComponentKind.Step => typeof(Pipeline.IPipelineStep),
+        ComponentKind.Command => typeof(Pipeline.IPluginCommand),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }

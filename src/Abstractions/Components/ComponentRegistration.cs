@@ -37,6 +37,14 @@ public static class ComponentRegistration
         where TStep : IPipelineStep where TOptions : class, new()
         => builder.Register<IPipelineStep, TStep, TOptions>(ComponentKind.Step, name, description);
 
+    /// <summary>
+    /// A CLI command contributed by a plugin, e.g. "eval-kitti" or "data kitti-synth" (a space makes a
+    /// sub-command). Its options class is bound from the command line's --Name value pairs.
+    /// </summary>
+    public static void RegisterCommand<TCommand, TOptions>(this ContainerBuilder builder, string name, string description)
+        where TCommand : IPluginCommand where TOptions : class, new()
+        => builder.Register<IPluginCommand, TCommand, TOptions>(ComponentKind.Command, name, description);
+
     private static void Register<TService, TImplementation, TOptions>(
         this ContainerBuilder builder, ComponentKind kind, string name, string description)
         where TImplementation : TService where TService : notnull where TOptions : class, new()
