@@ -1,0 +1,1 @@
+namespace Platform.Plugins.Datasets.KITTI; internal static class Placeholder;

@@ -1,0 +1,1 @@
+namespace Platform.Plugins.Distill.T3DNet; internal static class Placeholder;

@@ -1,0 +1,1 @@
+namespace Platform.Plugins.Models.CenterPoint; internal static class Placeholder;

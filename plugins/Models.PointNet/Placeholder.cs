@@ -1,0 +1,1 @@
+namespace Platform.Plugins.Models.PointNet; internal static class Placeholder;

@@ -1,0 +1,1 @@
+namespace Platform.Plugins.Pruning.HessianDP; internal static class Placeholder;
