@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace Platform.Abstractions.Kit;
 
-public sealed class TrainOptions
+public class TrainOptions
 {
     [Description("Passes over the training split.")]
     [Range(0, 100000)]

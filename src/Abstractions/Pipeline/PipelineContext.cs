@@ -30,6 +30,17 @@ public sealed class PipelineContext
     /// <summary>Free-form values one step leaves for a later one (for example a pruning plan).</summary>
     public Dictionary<string, object> Items { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The step running now: its index in the pipeline and its component name (for folder and file names).</summary>
+    public (int Index, string Use) CurrentStep { get; set; }
+
+    /// <summary>A folder of the run's output reserved for the current step, created on first use.</summary>
+    public string StepDirectory(string purpose)
+    {
+        var path = Path.Combine(Services.OutputDirectory, $"{CurrentStep.Index:D2}-{CurrentStep.Use}-{purpose}");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
     public int Seed => Services.Seed;
     public ILogger Logger => Services.CreateLogger("pipeline");
 

@@ -1,0 +1,43 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Plugins.Datasets.KITTI;
+
+/// <summary>Options of the "kitti" dataset.</summary>
+public sealed class KittiOptions
+{
+    [Description("KITTI object root: holds training/{velodyne,label_2,calib} and ImageSets/{train,val,test}.txt.")]
+    public string Root { get; set; } = "data/kitti-synth";
+
+    [Description("Classes to detect, in class-id order; boxes of other types stay in the annotation for the evaluator.")]
+    public string[] Classes { get; set; } = ["Car", "Pedestrian", "Cyclist"];
+
+    [Description("Point-cloud range crop in the lidar frame: xmin, ymin, zmin, xmax, ymax, zmax (m).")]
+    public float[] PointCloudRange { get; set; } = [0f, -39.68f, -3f, 69.12f, 39.68f, 1f];
+
+    [Description("Keep only points that project into the image of camera 2 (the labelled field of view).")]
+    public bool CropToCameraFov { get; set; } = true;
+
+    [Description("Image size assumed for the camera field-of-view crop (KITTI's images are about 1242 x 375).")]
+    public int ImageWidth { get; set; } = 1242;
+
+    [Description("Image height for the field-of-view crop.")]
+    public int ImageHeight { get; set; } = 375;
+
+    [Description("Keep at most this many points per frame (a seeded random subset, the same for a frame every time); 0 keeps all.")]
+    [Range(0, int.MaxValue)]
+    public int MaxPoints { get; set; }
+
+    [Description("Skip frames whose files are missing or corrupt (with a warning and a count) instead of stopping at the first.")]
+    public bool SkipBadFrames { get; set; }
+
+    [Description("When Root does not exist, generate the synthetic KITTI-format set there once (ray-cast 64-beam scenes) and reuse it afterwards.")]
+    public bool Synthetic { get; set; }
+
+    [Description("Frames of the synthetic set (80 % train, 20 % val).")]
+    [Range(1, 100000)]
+    public int SyntheticFrames { get; set; } = 500;
+
+    [Description("Seed of the synthetic set: the same seed gives the same bytes.")]
+    public int SyntheticSeed { get; set; }
+}

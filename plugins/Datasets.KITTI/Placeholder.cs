@@ -1,1 +1,0 @@
-namespace Platform.Plugins.Datasets.KITTI; internal static class Placeholder;

@@ -1,1 +1,0 @@
-namespace Platform.Plugins.Distill.T3DNet; internal static class Placeholder;

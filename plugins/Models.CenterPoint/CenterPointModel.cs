@@ -1,0 +1,158 @@
+using Autofac;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.CenterPoint;
+
+/// <summary>
+/// CenterPoint (Yin, Zhou, Krähenbühl, "Center-based 3D Object Detection and Tracking", CVPR 2021) with a
+/// PointPillars encoder, one task over all of the dataset's classes (as OpenPCDet's KITTI config).
+/// Batch tensors: pillars (points, counts, coords) and, when the samples carry boxes, the targets.
+/// Outputs: hm (class logits), center, center_z, dim (log l, w, h), rot (sin, cos), all [B, C, H, W].
+/// </summary>
+public sealed class CenterPointModel : ModelBase
+{
+    public const string Name = "centerpoint";
+
+    private readonly CenterPointNet _net;
+    private readonly LayerUse _use = new();
+    private readonly PillarVoxelizer _voxelizer;
+    private readonly GaussianHeatmapTarget _targets;
+    private readonly CenterPointDecoder _decoder;
+
+    public CenterPointModel(CenterPointOptions options, DatasetInfo dataset) : base(Name, options, dataset)
+    {
+        if (dataset.ClassNames.Count == 0) throw new ArgumentException($"CenterPoint needs the dataset's class names; dataset '{dataset.Name}' lists none.");
+        Config = CenterPointConfig.Resolve(options, dataset.PointCloudRange);
+        Classes = dataset.ClassNames.Count;
+        _net = new CenterPointNet(Config, Classes, _use);
+        _voxelizer = new PillarVoxelizer(Config);
+        _targets = new GaussianHeatmapTarget(Config, Classes);
+        _decoder = new CenterPointDecoder(Config);
+    }
+
+    public CenterPointConfig Config { get; }
+    public int Classes { get; }
+    public override ModelTask Task => ModelTask.Detection3D;
+    public override nn.Module Module => _net;
+
+    /// <summary>BatchNorm scale-and-shift, one MAC per element it normalises (pillar-net norm counted at the configured cap).</summary>
+    public override double OtherFlopsPerSample => _use.NormElements;
+
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs { get; } =
+    [
+        new("hm", DistortionGroup.Confidence, ApplySigmoid: true),
+        new("center", DistortionGroup.Locality), new("center_z", DistortionGroup.Locality),
+        new("dim", DistortionGroup.Locality), new("rot", DistortionGroup.Locality),
+    ];
+
+    protected override double FlopsPerWeight(string layerName, nn.Module layer) =>
+        _use.FlopsPerWeight.TryGetValue(layer, out var flops) ? flops
+            : throw new InvalidOperationException($"CenterPoint layer '{layerName}' has no recorded FLOPs per weight.");
+
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
+    {
+        if (samples.Count == 0) throw new ArgumentException("CenterPoint cannot collate an empty batch.");
+        var pillars = _voxelizer.Voxelize(samples.Select(s => s.Points).ToArray(), samples[0].PointFeatures);
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["pillar_points"] = pillars.Points.to(device),
+            ["pillar_counts"] = pillars.Counts.to(device),
+            ["pillar_coords"] = pillars.Coords.to(device),
+        };
+        if (!pillars.Points.device.Equals(device)) { pillars.Points.Dispose(); pillars.Counts.Dispose(); pillars.Coords.Dispose(); }
+
+        // Targets: heatmaps [B,K,H,W]; per-object cell index, mask and 8 regression values padded to the batch's most objects.
+        var frames = samples.Select(s => _targets.Build(s.Boxes)).ToArray();
+        var maxObjects = Math.Max(1, frames.Max(f => f.Indices.Length));
+        var index = new long[samples.Count * maxObjects];
+        var mask = new float[samples.Count * maxObjects];
+        var regression = new float[samples.Count * maxObjects * GaussianHeatmapTarget.RegressionSize];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            for (var o = 0; o < frames[i].Indices.Length; o++)
+            {
+                index[i * maxObjects + o] = frames[i].Indices[o];
+                mask[i * maxObjects + o] = 1;
+                frames[i].Regression[o].CopyTo(regression, (i * maxObjects + o) * GaussianHeatmapTarget.RegressionSize);
+            }
+        }
+        var heatmap = frames.SelectMany(f => f.Heatmap).ToArray();
+        tensors["target_hm"] = tensor(heatmap, [samples.Count, Classes, Config.FeatureY, Config.FeatureX]).to(device);
+        tensors["target_index"] = tensor(index, [samples.Count, maxObjects]).to(device);
+        tensors["target_mask"] = tensor(mask, [samples.Count, maxObjects]).to(device);
+        tensors["target_box"] = tensor(regression, [samples.Count, maxObjects, GaussianHeatmapTarget.RegressionSize]).to(device);
+        return new ModelBatch(samples, tensors);
+    }
+
+    public override ModelOutput Forward(ModelBatch batch)
+    {
+        var pillars = new Pillars(batch["pillar_points"], batch["pillar_counts"], batch["pillar_coords"]);
+        return new ModelOutput(_net.forward(pillars, batch.Samples.Count));
+    }
+
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch)
+    {
+        var heatmapLoss = CenterPointLoss.Focal(output["hm"], batch["target_hm"]);
+        var prediction = cat(CenterHead.RegressionHeads.Select(h => output[h.Name]).ToList(), 1);   // [B, 8, H, W]
+        var parts = CenterPointLoss.RegressionL1(prediction, batch["target_index"], batch["target_mask"], batch["target_box"]);  // [8]
+        var loc = parts.sum();
+        var total = heatmapLoss * Config.HeatmapWeight + loc * Config.RegressionWeight;
+        var p = parts.detach().cpu().data<float>().ToArray();
+        return new LossTerms(total, new Dictionary<string, double>
+        {
+            ["hm"] = heatmapLoss.item<float>(),
+            ["loc"] = loc.item<float>(),
+            ["offset"] = p[0] + p[1],
+            ["z"] = p[2],
+            ["dim"] = p[3] + p[4] + p[5],
+            ["rot"] = p[6] + p[7],
+        });
+    }
+
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) =>
+        _decoder.Decode(output.Tensors).Select(boxes => new Prediction { Boxes = boxes }).ToArray();
+}
+
+/// <summary>The losses of CenterNet (Zhou et al. 2019, eq. 1) and CenterPoint (sec. 4).</summary>
+public static class CenterPointLoss
+{
+    /// <summary>
+    /// Penalty-reduced focal loss on heatmap logits, eq. 1 of CenterNet with α = 2, β = 4:
+    /// −1/N Σ [y=1] (1−p)^α log p + [y&lt;1] (1−y)^β p^α log(1−p), N = number of centres (at least 1).
+    /// </summary>
+    public static Tensor Focal(Tensor logits, Tensor target)
+    {
+        var p = logits.sigmoid().clamp(1e-4, 1 - 1e-4);
+        var positive = target.eq(1).to_type(p.dtype);
+        var negative = 1 - positive;
+        var positiveLoss = (p.log() * (1 - p).square() * positive).sum();
+        var negativeLoss = ((1 - p).log() * p.square() * (1 - target).pow(4) * negative).sum();
+        var count = positive.sum().clamp_min(1);
+        return -(positiveLoss + negativeLoss) / count;
+    }
+
+    /// <summary>
+    /// Masked L1 at object centres (OpenPCDet RegLossCenterNet): the prediction map [B, C, H, W] is read at each
+    /// object's cell; returns the per-channel loss [C], summed over objects and divided by their number.
+    /// </summary>
+    public static Tensor RegressionL1(Tensor prediction, Tensor index, Tensor mask, Tensor target)
+    {
+        long b = prediction.shape[0], c = prediction.shape[1];
+        var gathered = prediction.reshape(b, c, -1).gather(2, index.unsqueeze(1).expand(-1, c, -1)).permute(0, 2, 1);   // [B, O, C]
+        var m = mask.unsqueeze(2);
+        var l1 = ((gathered - target).abs() * m).sum([0, 1]);
+        return l1 / mask.sum().clamp_min(1);
+    }
+}
+
+/// <summary>Registers the CenterPoint model with the host.</summary>
+public sealed class CenterPointPluginModule : Autofac.Module
+{
+    protected override void Load(ContainerBuilder builder) =>
+        builder.RegisterModel<CenterPointModel, CenterPointOptions>(CenterPointModel.Name,
+            "CenterPoint 3D detector with a PointPillars encoder (presets: kitti-small for CPU, kitti for GPU).");
+}

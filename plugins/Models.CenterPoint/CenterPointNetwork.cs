@@ -1,0 +1,194 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.CenterPoint;
+
+/// <summary>
+/// Where each conv/linear weight is applied, filled in while the network is built: for the FLOPs each
+/// weight costs (ModelBase.FlopsPerWeight) and the elements each norm touches (other FLOPs).
+/// </summary>
+internal sealed class LayerUse
+{
+    public Dictionary<nn.Module, double> FlopsPerWeight { get; } = new(ReferenceEqualityComparer.Instance);
+    public double NormElements { get; set; }
+
+    public T Conv<T>(T conv, double positions) where T : nn.Module { FlopsPerWeight[conv] = positions; return conv; }
+}
+
+/// <summary>
+/// PointPillars' pillar feature net (sec. 2.1): each point is decorated with its offset to the pillar's
+/// mean (x_c, y_c, z_c) and to the pillar's centre (x_p, y_p), giving D = 9; a linear + BatchNorm + ReLU
+/// lifts it to C channels and a max over the pillar's points gives one feature per pillar, which is then
+/// scattered back to its grid cell to make the BEV pseudo-image [B, C, ny, nx].
+/// </summary>
+internal sealed class PillarFeatureNet : nn.Module
+{
+    private readonly Linear linear;
+    private readonly BatchNorm1d norm;
+    private readonly CenterPointConfig _config;
+
+    public PillarFeatureNet(CenterPointConfig config, LayerUse use) : base("pfn")
+    {
+        _config = config;
+        // Counted at the configured cap: one use per (pillar, point) slot, MaxPillars x MaxPointsPerPillar.
+        double slots = (double)config.MaxPillars * config.MaxPointsPerPillar;
+        linear = use.Conv(nn.Linear(9, config.PillarChannels, hasBias: false), slots);
+        norm = nn.BatchNorm1d(config.PillarChannels, eps: 1e-3, momentum: config.BatchNormMomentum);
+        use.NormElements += slots * config.PillarChannels;
+        RegisterComponents();
+    }
+
+    public Tensor forward(Pillars pillars, int batchSize)
+    {
+        var (points, counts, coords) = (pillars.Points, pillars.Counts, pillars.Coords);
+        long p = points.shape[0], m = points.shape[1];
+        var c = _config;
+        var xyz = points[.., .., ..3];
+        var valid = arange(m, device: points.device).unsqueeze(0) < counts.unsqueeze(1);   // [P, M]
+        var mean = xyz.sum(1) / counts.clamp_min(1).unsqueeze(1).to_type(points.dtype);     // padded slots are zero
+        var clusterOffset = xyz - mean.unsqueeze(1);
+        var centre = stack([coords[.., 2].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[0]),
+                            coords[.., 1].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[1])], 1);
+        var centreOffset = xyz[.., .., ..2] - centre.unsqueeze(1);
+        var decorated = cat([points, clusterOffset, centreOffset], 2) * valid.unsqueeze(2).to_type(points.dtype);
+
+        var x = linear.forward(decorated);                                                   // [P, M, C]
+        x = norm.forward(x.reshape(p * m, -1)).reshape(p, m, -1).relu();
+        var pillarFeatures = x.amax([1]);                                                    // [P, C]
+
+        var flat = coords[.., 0] * (c.GridY * c.GridX) + coords[.., 1] * c.GridX + coords[.., 2];
+        var canvas = zeros(batchSize * c.GridY * c.GridX, pillarFeatures.shape[1], device: points.device, dtype: pillarFeatures.dtype)
+            .index_copy(0, flat, pillarFeatures);
+        return canvas.reshape(batchSize, c.GridY, c.GridX, -1).permute(0, 3, 1, 2).contiguous();
+    }
+}
+
+/// <summary>
+/// OpenPCDet's BaseBEVBackbone: stages of a strided 3x3 conv then LayerNums[i] 3x3 convs (each with
+/// BatchNorm + ReLU); the neck upsamples every stage with a transposed conv to one grid and concatenates.
+/// </summary>
+internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks = new();
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> deblocks = new();
+
+    public int OutputChannels { get; }
+
+    public BevBackbone(CenterPointConfig c, LayerUse use) : base("backbone")
+    {
+        long inChannels = c.PillarChannels, h = c.GridY, w = c.GridX;
+        for (var i = 0; i < c.LayerNums.Length; i++)
+        {
+            int stride = c.LayerStrides[i], f = c.Filters[i];
+            h /= stride; w /= stride;
+            var layers = new List<nn.Module<Tensor, Tensor>>
+            {
+                use.Conv(nn.Conv2d(inChannels, f, 3, stride: stride, padding: 1, bias: false), h * w),
+                nn.BatchNorm2d(f, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU(),
+            };
+            for (var k = 0; k < c.LayerNums[i]; k++)
+            {
+                layers.Add(use.Conv(nn.Conv2d(f, f, 3, padding: 1, bias: false), h * w));
+                layers.Add(nn.BatchNorm2d(f, eps: 1e-3, momentum: c.BatchNormMomentum));
+                layers.Add(nn.ReLU());
+            }
+            use.NormElements += (double)f * h * w * (1 + c.LayerNums[i]);
+            blocks.Add(nn.Sequential(layers));
+
+            // A transposed conv with kernel = stride uses each weight once per input position.
+            var up = c.UpsampleStrides[i];
+            deblocks.Add(nn.Sequential(
+                use.Conv(nn.ConvTranspose2d(f, c.UpsampleFilters[i], up, stride: up, bias: false), h * w),
+                nn.BatchNorm2d(c.UpsampleFilters[i], eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU()));
+            use.NormElements += (double)c.UpsampleFilters[i] * h * w * up * up;
+            inChannels = f;
+        }
+        OutputChannels = c.UpsampleFilters.Sum();
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor pseudoImage)
+    {
+        var x = pseudoImage;
+        var ups = new List<Tensor>();
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            x = blocks[i].forward(x);
+            ups.Add(deblocks[i].forward(x));
+        }
+        return ups.Count == 1 ? ups[0] : cat(ups, 1);
+    }
+}
+
+/// <summary>
+/// CenterPoint's head (Yin et al., CVPR 2021, sec. 4): a shared 3x3 conv, then one small conv branch per
+/// output: class heatmap (logits), centre offset (2), height z (1), log dimensions (3), heading (sin, cos).
+/// </summary>
+internal sealed class CenterHead : nn.Module
+{
+    public static readonly (string Name, int Channels)[] RegressionHeads = [("center", 2), ("center_z", 1), ("dim", 3), ("rot", 2)];
+
+    private readonly nn.Module<Tensor, Tensor> shared;
+    private readonly ModuleDict<nn.Module<Tensor, Tensor>> heads = new();
+    private readonly List<string> _headNames = [];
+
+    public CenterHead(CenterPointConfig c, int inChannels, int classes, LayerUse use) : base("head")
+    {
+        double positions = (double)c.FeatureX * c.FeatureY;
+        var ch = c.SharedConvChannels;
+        shared = nn.Sequential(
+            use.Conv(nn.Conv2d(inChannels, ch, 3, padding: 1, bias: false), positions),
+            nn.BatchNorm2d(ch, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU());
+        use.NormElements += ch * positions;
+        foreach (var (name, outChannels) in RegressionHeads.Prepend(("hm", classes)))
+        {
+            var layers = new List<nn.Module<Tensor, Tensor>>();
+            for (var k = 0; k < c.HeadConvLayers; k++)
+            {
+                layers.Add(use.Conv(nn.Conv2d(ch, ch, 3, padding: 1, bias: false), positions));
+                layers.Add(nn.BatchNorm2d(ch, eps: 1e-3, momentum: c.BatchNormMomentum));
+                layers.Add(nn.ReLU());
+                use.NormElements += ch * positions;
+            }
+            var output = use.Conv(nn.Conv2d(ch, outChannels, 3, padding: 1, bias: true), positions);
+            if (name == "hm")
+            {
+                // Focal-loss prior (Lin et al. 2017, sec. 4.1): start every cell at p = 0.1, bias = -log((1 - p) / p).
+                using var _ = no_grad();
+                output.bias!.fill_(-2.19);
+            }
+            layers.Add(output);
+            heads.Add((name, nn.Sequential(layers)));
+            _headNames.Add(name);
+        }
+        RegisterComponents();
+    }
+
+    public Dictionary<string, Tensor> forward(Tensor features)
+    {
+        var x = shared.forward(features);
+        var outputs = new Dictionary<string, Tensor>();
+        foreach (var name in _headNames) outputs[name] = heads[name].forward(x);
+        return outputs;
+    }
+}
+
+/// <summary>The whole detector as one module tree: pillar feature net, BEV backbone with neck, CenterHead.</summary>
+internal sealed class CenterPointNet : nn.Module
+{
+    private readonly PillarFeatureNet pfn;
+    private readonly BevBackbone backbone;
+    private readonly CenterHead head;
+
+    public CenterPointNet(CenterPointConfig config, int classes, LayerUse use) : base("centerpoint")
+    {
+        pfn = new PillarFeatureNet(config, use);
+        backbone = new BevBackbone(config, use);
+        head = new CenterHead(config, backbone.OutputChannels, classes, use);
+        RegisterComponents();
+    }
+
+    public Dictionary<string, Tensor> forward(Pillars pillars, int batchSize) =>
+        head.forward(backbone.forward(pfn.forward(pillars, batchSize)));
+}

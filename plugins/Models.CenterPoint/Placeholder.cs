@@ -1,1 +1,0 @@
-namespace Platform.Plugins.Models.CenterPoint; internal static class Placeholder;

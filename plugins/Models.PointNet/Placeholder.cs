@@ -1,1 +1,0 @@
-namespace Platform.Plugins.Models.PointNet; internal static class Placeholder;

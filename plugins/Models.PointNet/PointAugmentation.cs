@@ -1,0 +1,53 @@
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+
+namespace Platform.Plugins.Models.PointNet;
+
+/// <summary>
+/// The standard training-time augmentations of PointNet/PointNet++ training scripts: random anisotropic-free
+/// scaling, clipped Gaussian jitter and point shuffling. Applied to the training split only.
+/// </summary>
+public sealed record PointAugmentation(bool Enabled, double ScaleMin, double ScaleMax, double Jitter, double JitterClip, bool Shuffle)
+{
+    public Sample Apply(Sample sample, Random random)
+    {
+        if (!Enabled) return sample;
+        var f = sample.PointFeatures;
+        var n = sample.PointCount;
+        var points = (float[])sample.Points.Clone();
+        var scale = (float)(ScaleMin + random.NextDouble() * (ScaleMax - ScaleMin));
+        for (var i = 0; i < n; i++)
+        for (var c = 0; c < 3; c++)
+        {
+            var jitter = Jitter > 0 ? Math.Clamp(ProceduralShapes.Gaussian(random) * Jitter, -JitterClip, JitterClip) : 0;
+            points[i * f + c] = points[i * f + c] * scale + (float)jitter;
+        }
+        if (Shuffle)
+        {
+            var row = new float[f];
+            for (var i = n - 1; i > 0; i--)
+            {
+                var j = random.Next(i + 1);
+                Array.Copy(points, i * f, row, 0, f);
+                Array.Copy(points, j * f, points, i * f, f);
+                Array.Copy(row, 0, points, j * f, f);
+            }
+        }
+        return sample with { Points = points };
+    }
+}
+
+/// <summary>A split whose samples are augmented afresh on every read: the k-th read of sample i is seeded by (seed, i, k).</summary>
+public sealed class AugmentedSampleSource(ISampleSource inner, PointAugmentation augmentation, int seed) : ISampleSource
+{
+    private readonly int[] reads = new int[inner.Count];
+
+    public string Name => inner.Name;
+    public int Count => inner.Count;
+
+    public Sample Get(int index)
+    {
+        var read = Interlocked.Increment(ref reads[index]);
+        return augmentation.Apply(inner.Get(index), new Random(StableHash.Combine(seed, index, read)));
+    }
+}

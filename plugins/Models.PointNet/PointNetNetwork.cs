@@ -1,0 +1,74 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.PointNet;
+
+/// <summary>
+/// The PointNet classification network (Qi et al., CVPR 2017, Fig. 2): input transform, shared MLP (64, 64),
+/// feature transform, shared MLP (64, 128, 1024), max pooling, MLP (512, 256, k). Every hidden width is
+/// scaled by the width multiplier, so one class builds the teacher and the tiny student.
+/// </summary>
+public sealed class PointNetNetwork : nn.Module
+{
+    private readonly TNet? inputTransform;
+    private readonly SharedMlp mlp1, mlp2;
+    private readonly TNet? featureTransform;
+    private readonly SharedMlp mlp3, mlp4, mlp5;
+    private readonly FullyConnected fc1, fc2;
+    private readonly ClassScores classifier;
+    private readonly double dropout;
+
+    public PointNetNetwork(int inputChannels, int classes, double widthMultiplier, bool useInputTransform, bool useFeatureTransform, double dropout)
+        : base("pointnet")
+    {
+        long Width(int channels) => ScaledWidth(channels, widthMultiplier);
+        this.dropout = dropout;
+        if (useInputTransform) inputTransform = new TNet("input_transform", 3, Width);
+        mlp1 = new SharedMlp("mlp1", inputChannels, Width(64));
+        mlp2 = new SharedMlp("mlp2", Width(64), Width(64));
+        if (useFeatureTransform) featureTransform = new TNet("feature_transform", Width(64), Width);
+        mlp3 = new SharedMlp("mlp3", Width(64), Width(64));
+        mlp4 = new SharedMlp("mlp4", Width(64), Width(128));
+        mlp5 = new SharedMlp("mlp5", Width(128), Width(1024));
+        fc1 = new FullyConnected("fc1", Width(1024), Width(512));
+        fc2 = new FullyConnected("fc2", Width(512), Width(256));
+        classifier = new ClassScores("classifier", Width(256), classes);
+        RegisterComponents();
+    }
+
+    public static long ScaledWidth(int channels, double multiplier) => Math.Max(1, (long)Math.Round(channels * multiplier));
+
+    /// <summary>The layers whose weights network augmentation widens, in forward order.</summary>
+    public IReadOnlyList<IMatrixLayer> Trunk => [mlp1, mlp2, mlp3, mlp4, mlp5, fc1, fc2, classifier];
+
+    public TNet? InputTransform => inputTransform;
+    public TNet? FeatureTransform => featureTransform;
+    public double Dropout => dropout;
+
+    /// <summary>(B, C, N) points to logits (B, classes) and the feature transform (B, k, k) when there is one.</summary>
+    public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points)
+    {
+        var x = AlignInput(points);
+        x = mlp2.forward(mlp1.forward(x));
+        Tensor? a = null;
+        if (featureTransform is not null)
+        {
+            a = featureTransform.forward(x);
+            x = a.transpose(1, 2).matmul(x);       // x' = x A per point, in channel-first layout
+        }
+        var global = mlp5.forward(mlp4.forward(mlp3.forward(x))).amax(2);   // symmetric max pooling (Eq. 1)
+        var h = nn.functional.dropout(fc1.forward(global), dropout, training);
+        h = nn.functional.dropout(fc2.forward(h), dropout, training);
+        return (classifier.forward(h), a);
+    }
+
+    /// <summary>Applies the input transform to xyz (and leaves extra features such as normals as they are).</summary>
+    public Tensor AlignInput(Tensor points)
+    {
+        if (inputTransform is null) return points;
+        var xyz = points[TensorIndex.Colon, TensorIndex.Slice(0, 3)];
+        var t = inputTransform.forward(xyz);
+        var aligned = t.transpose(1, 2).matmul(xyz);
+        return points.shape[1] == 3 ? aligned : cat([aligned, points[TensorIndex.Colon, TensorIndex.Slice(3, null)]], 1);
+    }
+}

@@ -1,0 +1,116 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+
+namespace Platform.Plugins.Models.PointNet;
+
+public sealed class ShapesOptions
+{
+    [Description("Number of shape classes, taken in order from: box, sphere, cylinder, cone, torus, pyramid, capsule, chair, table, lamp, mug, stool.")]
+    [Range(2, 12)]
+    public int Classes { get; set; } = 12;
+
+    [Description("Shapes in the training split (classes balanced).")]
+    [Range(1, 1000000)]
+    public int TrainCount { get; set; } = 2400;
+
+    [Description("Shapes in the validation split.")]
+    [Range(1, 1000000)]
+    public int ValCount { get; set; } = 600;
+
+    [Description("Shapes in the test split.")]
+    [Range(1, 1000000)]
+    public int TestCount { get; set; } = 600;
+
+    [Description("Points sampled on each shape's surface.")]
+    [Range(16, 100000)]
+    public int Points { get; set; } = 1024;
+
+    [Description("Standard deviation of the Gaussian noise added to every point (the shape fits the unit sphere).")]
+    [Range(0.0, 1.0)]
+    public double Noise { get; set; } = 0.01;
+
+    [Description("Probability that a shape is a partial view: only the side facing a random viewpoint is kept.")]
+    [Range(0.0, 1.0)]
+    public double PartialViewProbability { get; set; } = 0.3;
+
+    [Description("Seed of the shapes themselves (independent of the run's seed, so every run sees the same data).")]
+    public int DataSeed { get; set; }
+
+    [Description("Augment training samples (scaling, jitter, shuffling) each time they are read.")]
+    public bool Augment { get; set; } = true;
+
+    [Description("Smallest random scale factor of the training augmentation.")]
+    [Range(0.01, 10.0)]
+    public double ScaleMin { get; set; } = 0.8;
+
+    [Description("Largest random scale factor of the training augmentation.")]
+    [Range(0.01, 10.0)]
+    public double ScaleMax { get; set; } = 1.25;
+
+    [Description("Standard deviation of the per-point jitter of the training augmentation (clipped at 5x).")]
+    [Range(0.0, 1.0)]
+    public double Jitter { get; set; } = 0.01;
+
+    [Description("Shuffle the point order of training samples.")]
+    public bool Shuffle { get; set; } = true;
+}
+
+/// <summary>
+/// The embedded default dataset: procedural solids and composites (see <see cref="ProceduralShapes"/>). Shapes are
+/// generated on first read and cached; shape i of a split depends only on (DataSeed, split, i).
+/// </summary>
+public sealed class ShapesDataset : IDataset
+{
+    private readonly ShapesOptions options;
+    private readonly Dictionary<string, ISampleSource> splits;
+
+    public ShapesDataset(ShapesOptions options, RunServices services)
+    {
+        if (options.ScaleMin > options.ScaleMax)
+            throw new ArgumentException($"Shapes option ScaleMin ({options.ScaleMin}) is larger than ScaleMax ({options.ScaleMax}).");
+        this.options = options;
+        Info = new DatasetInfo("shapes", ModelTask.Classification, ProceduralShapes.ClassNames[..options.Classes], 3);
+        var augmentation = new PointAugmentation(options.Augment, options.ScaleMin, options.ScaleMax, options.Jitter, options.Jitter * 5, options.Shuffle);
+        splits = new Dictionary<string, ISampleSource>(StringComparer.Ordinal)
+        {
+            ["train"] = new AugmentedSampleSource(new GeneratedSplit("train", options.TrainCount, this), augmentation, services.Seed),
+            ["val"] = new GeneratedSplit("val", options.ValCount, this),
+            ["test"] = new GeneratedSplit("test", options.TestCount, this),
+        };
+    }
+
+    public DatasetInfo Info { get; }
+    public IReadOnlyList<string> Splits => [.. splits.Keys];
+    public string DefaultEvaluator => "accuracy";
+
+    public ISampleSource GetSplit(string split) =>
+        splits.TryGetValue(split, out var source) ? source
+            : throw new KeyNotFoundException($"Dataset 'shapes' has no split '{split}'; it has {string.Join(", ", splits.Keys)}.");
+
+    private sealed class GeneratedSplit(string name, int count, ShapesDataset owner) : ISampleSource
+    {
+        private readonly Sample?[] cache = new Sample?[count];
+
+        public string Name => name;
+        public int Count => count;
+
+        public Sample Get(int index)
+        {
+            if ((uint)index >= (uint)count) throw new ArgumentOutOfRangeException(nameof(index), index, $"Split '{name}' has {count} shapes.");
+            return cache[index] ??= Generate(index);
+        }
+
+        private Sample Generate(int index)
+        {
+            var o = owner.options;
+            var label = index % o.Classes;   // balanced classes, interleaved
+            var random = new Random(StableHash.Combine(o.DataSeed, StableHash.Of(name), index));
+            var points = ProceduralShapes.Generate(label, o.Points, random, o.Noise, o.PartialViewProbability);
+            return new Sample { Id = $"shapes/{name}/{index:D6}", Points = points, PointFeatures = 3, Label = label };
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>
+/// The calibration samples, batched once, with the dense model's outputs on them: the reference that
+/// the output distortion D(w') = Σ_outputs weight·mean((f(w') − f(w))²) (Kit/OutputDistortion) compares to.
+/// </summary>
+internal sealed class CalibrationSet : IDisposable
+{
+    private readonly List<ModelBatch> _batches;
+    private readonly List<ModelOutput> _reference;
+
+    private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples)
+    {
+        _batches = batches;
+        _reference = reference;
+        Weights = weights;
+        Samples = samples;
+    }
+
+    public IReadOnlyList<ModelBatch> Batches => _batches;
+    public DistortionWeights Weights { get; }
+    public int Samples { get; }
+
+    public static DistortionWeights WeightsOf(PruningOptions options) =>
+        new(options.ConfidenceWeight, options.LocalityWeight, options.LogitsWeight);
+
+    /// <summary>Reads the first CalibrationSamples of CalibrationSplit and records the (dense) model's outputs on them.</summary>
+    public static CalibrationSet Load(PipelineContext context, IModel model, PruningOptions options, string step)
+    {
+        ISampleSource split;
+        try
+        {
+            split = context.Split(options.CalibrationSplit);
+        }
+        catch (KeyNotFoundException e)
+        {
+            throw new ArgumentException($"Step '{step}': option CalibrationSplit='{options.CalibrationSplit}' names no split of the dataset ({e.Message}).", e);
+        }
+        var count = Math.Min(options.CalibrationSamples, split.Count);
+        if (count == 0)
+            throw new ArgumentException($"Step '{step}': option CalibrationSamples={options.CalibrationSamples} on split '{split.Name}' ({split.Count} samples) leaves no calibration sample.");
+        if (model.DistortionOutputs.Count == 0)
+            throw new InvalidOperationException($"Step '{step}': the model '{model.Spec.Use}' declares no DistortionOutputs, so there is no output distortion to minimise.");
+        var weights = WeightsOf(options);
+        if (model.DistortionOutputs.All(o => weights.For(o.Group) == 0))
+            throw new ArgumentException($"Step '{step}': the options ConfidenceWeight/LocalityWeight/LogitsWeight give weight 0 to every output of '{model.Spec.Use}' ({string.Join(", ", model.DistortionOutputs.Select(o => $"{o.Name}: {o.Group}"))}).");
+
+        model.Module.eval();
+        var batches = new List<ModelBatch>();
+        var reference = new List<ModelOutput>();
+        using var progress = context.Services.Progress.Start($"{step}: calibration samples", count);
+        for (var start = 0; start < count; start += options.CalibrationBatchSize)
+        {
+            var samples = Enumerable.Range(start, Math.Min(options.CalibrationBatchSize, count - start)).Select(split.Get).ToArray();
+            var batch = model.Collate(samples, context.Services.Device);
+            batches.Add(batch);
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+            {
+                var output = model.Forward(batch);
+                var kept = model.DistortionOutputs.ToDictionary(o => o.Name, o => output[o.Name].detach().clone().DetachFromDisposeScope());
+                reference.Add(new ModelOutput(kept));
+            }
+            progress.Advance(samples.Length);
+        }
+        return new CalibrationSet(batches, reference, weights, count);
+    }
+
+    public ModelOutput ReferenceOf(int batch) => _reference[batch];
+
+    /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches.</summary>
+    public double Measure(IModel model)
+    {
+        model.Module.eval();
+        using var _ = no_grad();
+        double sum = 0;
+        for (var b = 0; b < _batches.Count; b++)
+        {
+            using var scope = NewDisposeScope();
+            var output = model.Forward(_batches[b]);
+            sum += OutputDistortion.Between(model, _reference[b], output, Weights).to_type(ScalarType.Float64).item<double>();
+        }
+        return sum / _batches.Count;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _batches) b.Dispose();
+        foreach (var r in _reference)
+            foreach (var t in r.Tensors.Values) t.Dispose();
+        _batches.Clear();
+        _reference.Clear();
+    }
+}

@@ -1,0 +1,141 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>
+/// What the distortion's Taylor expansion needs per candidate layer, on the CPU in float64:
+/// <see cref="Diagonal"/> (H_ii of the quadratic form D ≈ δwᵀHδw) and, where an option asks for it,
+/// <see cref="Gradient"/> (g of the output energy, for |w·g| and the research code's estimators).
+/// </summary>
+internal sealed class HessianEstimate : IDisposable
+{
+    public required IReadOnlyList<PruningCandidate> Candidates { get; init; }
+    public required Tensor[] Diagonal { get; init; }
+    public Tensor[]? Gradient { get; init; }
+    public int BackwardPasses { get; init; }
+
+    public void Dispose()
+    {
+        foreach (var t in Diagonal) t.Dispose();
+        foreach (var t in Gradient ?? []) t.Dispose();
+    }
+
+    public static HessianEstimate Estimate(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
+        HessianDPOptions options, int seed, IProgressReporter progress, string step)
+    {
+        var needGradient = options.Estimator != DistortionEstimator.GaussNewtonDiagonal || options.Ranking == WithinLayerRanking.WeightGradient;
+        var passes = 0;
+        Tensor[]? gradient = null;
+        if (needGradient)
+        {
+            gradient = OutputEnergyGradient(model, calibration, candidates, progress, step);
+            passes += calibration.Batches.Count;
+        }
+
+        Tensor[] diagonal;
+        if (options.Estimator == DistortionEstimator.GaussNewtonDiagonal)
+        {
+            diagonal = GaussNewtonDiagonal(model, calibration, candidates, options.Projections, seed, progress, step);
+            passes += calibration.Batches.Count * options.Projections;
+        }
+        else
+        {
+            // diag(ggᵀ) = g², plus λ for the damped rank-one Fisher.
+            var damping = options.Estimator == DistortionEstimator.RankOneFisher ? options.FisherDamping : 0;
+            diagonal = gradient!.Select(g => g.square().add(damping)).ToArray();
+        }
+
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var bad = diagonal[i].isfinite().logical_not().sum().item<long>() + (gradient is null ? 0 : gradient[i].isfinite().logical_not().sum().item<long>());
+            if (bad > 0)
+                throw new InvalidOperationException(
+                    $"Step '{step}': the Hessian estimate ({options.Estimator}) of layer '{candidates[i].Name}' has {bad} NaN or Inf entries; " +
+                    "the model's outputs or weights are not finite on the calibration samples (check the checkpoint and CalibrationSplit).");
+        }
+        return new HessianEstimate { Candidates = candidates, Diagonal = diagonal, Gradient = gradient, BackwardPasses = passes };
+    }
+
+    /// <summary>
+    /// diag(JᵀCJ) with C = weight/numel per output (so that D ≈ δwᵀ(JᵀCJ)δw, the Gauss-Newton form of the
+    /// second-order term: the first-order term vanishes at the dense weights, issue 5 §2). For a Rademacher
+    /// vector v over the outputs, E[(Jᵀ C^½ v)²] = diag(JᵀCJ), since E[v vᵀ] = I; each projection costs one backward pass.
+    /// </summary>
+    public static Tensor[] GaussNewtonDiagonal(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
+        int projections, int seed, IProgressReporter progress, string step)
+    {
+        model.Module.eval();
+        var sums = candidates.Select(c => zeros(c.Layer.Weight.shape, ScalarType.Float64)).ToArray();
+        var generator = new Generator((ulong)Seeding.Random(seed, "hessian-dp-projections").NextInt64(1, long.MaxValue));
+        using var task = progress.Start($"{step}: Gauss-Newton diagonal", (long)calibration.Batches.Count * projections);
+        for (var b = 0; b < calibration.Batches.Count; b++)
+        {
+            for (var p = 0; p < projections; p++)
+            {
+                using var scope = NewDisposeScope();
+                model.Module.zero_grad();
+                var output = model.Forward(calibration.Batches[b]);
+                Tensor? objective = null;
+                foreach (var spec in model.DistortionOutputs)
+                {
+                    var weight = calibration.Weights.For(spec.Group);
+                    if (weight == 0) continue;
+                    var f = OutputDistortion.Comparable(output, spec);
+                    var v = randint(0, 2, f.shape, ScalarType.Float32, generator: generator).mul_(2).sub_(1).to(f.dtype).to(f.device);
+                    var term = (f * v).sum() * Math.Sqrt(weight / f.numel());
+                    objective = objective is null ? term : objective + term;
+                }
+                objective!.backward();
+                Accumulate(candidates, sums, square: true);
+                task.Advance();
+            }
+        }
+        model.Module.zero_grad();
+        var count = (double)calibration.Batches.Count * projections;
+        foreach (var s in sums) s.div_(count);
+        return sums;
+    }
+
+    /// <summary>g: the gradient of the output energy Σ weight·mean(f²), averaged over calibration batches (DM3D research code).</summary>
+    public static Tensor[] OutputEnergyGradient(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
+        IProgressReporter progress, string step)
+    {
+        model.Module.eval();
+        var sums = candidates.Select(c => zeros(c.Layer.Weight.shape, ScalarType.Float64)).ToArray();
+        using var task = progress.Start($"{step}: output-energy gradient", calibration.Batches.Count);
+        foreach (var batch in calibration.Batches)
+        {
+            using var scope = NewDisposeScope();
+            model.Module.zero_grad();
+            var output = model.Forward(batch);
+            Tensor? energy = null;
+            foreach (var spec in model.DistortionOutputs)
+            {
+                var weight = calibration.Weights.For(spec.Group);
+                if (weight == 0) continue;
+                var term = OutputDistortion.Comparable(output, spec).square().mean() * weight;
+                energy = energy is null ? term : energy + term;
+            }
+            energy!.backward();
+            Accumulate(candidates, sums, square: false);
+            task.Advance();
+        }
+        model.Module.zero_grad();
+        foreach (var s in sums) s.div_((double)calibration.Batches.Count);
+        return sums;
+    }
+
+    private static void Accumulate(IReadOnlyList<PruningCandidate> candidates, Tensor[] sums, bool square)
+    {
+        using var _ = no_grad();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var grad = candidates[i].Layer.Weight.grad;
+            if (grad is null) continue; // the layer does not reach the compared outputs: its H is zero
+            var g = grad.detach().to_type(ScalarType.Float64).cpu();
+            sums[i].add_(square ? g.square() : g);
+        }
+    }
+}

@@ -1,1 +1,0 @@
-namespace Platform.Plugins.Pruning.HessianDP; internal static class Placeholder;

@@ -1,0 +1,131 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>What a FLOPs budget counts.</summary>
+public enum BudgetScope
+{
+    /// <summary>ModelStats.Flops: the prunable layers plus OtherFlopsPerSample (norms, pooling, scatter), which no pruning removes.</summary>
+    WholeModel,
+
+    /// <summary>Only the conv/linear weights a compressor may prune (the ratio the DM3D research code reports).</summary>
+    PrunableLayers,
+}
+
+/// <summary>Options every pruning compressor of this plugin shares: the FLOPs budget, the per-layer limits, and the calibration data the output distortion is measured on.</summary>
+public class PruningOptions
+{
+    [Description("Target FLOPs reduction: dense FLOPs divided by pruned FLOPs (4.0 keeps a quarter). Used when RemainingFlops is 0.")]
+    [Range(1.0, 1e9)]
+    public double FlopsReduction { get; set; } = 4.0;
+
+    [Description("Target FLOPs (multiply-accumulates per sample) to keep, counted in BudgetScope; 0 means use FlopsReduction.")]
+    [Range(0.0, double.MaxValue)]
+    public double RemainingFlops { get; set; }
+
+    [Description("What the budget counts: WholeModel (ModelStats.Flops, including the unprunable OtherFlopsPerSample) or PrunableLayers (only the prunable conv/linear weights). Both ratios are reported either way.")]
+    public BudgetScope BudgetScope { get; set; } = BudgetScope.WholeModel;
+
+    [Description("Largest fraction of one layer's weights that may be removed.")]
+    [Range(0.0, 1.0)]
+    public double MaxSparsity { get; set; } = 0.98;
+
+    [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
+    public string KeepDense { get; set; } = "";
+
+    [Description("Split the calibration samples come from (the first CalibrationSamples of it).")]
+    public string CalibrationSplit { get; set; } = "train";
+
+    [Description("Calibration samples: the Hessian estimate for hessian-dp, and the measured output distortion after pruning for every method (0: baselines skip the measurement).")]
+    [Range(0, 100000)]
+    public int CalibrationSamples { get; set; } = 16;
+
+    [Description("Calibration samples per forward/backward pass.")]
+    [Range(1, 1024)]
+    public int CalibrationBatchSize { get; set; } = 4;
+
+    [Description("Weight of the confidence outputs (class heatmaps, scores) in the output distortion.")]
+    [Range(0.0, 1e6)]
+    public double ConfidenceWeight { get; set; } = 1.0;
+
+    [Description("Weight of the locality outputs (box regression) in the output distortion.")]
+    [Range(0.0, 1e6)]
+    public double LocalityWeight { get; set; } = 1.0;
+
+    [Description("Weight of classifier logits in the output distortion.")]
+    [Range(0.0, 1e6)]
+    public double LogitsWeight { get; set; } = 1.0;
+}
+
+/// <summary>How the second-order term of the output distortion is estimated (dm3d-method.md lists all three).</summary>
+public enum DistortionEstimator
+{
+    /// <summary>diag(JᵀJ) of the outputs from random Rademacher output projections: E[(Jᵀv)²] = diag(JᵀJ) (DM3D's lightweight Hessian, issue 5 §2).</summary>
+    GaussNewtonDiagonal,
+
+    /// <summary>Σ (δw·g)² with g the gradient of the output energy, as in the DM3D research code.</summary>
+    FirstOrderSquared,
+
+    /// <summary>½ δwᵀ(ggᵀ + λI)δw: a rank-one Fisher-style Hessian, never materialised (DM3D research code).</summary>
+    RankOneFisher,
+}
+
+/// <summary>Which weights of a layer go first.</summary>
+public enum WithinLayerRanking
+{
+    /// <summary>w²·H_ii: the predicted distortion each weight's removal adds (Optimal Brain Damage saliency).</summary>
+    HessianSaliency,
+
+    /// <summary>|w|.</summary>
+    Magnitude,
+
+    /// <summary>|w·g|: first-order saliency.</summary>
+    WeightGradient,
+}
+
+/// <summary>How per-layer sparsities are chosen from the distortion curves.</summary>
+public enum AllocationSolver
+{
+    /// <summary>Exact minimisation of the summed distortion over a discretised FLOPs budget (DM3D; ICCV 2023 §3.3).</summary>
+    DynamicProgramming,
+
+    /// <summary>Each layer minimises D_l(p) + λ·FLOPs_l(p); λ by bisection to meet the budget (DM3D research code).</summary>
+    Lagrangian,
+}
+
+public sealed class HessianDPOptions : PruningOptions
+{
+    [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]
+    public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;
+
+    [Description("Which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|).")]
+    public WithinLayerRanking Ranking { get; set; } = WithinLayerRanking.HessianSaliency;
+
+    [Description("How sparsities are allocated across layers: DynamicProgramming (exact on the discretised budget) or Lagrangian.")]
+    public AllocationSolver Solver { get; set; } = AllocationSolver.DynamicProgramming;
+
+    [Description("Sparsity grid: each layer chooses among sparsities d/SparsityLevels, d = 0..SparsityLevels (capped at MaxSparsity).")]
+    [Range(1, 1000)]
+    public int SparsityLevels { get; set; } = 100;
+
+    [Description("The dynamic programme discretises the FLOPs budget into this many units (layer costs are rounded up, so the plan never exceeds the budget).")]
+    [Range(10, 1000000)]
+    public int BudgetSteps { get; set; } = 2000;
+
+    [Description("Random output projections (backward passes) per calibration batch for the Gauss-Newton diagonal.")]
+    [Range(1, 10000)]
+    public int Projections { get; set; } = 8;
+
+    [Description("λ of the rank-one Fisher Hessian ggᵀ + λI.")]
+    [Range(0.0, 1e6)]
+    public double FisherDamping { get; set; } = 1e-7;
+
+    [Description("Honesty check: this many layers are pruned alone at HonestyLevels sparsities, and the real distortion is compared with the prediction (0: skip).")]
+    [Range(0, 1000)]
+    public int HonestyLayers { get; set; } = 3;
+
+    [Description("Sparsities per honesty-check layer (evenly spaced up to MaxSparsity).")]
+    [Range(1, 100)]
+    public int HonestyLevels { get; set; } = 3;
+}

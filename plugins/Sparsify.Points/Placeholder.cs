@@ -1,2 +1,0 @@
-namespace Platform.Plugins.Sparsify.Points;
-internal static class Placeholder;

@@ -1,0 +1,216 @@
+using System.CommandLine;
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using System.Text.Json;
+using Autofac;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Pipeline;
+using Platform.Host.Configuration;
+using Platform.Host.Console;
+using Platform.Host.Pipeline;
+using Platform.Host.Plugins;
+using Spectre.Console;
+
+namespace Platform.Host.Cli;
+
+/// <summary>The CLI's commands: run, plugins, describe, and every command a plugin contributes.</summary>
+public static class Commands
+{
+    public static RootCommand Build(PlatformHost host, TextWriter output, TextWriter errors)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = output == System.Console.Out && !System.Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = output == System.Console.Out && !System.Console.IsOutputRedirected ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (output != System.Console.Out || System.Console.IsOutputRedirected) console.Profile.Width = 200;
+        var pluginsOption = new Option<string[]>("--plugins")
+        {
+            Description = "Another folder of plugins to load (repeatable); artifacts/plugins is always scanned.",
+            AllowMultipleArgumentsPerToken = false,
+            Recursive = true,
+        };
+        var root = new RootCommand("platform: compress 3D point-cloud models with plugin-provided models, datasets and methods.");
+        root.Options.Add(pluginsOption);
+        root.Subcommands.Add(RunCommand(host, output, errors));
+        root.Subcommands.Add(PluginsCommand(host, console));
+        root.Subcommands.Add(DescribeCommand(host, console, errors));
+        foreach (var descriptor in host.Registry.OfKind(ComponentKind.Command).OrderBy(d => d.Name, StringComparer.Ordinal))
+            AddPluginCommand(root, host, descriptor, errors);
+        return root;
+    }
+
+    private static Command RunCommand(PlatformHost host, TextWriter output, TextWriter errors)
+    {
+        var file = new Argument<string>("pipeline") { Description = "Pipeline file (.json, .yaml or .yml)." };
+        var command = new Command("run", "Run a pipeline. Override any value with --Key:Path=value (e.g. --Pipeline:Seed=3) or an environment variable PLATFORM_Key__Path.")
+        {
+            file,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(parse => Guard(errors, () =>
+        {
+            var path = parse.GetValue(file)!;
+            var configuration = PipelineConfiguration.Load(path, parse.UnmatchedTokens);
+            var report = new PipelineRunner(host.Registry).Run(configuration, path);
+            output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.GetFullPath(Path.Combine(report.Steps.Count > 0 ? "" : "", configuration["Pipeline:Output"] ?? Path.Combine("runs", report.Pipeline), "report.md"))}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command PluginsCommand(PlatformHost host, IAnsiConsole console)
+    {
+        var command = new Command("plugins", "List discovered plugins and the components each registers.");
+        command.SetAction(_ =>
+        {
+            var plugins = new Table().Title("Plugins").AddColumns("plugin", "version", "built against", "folder", "status");
+            foreach (var p in host.Catalog.Plugins)
+                plugins.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version ?? "-"), Markup.Escape(p.AbstractionsVersion?.ToString(3) ?? "-"), Markup.Escape(p.Folder), p.Loaded ? "loaded" : "[red]refused[/]: " + Markup.Escape(p.Error!));
+            console.Write(plugins);
+            console.WriteLine($"Host contracts: Platform.Abstractions {PluginCatalog.HostAbstractionsVersion.ToString(3)}");
+
+            var components = new Table().Title("Components").AddColumns("kind", "name", "plugin", "description", "options (type = default)");
+            foreach (var d in host.Registry.All.OrderBy(d => d.Kind).ThenBy(d => d.Name, StringComparer.Ordinal))
+            {
+                var options = string.Join("\n", OptionRows(d.OptionsType).Select(o => $"{o.Name}: {o.Type} = {o.Default}"));
+                components.AddRow(ComponentRegistry.KindLabel(d.Kind), Markup.Escape(d.Name), Markup.Escape(host.Registry.OwnerOf(d)), Markup.Escape(d.Description), Markup.Escape(options.Length == 0 ? "(none)" : options));
+            }
+            console.Write(components);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command DescribeCommand(PlatformHost host, IAnsiConsole console, TextWriter errors)
+    {
+        var name = new Argument<string>("component") { Description = "A component name, as listed by 'platform plugins'." };
+        var command = new Command("describe", "Show one component's options and an example pipeline entry.") { name };
+        command.SetAction(parse => Guard(errors, () =>
+        {
+            var wanted = parse.GetValue(name)!;
+            var matches = host.Registry.All.Where(d => d.Name == wanted).ToList();
+            if (matches.Count == 0)
+                host.Registry.Find(wanted, "describe", Enum.GetValues<ComponentKind>()); // throws, listing what exists
+            foreach (var d in matches)
+            {
+                console.WriteLine($"{d.Name} ({ComponentRegistry.KindLabel(d.Kind)}, from {host.Registry.OwnerOf(d)}): {d.Description}");
+                var table = new Table().AddColumns("option", "type", "default", "allowed", "description");
+                foreach (var o in OptionRows(d.OptionsType))
+                    table.AddRow(Markup.Escape(o.Name), Markup.Escape(o.Type), Markup.Escape(o.Default), Markup.Escape(o.Allowed), Markup.Escape(o.Description));
+                console.Write(table);
+                console.WriteLine("Example:");
+                console.WriteLine(Example(d));
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void AddPluginCommand(RootCommand root, PlatformHost host, ComponentDescriptor descriptor, TextWriter errors)
+    {
+        var words = descriptor.Name.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Command parent = root;
+        foreach (var word in words[..^1])
+        {
+            var existing = parent.Subcommands.FirstOrDefault(c => c.Name == word);
+            if (existing is null)
+            {
+                existing = new Command(word, $"{word} commands from plugins");
+                parent.Subcommands.Add(existing);
+            }
+            parent = existing;
+        }
+        var command = new Command(words[^1], descriptor.Description + $" (from {host.Registry.OwnerOf(descriptor)})");
+        var options = new List<(Option<string> Option, PropertyInfo Property)>();
+        foreach (var property in OptionsBinder.SettableProperties(descriptor.OptionsType).Values)
+        {
+            var option = new Option<string>("--" + Kebab(property.Name))
+            {
+                Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description,
+                Arity = property.PropertyType == typeof(bool) ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne,
+                Required = property.GetCustomAttribute<RequiredAttribute>() is not null,
+            };
+            command.Options.Add(option);
+            options.Add((option, property));
+        }
+        command.SetAction(parse => Guard(errors, () =>
+        {
+            var values = new Dictionary<string, string?>();
+            foreach (var (option, property) in options)
+            {
+                var result = parse.GetResult(option);
+                if (result is null) continue;
+                values["Command:" + property.Name] = result.Tokens.Count == 0 ? "true" : result.Tokens[0].Value;
+            }
+            var section = new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection("Command");
+            var bound = OptionsBinder.Bind(descriptor.OptionsType, section, $"command '{descriptor.Name}'");
+            using var loggers = LoggerFactory.Create(b => b.AddProvider(new RunLoggerProvider(null)));
+            var services = new RunServices(0, TorchSharp.torch.CPU, Directory.GetCurrentDirectory(), loggers, new ConsoleProgressReporter());
+            var instance = host.Registry.Create<IPluginCommand>(descriptor, bound, new TypedParameter(typeof(RunServices), services));
+            return instance.Run();
+        }));
+        parent.Subcommands.Add(command);
+    }
+
+    /// <summary>Runs a command body; user errors print one message (exit 2), failed steps exit 1.</summary>
+    private static int Guard(TextWriter errors, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (PlatformException e)
+        {
+            errors.WriteLine("error: " + e.Message);
+            return 2;
+        }
+        catch (StepFailedException e)
+        {
+            errors.WriteLine("error: " + e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or KeyNotFoundException or InvalidOperationException)
+        {
+            errors.WriteLine("error: " + e.Message);
+            return 1;
+        }
+    }
+
+    public sealed record OptionRow(string Name, string Type, string Default, string Allowed, string Description);
+
+    public static IEnumerable<OptionRow> OptionRows(Type optionsType)
+    {
+        var defaults = Activator.CreateInstance(optionsType);
+        foreach (var p in OptionsBinder.SettableProperties(optionsType).Values)
+        {
+            var range = p.GetCustomAttribute<RangeAttribute>();
+            var allowed = range is not null ? $"{range.Minimum} to {range.Maximum}"
+                : (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType).IsEnum ? string.Join(" | ", Enum.GetNames(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType))
+                : p.GetCustomAttribute<RequiredAttribute>() is not null ? "required" : "";
+            yield return new OptionRow(p.Name, OptionsBinder.FriendlyName(p.PropertyType), OptionsBinder.Describe(p.GetValue(defaults)), allowed,
+                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "");
+        }
+    }
+
+    private static string Example(ComponentDescriptor d)
+    {
+        var options = JsonSerializer.Serialize(Activator.CreateInstance(d.OptionsType), d.OptionsType, new JsonSerializerOptions { WriteIndented = true });
+        var entry = $"{{ \"Use\": \"{d.Name}\", \"Options\": {options.Replace("\n", "\n  ")} }}";
+        return d.Kind switch
+        {
+            ComponentKind.Dataset => $"\"Dataset\": {entry}",
+            ComponentKind.Model => $"\"Model\": {entry}",
+            ComponentKind.Evaluator => $"{{ \"Use\": \"evaluate\", \"Options\": {{ \"Evaluator\": \"{d.Name}\" }} }}",
+            ComponentKind.Command => $"platform {d.Name} " + string.Join(" ", OptionRows(d.OptionsType).Select(o => $"--{Kebab(o.Name)} <{o.Type}>")),
+            _ => $"\"Steps\": [ {entry} ]",
+        };
+    }
+
+    private static string Kebab(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 && !char.IsUpper(name[i - 1]) ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+}

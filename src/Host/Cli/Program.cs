@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Platform.Host.Plugins;
+
+namespace Platform.Host.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, System.Console.Out, System.Console.Error);
+
+    /// <summary>Entry point for tests too: same parsing, output to the given writers.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter errors)
+    {
+        var pluginRoots = PreScanPluginRoots(args);
+        PlatformHost host;
+        try
+        {
+            host = PlatformHost.Build(pluginRoots);
+        }
+        catch (PlatformException e)
+        {
+            errors.WriteLine("error: " + e.Message);
+            return 2;
+        }
+        using (host)
+        {
+            foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
+                errors.WriteLine($"warning: plugin '{refused.Name}' ({refused.Folder}) not loaded: {refused.Error}");
+            var root = Commands.Build(host, output, errors);
+            var configuration = new InvocationConfiguration { Output = output, Error = errors };
+            return root.Parse(args).Invoke(configuration);
+        }
+    }
+
+    /// <summary>Plugins contribute commands, so the --plugins folders must be known before the parser is built.</summary>
+    private static List<string> PreScanPluginRoots(string[] args)
+    {
+        var roots = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--plugins" && i + 1 < args.Length) roots.Add(args[++i]);
+            else if (args[i].StartsWith("--plugins=", StringComparison.Ordinal)) roots.Add(args[i]["--plugins=".Length..]);
+        }
+        return roots;
+    }
+}

@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Configuration;
+using Platform.Host.Configuration;
+
+namespace Platform.Host.Pipeline;
+
+/// <summary>A component named in a pipeline file: its registered name, its Options section, and where it was written.</summary>
+public sealed record ComponentReference(string Use, IConfigurationSection Options, string Path);
+
+/// <summary>
+/// The "Pipeline" section of a pipeline file, read strictly: unknown keys are reported by their full
+/// path, so a typo never silently falls back to a default.
+/// </summary>
+public sealed record PipelineDefinition(
+    string Name,
+    int Seed,
+    string Device,
+    string Output,
+    ComponentReference Dataset,
+    ComponentReference? Model,
+    IReadOnlyList<ComponentReference> Steps)
+{
+    private static readonly string[] PipelineKeys = ["Name", "Seed", "Device", "Output", "Dataset", "Model", "Steps"];
+    private static readonly string[] ComponentKeys = ["Use", "Options"];
+
+    public static PipelineDefinition Read(IConfiguration configuration, string sourceName)
+    {
+        var root = configuration.GetSection("Pipeline");
+        if (!root.Exists()) throw new PlatformException($"{sourceName}: no 'Pipeline' section at the top level.");
+        CheckKeys(root, PipelineKeys);
+
+        var name = root["Name"] ?? Path.GetFileNameWithoutExtension(sourceName);
+        var seedText = root["Seed"] ?? "0";
+        if (!int.TryParse(seedText, out var seed)) throw new PlatformException($"Pipeline:Seed: '{seedText}' is not a valid integer.");
+        var device = root["Device"] ?? "cpu";
+        if (device is not ("cpu" or "cuda") && !device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new PlatformException($"Pipeline:Device: '{device}' is not a device; use cpu, cuda or cuda:N.");
+        var output = root["Output"] ?? Path.Combine("runs", name);
+
+        var dataset = Component(root.GetSection("Dataset"), required: true)!;
+        var model = Component(root.GetSection("Model"), required: false);
+        var stepsSection = root.GetSection("Steps");
+        var steps = stepsSection.GetChildren()
+            .OrderBy(s => int.TryParse(s.Key, out var i) ? i : int.MaxValue)
+            .Select(s => Component(s, required: true)!)
+            .ToList();
+        if (steps.Count == 0) throw new PlatformException("Pipeline:Steps: the pipeline has no steps.");
+        return new PipelineDefinition(name, seed, device, output, dataset, model, steps);
+    }
+
+    private static ComponentReference? Component(IConfigurationSection section, bool required)
+    {
+        if (!section.Exists())
+        {
+            if (required) throw new PlatformException($"{section.Path}: missing; it needs at least a 'Use' naming a component.");
+            return null;
+        }
+        CheckKeys(section, ComponentKeys);
+        var use = section["Use"];
+        if (string.IsNullOrWhiteSpace(use)) throw new PlatformException($"{section.Path}:Use: missing; name the component to use.");
+        return new ComponentReference(use, section.GetSection("Options"), section.Path);
+    }
+
+    private static void CheckKeys(IConfigurationSection section, string[] allowed)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (!allowed.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+                throw new PlatformException($"{child.Path}: unknown key '{child.Key}'; expected one of {string.Join(", ", allowed)}.");
+        }
+    }
+
+    /// <summary>The effective configuration (file + environment + overrides) as nested JSON, for the run folder.</summary>
+    public static string ResolvedJson(IConfiguration configuration)
+    {
+        static object? Node(IConfigurationSection s)
+        {
+            var children = s.GetChildren().ToList();
+            if (children.Count == 0) return s.Value;
+            if (children.All(c => int.TryParse(c.Key, out _)))
+                return children.OrderBy(c => int.Parse(c.Key)).Select(Node).ToList();
+            return children.ToDictionary(c => c.Key, Node);
+        }
+        var tree = configuration.GetChildren().ToDictionary(c => c.Key, Node);
+        return System.Text.Json.JsonSerializer.Serialize(tree, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+    }
+}

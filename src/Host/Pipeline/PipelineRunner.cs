@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Autofac;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+using Platform.Host.Console;
+using Platform.Host.Reporting;
+using TorchSharp;
+
+namespace Platform.Host.Pipeline;
+
+/// <summary>
+/// Runs one pipeline: resolves and binds every component first (so a typo fails before an hour of
+/// training, not after), then runs the steps in order on one context, writing the report after each.
+/// </summary>
+public sealed class PipelineRunner(ComponentRegistry registry)
+{
+    private static readonly ComponentKind[] StepKinds = [ComponentKind.Step, ComponentKind.Compressor, ComponentKind.PointTransform];
+
+    private sealed record PlannedStep(ComponentReference Reference, ComponentDescriptor Descriptor, object Options);
+
+    public RunReport Run(IConfiguration configuration, string pipelineFile, IProgressReporter? progress = null)
+    {
+        var definition = PipelineDefinition.Read(configuration, pipelineFile);
+
+        // Resolve and bind everything before any work starts.
+        var datasetDescriptor = registry.Find(definition.Dataset.Use, definition.Dataset.Path + ":Use", ComponentKind.Dataset);
+        var datasetOptions = registry.BindOptions(datasetDescriptor, definition.Dataset.Options);
+        var modelDescriptor = definition.Model is null ? null : registry.Find(definition.Model.Use, definition.Model.Path + ":Use", ComponentKind.Model);
+        var modelOptions = modelDescriptor is null ? null : registry.BindOptions(modelDescriptor, definition.Model!.Options);
+        var plan = definition.Steps.Select(step =>
+        {
+            var descriptor = registry.Find(step.Use, step.Path + ":Use", StepKinds);
+            return new PlannedStep(step, descriptor, registry.BindOptions(descriptor, step.Options));
+        }).ToList();
+
+        var device = ResolveDevice(definition.Device);
+        var output = Path.GetFullPath(definition.Output);
+        Directory.CreateDirectory(output);
+        AtomicFile.WriteAllText(Path.Combine(output, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
+
+        using var logs = new RunLoggerProvider(Path.Combine(output, "run.log"));
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        var logger = loggerFactory.CreateLogger("run");
+        var services = new RunServices(definition.Seed, device, output, loggerFactory, progress ?? new ConsoleProgressReporter());
+        var writer = new ReportWriter(output);
+        var report = new RunReport
+        {
+            Pipeline = definition.Name, Seed = definition.Seed, Device = definition.Device,
+            PipelineFile = Path.GetFullPath(pipelineFile), Started = DateTimeOffset.UtcNow,
+        };
+        var total = Stopwatch.StartNew();
+        var tallies = new List<(string Step, IPointTransform Transform, PointCountTally Tally)>();
+
+        logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}; output in {Output}", definition.Name, plan.Count, definition.Seed, definition.Device, output);
+        Seeding.Seed(definition.Seed);
+        var factory = new ModelFactory(registry, services);
+        IDataset dataset;
+        try
+        {
+            dataset = registry.Create<IDataset>(datasetDescriptor, datasetOptions, new TypedParameter(typeof(RunServices), services));
+        }
+        catch (PlatformException e)
+        {
+            report.Status = "failed";
+            writer.Write(report);
+            throw new PlatformException($"{definition.Dataset.Path}: {e.Message}", e);
+        }
+        var context = new PipelineContext(services, dataset, factory);
+        if (modelDescriptor is not null)
+        {
+            context.Model = factory.Create(modelDescriptor, modelOptions!, dataset.Info);
+            context.Model.Module.to(device);
+        }
+
+        try
+        {
+            for (var index = 0; index < plan.Count; index++)
+            {
+                var planned = plan[index];
+                var step = new StepReport { Index = index, Use = planned.Descriptor.Name, Kind = ComponentRegistry.KindLabel(planned.Descriptor.Kind) };
+                report.Steps.Add(step);
+                writer.Write(report);
+                context.CurrentStep = (index, planned.Descriptor.Name);
+                logger.LogInformation("Step {Index}: {Use} ({Kind})", index, step.Use, step.Kind);
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    Seeding.Seed(StableHash.Combine(definition.Seed, index));
+                    var outcome = RunStep(planned, context, services, tallies);
+                    step.Seconds = watch.Elapsed.TotalSeconds;
+                    step.Status = "ok";
+                    step.Metrics = outcome.Metrics;
+                    step.Notes = outcome.Notes;
+                    step.Tables = outcome.Tables;
+                    step.Files = outcome.Files.Select(f => Path.IsPathRooted(f) ? Path.GetRelativePath(output, f) : f).ToList();
+                    step.Files.AddRange(writer.Plot(step, outcome.Series));
+                }
+                catch (Exception e)
+                {
+                    step.Seconds = watch.Elapsed.TotalSeconds;
+                    step.Status = "failed";
+                    step.Error = e is PlatformException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                    logger.LogDebug(e, "Step {Index} failed", index);
+                    throw new StepFailedException(index, planned.Descriptor.Name, step.Error, e);
+                }
+                finally
+                {
+                    if (context.Model is not null) step.Model = ModelSummary.From(ModelStats.Measure(context.Model));
+                    report.Transforms = tallies.Select(t => new TransformReport(t.Step, t.Transform.Describe(), t.Tally.Samples, t.Tally.PointsIn, t.Tally.PointsOut)).ToList();
+                    report.Seconds = total.Elapsed.TotalSeconds;
+                    writer.Write(report);
+                }
+                logger.LogInformation("  done in {Seconds:F1} s{Metrics}", step.Seconds, step.Metrics.Count == 0 ? "" : ": " + string.Join(", ", step.Metrics.Take(8).Select(kv => $"{kv.Key}={ReportWriter.Format(kv.Value)}")));
+            }
+            report.Status = "ok";
+        }
+        catch
+        {
+            report.Status = "failed";
+            throw;
+        }
+        finally
+        {
+            report.Seconds = total.Elapsed.TotalSeconds;
+            writer.Write(report);
+            context.Model?.Dispose();
+            context.Teacher?.Dispose();
+            (dataset as IDisposable)?.Dispose();
+        }
+        logger.LogInformation("Report: {Path}", Path.Combine(output, "report.md"));
+        return report;
+    }
+
+    private StepOutcome RunStep(PlannedStep planned, PipelineContext context, RunServices services, List<(string, IPointTransform, PointCountTally)> tallies)
+    {
+        var extra = new Autofac.Core.Parameter[] { new TypedParameter(typeof(RunServices), services), new TypedParameter(typeof(ComponentRegistry), registry) };
+        switch (planned.Descriptor.Kind)
+        {
+            case ComponentKind.PointTransform:
+                var transform = registry.Create<IPointTransform>(planned.Descriptor, planned.Options, extra);
+                var tally = context.AddTransform(transform);
+                tallies.Add(($"{context.CurrentStep.Index}:{planned.Descriptor.Name}", transform, tally));
+                var outcome = new StepOutcome();
+                outcome.Notes.Add($"From here on every split is seen through: {transform.Describe()}.");
+                return outcome;
+            case ComponentKind.Compressor:
+                return registry.Create<ICompressor>(planned.Descriptor, planned.Options, extra).Run(context);
+            default:
+                return registry.Create<IPipelineStep>(planned.Descriptor, planned.Options, extra).Run(context);
+        }
+    }
+
+    private static torch.Device ResolveDevice(string name)
+    {
+        if (name == "cpu") return torch.CPU;
+        if (!torch.cuda.is_available())
+            throw new PlatformException($"Pipeline:Device: '{name}' was asked for, but this TorchSharp build or machine has no CUDA; use cpu.");
+        return new torch.Device(name);
+    }
+}
+
+/// <summary>A step threw: the report already records it; this carries the step's index and name to the CLI.</summary>
+public sealed class StepFailedException(int index, string use, string message, Exception inner)
+    : Exception($"step {index} '{use}' failed: {message}", inner);

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Pipeline;
+
+namespace Platform.Host.Reporting;
+
+/// <summary>Model size at the end of a step, from the kit's one counter.</summary>
+public sealed record ModelSummary(long Params, long NonzeroParams, double Flops, double DenseFlops)
+{
+    public static ModelSummary From(ModelStats s) => new(s.Params, s.NonzeroParams, s.Flops, s.DenseFlops);
+}
+
+public sealed class StepReport
+{
+    public int Index { get; init; }
+    public required string Use { get; init; }
+    public required string Kind { get; init; }
+    public string Status { get; set; } = "running";
+    public double Seconds { get; set; }
+    public ModelSummary? Model { get; set; }
+    public Dictionary<string, double> Metrics { get; set; } = new();
+    public List<string> Files { get; set; } = [];
+    public List<string> Notes { get; set; } = [];
+    public string? Error { get; set; }
+
+    [JsonIgnore] public List<ReportTable> Tables { get; set; } = [];
+}
+
+public sealed record TransformReport(string Step, string Settings, long Samples, long PointsIn, long PointsOut);
+
+/// <summary>
+/// What report.json holds: the same shape for every run, so tools can read any run alike
+/// (pipeline, seed, steps[index, use, seconds, model{params, nonzeroParams, flops}, metrics]).
+/// </summary>
+public sealed class RunReport
+{
+    public required string Pipeline { get; init; }
+    public int Seed { get; init; }
+    public required string Device { get; init; }
+    public required string PipelineFile { get; init; }
+    public DateTimeOffset Started { get; init; }
+    public string Status { get; set; } = "running";
+    public double Seconds { get; set; }
+    public int Cores { get; init; } = Environment.ProcessorCount;
+    public List<StepReport> Steps { get; } = [];
+    public List<TransformReport> Transforms { get; set; } = [];
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

@@ -1,0 +1,68 @@
+using Platform.Plugins.Models.CenterPoint;
+
+namespace Platform.Plugins.Models.CenterPoint.Tests;
+
+public class VoxelizationTests
+{
+    // Range x [0, 5.12), y [-2.56, 2.56) at 0.32 m: a 16 x 16 grid; pillar (row, col) holds x in [0.32 col, ...), y in [-2.56 + 0.32 row, ...).
+    private static CenterPointConfig Config(int maxPoints = 8, int maxPillars = 100) => CenterPointConfig.Resolve(new CenterPointOptions
+    {
+        PointCloudRange = [0f, -2.56f, -3f, 5.12f, 2.56f, 1f], PillarSize = 0.32, MaxPointsPerPillar = maxPoints, MaxPillars = maxPillars,
+    }, null);
+
+    // Three points in pillar (row 8, col 0), one in (row 8, col 2), two in (row 0, col 15), one beyond x max, one below z min.
+    private static readonly float[] Cloud =
+    [
+        0.10f, 0.05f, 0f, 1f,
+        4.90f, -2.50f, 0f, 2f,
+        0.20f, 0.10f, -1f, 3f,
+        0.70f, 0.20f, 0f, 4f,
+        6.00f, 0.00f, 0f, 5f,     // x out of range
+        0.30f, 0.30f, 0.5f, 6f,
+        5.00f, -2.40f, 0f, 7f,
+        0.10f, 0.10f, -4f, 8f,    // z out of range
+    ];
+
+    [Test]
+    public void Points_are_binned_into_pillars_with_the_expected_counts_and_grid_cells()
+    {
+        var pillars = new PillarVoxelizer(Config()).VoxelizeOne(Cloud, 4, batchIndex: 1);
+
+        // Grid order (row * 16 + col): (0,15) = 15, (8,0) = 128, (8,2) = 130.
+        Assert.That(pillars.Counts.data<long>().ToArray(), Is.EqualTo(new long[] { 2, 3, 1 }));
+        Assert.That(pillars.Coords.data<long>().ToArray(), Is.EqualTo(new long[] { 1, 0, 15, 1, 8, 0, 1, 8, 2 }));
+        Assert.That(pillars.Points.shape, Is.EqualTo(new long[] { 3, 8, 4 }));
+        // Points keep their input order inside a pillar; empty slots are zero.
+        var reflectance = pillars.Points[.., .., 3].data<float>().ToArray();
+        Assert.That(reflectance[8..11], Is.EqualTo(new[] { 1f, 3f, 6f }));
+        Assert.That(reflectance[0..3], Is.EqualTo(new[] { 2f, 7f, 0f }));
+        Assert.That(reflectance[16..18], Is.EqualTo(new[] { 4f, 0f }));
+    }
+
+    [Test]
+    public void Caps_keep_each_pillars_first_points_and_the_most_populated_pillars()
+    {
+        var pillars = new PillarVoxelizer(Config(maxPoints: 2, maxPillars: 2)).VoxelizeOne(Cloud, 4, batchIndex: 0);
+
+        // Pillar (8,2) with one point is dropped; (8,0) keeps its first two of three points.
+        Assert.That(pillars.Coords.data<long>().ToArray(), Is.EqualTo(new long[] { 0, 0, 15, 0, 8, 0 }));
+        Assert.That(pillars.Counts.data<long>().ToArray(), Is.EqualTo(new long[] { 2, 2 }));
+        Assert.That(pillars.Points[1, .., 3].data<float>().ToArray(), Is.EqualTo(new[] { 1f, 3f }));
+    }
+
+    [Test]
+    public void A_batch_concatenates_frames_with_their_batch_index()
+    {
+        var pillars = new PillarVoxelizer(Config()).Voxelize([Cloud, Cloud[..4]], 4);
+
+        Assert.That(pillars.Counts.data<long>().ToArray(), Is.EqualTo(new long[] { 2, 3, 1, 1 }));
+        Assert.That(pillars.Coords[3].data<long>().ToArray(), Is.EqualTo(new long[] { 1, 8, 0 }));
+    }
+
+    [Test]
+    public void An_empty_cloud_gives_no_pillars()
+    {
+        var pillars = new PillarVoxelizer(Config()).VoxelizeOne([], 4, 0);
+        Assert.That(pillars.Points.shape, Is.EqualTo(new long[] { 0, 8, 4 }));
+    }
+}
