@@ -35,7 +35,12 @@ public sealed record LayerSparsityPlan(string Method, IReadOnlyList<LayerSparsit
         Enumerable.Range(0, Layers.Count).Select(i => (double)i).ToList(), Layers.Select(l => l.Sparsity).ToList());
 
     public void Save(string path) =>
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions
+        {
+            WriteIndented = true,
+            // Baselines predict no distortion: NaN.
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
 }
 
 /// <summary>Turns a per-layer count of removed weights into masks (the one kit mask, WeightMasks.Set).</summary>

@@ -70,7 +70,7 @@ internal static class MagnitudeBaselines
         var removed = cat(pooledCost).index_select(0, globalOrder).cumsum(0);
         var needed = searchsorted(removed, tensor(mustRemove * (1 - 1e-12))).item<long>() + 1;
         needed = Math.Min(needed, removed.shape[0]);
-        var counts = cat(pooledLayer).index_select(0, globalOrder.slice(0, 0, needed, 1)).bincount(minlength: candidates.Count);
+        var counts = cat(pooledLayer).index_select(0, globalOrder.slice(0, 0, needed, 1)).bincount(null, candidates.Count);
         var extra = counts.data<long>().ToArray();
         for (var i = 0; i < candidates.Count; i++) pruned[i] += extra[i];
         return pruned;

@@ -60,11 +60,15 @@ public sealed class DistanceAdaptiveDrop : IPointTransform
         var rng = Seeding.Random(seed, Name);
         var keep = new bool[n];
         var kept = 0;
+        var referenceSquared = (double)_referenceRange * _referenceRange;
         for (var i = 0; i < n; i++)
         {
             // One draw per point, always, so a point's fate does not depend on its neighbours' ranges.
             var u = rng.NextDouble();
-            keep[i] = u < KeepProbability(PointRows.HorizontalRange(p, f, i));
+            double x = p[i * f], y = p[i * f + 1];
+            var rangeSquared = x * x + y * y;
+            // (r / R)^k = (r^2 / R^2)^(k/2): no square root, and no power at all beyond R where p = 1.
+            keep[i] = rangeSquared >= referenceSquared || u < Math.Max(Math.Pow(rangeSquared / referenceSquared, _exponent / 2.0), _minKeep);
             if (keep[i]) kept++;
         }
         return kept == n ? sample : sample with { Points = PointRows.Where(p, f, keep, kept) };

@@ -19,6 +19,10 @@ public sealed class GroundRemovalOptions
     [Range(0.0, 90.0)]
     public float MaxSlopeDegrees { get; set; } = 20f;
 
+    [Description("RANSAC scores each candidate plane on this many points drawn from the cloud (0 = every point); the chosen plane's inliers are then found among all points.")]
+    [Range(0, 10_000_000)]
+    public int ScoringPoints { get; set; } = 8192;
+
     [Description("Least-squares refit of the best plane to its inliers before removing them (sharper plane than three points give).")]
     public bool Refine { get; set; } = true;
 }
@@ -56,13 +60,14 @@ public sealed class GroundRemoval : IPointTransform
         OptionCheck.Positive(Name, nameof(options.DistanceThreshold), options.DistanceThreshold);
         OptionCheck.InClosed(Name, nameof(options.Iterations), options.Iterations, 1, 100000);
         OptionCheck.InClosed(Name, nameof(options.MaxSlopeDegrees), options.MaxSlopeDegrees, 0, 90);
+        OptionCheck.InClosed(Name, nameof(options.ScoringPoints), options.ScoringPoints, 0, 10_000_000);
         _options = options;
         _minNormalZ = MathF.Cos(options.MaxSlopeDegrees * MathF.PI / 180f) - 1e-6f;
     }
 
     public string Describe() =>
         $"{Name}: RANSAC plane, {_options.Iterations} iterations, inliers within {OptionCheck.Format(_options.DistanceThreshold)} m removed, " +
-        $"slope <= {OptionCheck.Format(_options.MaxSlopeDegrees)} deg{(_options.Refine ? ", least-squares refit" : "")}";
+        $"slope <= {OptionCheck.Format(_options.MaxSlopeDegrees)} deg, scored on {(_options.ScoringPoints == 0 ? "all" : _options.ScoringPoints.ToString())} points{(_options.Refine ? ", least-squares refit" : "")}";
 
     public Sample Apply(Sample sample, int seed)
     {
@@ -89,10 +94,16 @@ public sealed class GroundRemoval : IPointTransform
     /// </summary>
     public GroundPlane? FitGroundPlane(float[] points, int features, int seed)
     {
+        if (features < 3 || points.Length % features != 0)
+            throw new ArgumentException($"{Name}: a cloud of {points.Length} floats cannot be read as rows of {features} features (x, y, z first).", nameof(points));
         var n = points.Length / features;
         if (n < 3) return null;
         var rng = Seeding.Random(seed, Name);
         var threshold = _options.DistanceThreshold;
+
+        // Scoring every candidate on a random subset keeps RANSAC linear in the cloud size, not
+        // iterations x points; a subset of thousands ranks planes supported by thousands of points alike.
+        var scoring = ScoringSubset(points, features, n, rng);
 
         GroundPlane? best = null;
         for (var it = 0; it < _options.Iterations; it++)
@@ -105,17 +116,34 @@ public sealed class GroundRemoval : IPointTransform
             if (c >= Math.Max(a, b)) c++;
 
             if (PlaneThrough(points, features, a, b, c) is not { } candidate || candidate.NormalZ < _minNormalZ) continue;
-            var inliers = CountInliers(points, features, candidate, threshold);
-            if (best is null || inliers > best.Value.Inliers) best = candidate with { Inliers = inliers };
+            var support = CountInliers(scoring, 3, candidate, threshold);
+            if (best is null || support > best.Value.Inliers) best = candidate with { Inliers = support };
         }
+        if (best is not { } coarse) return null;
+        coarse = coarse with { Inliers = CountInliers(points, features, coarse, threshold) };
 
-        if (best is { } coarse && _options.Refine && FitToInliers(points, features, coarse, threshold) is { } refined)
+        if (_options.Refine && FitToInliers(points, features, coarse, threshold) is { } refined)
         {
             var inliers = CountInliers(points, features, refined, threshold);
             // Keep the refit only if it explains the data at least as well as the sampled plane.
             if (inliers >= coarse.Inliers) return refined with { Inliers = inliers };
         }
-        return best;
+        return coarse;
+    }
+
+    /// <summary>x, y, z of ScoringPoints points drawn with replacement (or of every point when the cloud is no larger), packed contiguously.</summary>
+    private float[] ScoringSubset(float[] points, int features, int n, Random rng)
+    {
+        var m = _options.ScoringPoints == 0 || n <= _options.ScoringPoints ? n : _options.ScoringPoints;
+        var xyz = new float[m * 3];
+        for (var j = 0; j < m; j++)
+        {
+            var i = m == n ? j : rng.Next(n);
+            xyz[j * 3] = points[i * features];
+            xyz[j * 3 + 1] = points[i * features + 1];
+            xyz[j * 3 + 2] = points[i * features + 2];
+        }
+        return xyz;
     }
 
     private static GroundPlane? PlaneThrough(float[] p, int f, int a, int b, int c)
@@ -139,9 +167,11 @@ public sealed class GroundRemoval : IPointTransform
 
     private static int CountInliers(float[] p, int f, GroundPlane plane, float threshold)
     {
+        // The hot loop of RANSAC: plane coefficients in locals, |n . p + d| <= threshold.
+        float nx = plane.NormalX, ny = plane.NormalY, nz = plane.NormalZ, d = plane.Offset;
         var count = 0;
-        for (var i = 0; i < p.Length; i += f)
-            if (plane.Distance(p[i], p[i + 1], p[i + 2]) <= threshold) count++;
+        for (var i = 0; i + 2 < p.Length; i += f)
+            if (MathF.Abs(nx * p[i] + ny * p[i + 1] + nz * p[i + 2] + d) <= threshold) count++;
         return count;
     }
 

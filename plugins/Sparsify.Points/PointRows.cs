@@ -32,12 +32,4 @@ internal static class PointRows
         }
         return result;
     }
-
-    /// <summary>Horizontal (bird's-eye) range of row <paramref name="i"/>: sqrt(x^2 + y^2), the lidar's ring distance.</summary>
-    public static float HorizontalRange(float[] points, int features, int i)
-    {
-        var x = points[i * features];
-        var y = points[i * features + 1];
-        return MathF.Sqrt(x * x + y * y);
-    }
 }

@@ -78,15 +78,16 @@ public sealed class VoxelDownsample : IPointTransform
         if (n == 0) return sample;
 
         // Pass 1: voxel of every point -> slot, slots numbered by first hit (so "first" keeps cloud order).
-        var slots = new Dictionary<(int, int, int), int>(Math.Min(n, 1 << 16));
+        var slots = new Dictionary<long, int>(Math.Min(n, 1 << 16));
         var slotOfPoint = new int[n];
         var firstPoint = new int[n];
         var occupied = 0;
         for (var i = 0; i < n; i++)
         {
-            var key = (VoxelIndex(points[i * f], _sizeX, sample, i, "x"),
-                       VoxelIndex(points[i * f + 1], _sizeY, sample, i, "y"),
-                       VoxelIndex(points[i * f + 2], _sizeZ, sample, i, "z"));
+            // 21 bits per axis index (two's complement, masked) pack the voxel into one long key.
+            var key = (VoxelIndex(points[i * f], _sizeX, sample, i, "x") & AxisMask) << (2 * AxisBits)
+                    | (VoxelIndex(points[i * f + 1], _sizeY, sample, i, "y") & AxisMask) << AxisBits
+                    | (VoxelIndex(points[i * f + 2], _sizeZ, sample, i, "z") & AxisMask);
             ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(slots, key, out var exists);
             if (!exists)
             {
@@ -122,11 +123,15 @@ public sealed class VoxelDownsample : IPointTransform
         return sample with { Points = result };
     }
 
-    private static int VoxelIndex(float coordinate, float size, Sample sample, int point, string axis)
+    private const int AxisBits = 21;
+    private const long AxisMask = (1L << AxisBits) - 1;
+    private const double MaxAxisIndex = (1 << (AxisBits - 1)) - 1; // +-1,048,575 voxels: +-105 km at 0.1 m
+
+    private static long VoxelIndex(float coordinate, float size, Sample sample, int point, string axis)
     {
         var index = Math.Floor((double)coordinate / size);
-        if (!(index >= int.MinValue && index <= int.MaxValue))
-            throw new ArgumentException($"{Name}: sample '{sample.Id}' point {point} has {axis}={coordinate}, which has no voxel at size {size} m (not finite, or too far).");
-        return (int)index;
+        if (!(index >= -MaxAxisIndex - 1 && index <= MaxAxisIndex))
+            throw new ArgumentException($"{Name}: sample '{sample.Id}' point {point} has {axis}={coordinate}, which has no voxel at size {size} m (not finite, or over {MaxAxisIndex} voxels from the origin).");
+        return (long)index;
     }
 }

@@ -1,9 +1,11 @@
+using Platform.Abstractions.Data;
+
 namespace Platform.Plugins.Sparsify.Points.Tests;
 
 public class DistanceAdaptiveDropTests
 {
     /// <summary>200 points on a 2 m ring (tag 0) and 200 on a 40 m ring (tag 1), interleaved.</summary>
-    private static Platform.Abstractions.Data.Sample NearAndFarRings()
+    private static Sample NearAndFarRings()
     {
         var rows = new (float, float, float, float)[400];
         for (var i = 0; i < 200; i++)
@@ -34,7 +36,7 @@ public class DistanceAdaptiveDropTests
         var keptRatio = (float)adaptive.PointCount / sample.PointCount;
         var uniform = new RandomDrop(new RandomDropOptions { KeepRatio = keptRatio }).Apply(sample, 1);
 
-        int Far(Platform.Abstractions.Data.Sample s) => Clouds.Tags(s).Count(t => t == 1f);
+        int Far(Sample s) => Clouds.Tags(s).Count(t => t == 1f);
         Assert.That(Far(adaptive), Is.EqualTo(200));               // p(40 m) = 1: every far point
         Assert.That(adaptive.PointCount - 200, Is.InRange(1, 30)); // p(2 m) = 0.05: about 10 of 200 near
         Assert.That(Far(adaptive), Is.GreaterThan(Far(uniform) + 50));

@@ -29,11 +29,13 @@ public class GroundRemovalTests
         return Clouds.Of([.. rows]);
     }
 
-    [Test]
-    public void The_plane_found_on_a_tilted_ground_with_outliers_is_within_half_a_degree_of_the_truth()
+    [TestCase(8192)] // the default: every point scores, the cloud is smaller
+    [TestCase(500)]  // candidates scored on a 500-point subset
+    [TestCase(0)]    // 0 = score on every point
+    public void The_plane_found_on_a_tilted_ground_with_outliers_is_within_half_a_degree_of_the_truth(int scoringPoints)
     {
         var sample = TiltedGroundWithOutliers();
-        var plane = new GroundRemoval(new GroundRemovalOptions { DistanceThreshold = 0.1f, Iterations = 100 })
+        var plane = new GroundRemoval(new GroundRemovalOptions { DistanceThreshold = 0.1f, Iterations = 100, ScoringPoints = scoringPoints })
             .FitGroundPlane(sample.Points, sample.PointFeatures, seed: 3);
 
         Assert.That(plane, Is.Not.Null);
@@ -88,6 +90,20 @@ public class GroundRemovalTests
         var removal = new GroundRemoval(new GroundRemovalOptions { Refine = false, Iterations = 20 });
 
         Assert.That(removal.FitGroundPlane(sample.Points, 4, 77), Is.EqualTo(removal.FitGroundPlane(sample.Points, 4, 77)));
+    }
+
+    [Test]
+    public void The_jacobi_eigensolver_finds_the_known_eigenpairs_of_a_symmetric_matrix()
+    {
+        // [[2,1,0],[1,2,0],[0,0,5]]: eigenvalues 1, 3, 5; the eigenvector of 1 is (1, -1, 0) / sqrt(2).
+        var (values, vectors) = GroundRemoval.SymmetricEigen3(new double[,] { { 2, 1, 0 }, { 1, 2, 0 }, { 0, 0, 5 } });
+
+        Assert.That(values.Order().ToArray(), Is.EqualTo(new[] { 1.0, 3.0, 5.0 }).Within(1e-12));
+        var smallest = Array.IndexOf(values, values.Min());
+        var v = new[] { vectors[0, smallest], vectors[1, smallest], vectors[2, smallest] };
+        Assert.That(Math.Abs(v[0]), Is.EqualTo(1 / Math.Sqrt(2)).Within(1e-12));
+        Assert.That(v[1], Is.EqualTo(-v[0]).Within(1e-12));
+        Assert.That(v[2], Is.EqualTo(0).Within(1e-12));
     }
 
     [Test]

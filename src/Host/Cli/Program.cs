@@ -26,8 +26,18 @@ public static class Program
             foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
                 errors.WriteLine($"warning: plugin '{refused.Name}' ({refused.Folder}) not loaded: {refused.Error}");
             var root = Commands.Build(host, output, errors);
-            var configuration = new InvocationConfiguration { Output = output, Error = errors };
-            return root.Parse(args).Invoke(configuration);
+            var configuration = new InvocationConfiguration { Output = output, Error = errors, EnableDefaultExceptionHandler = false };
+            try
+            {
+                return root.Parse(args).Invoke(configuration);
+            }
+            catch (Exception e)
+            {
+                // Not the user's input: say what broke; the stack trace is in the run's run.log where there is one.
+                errors.WriteLine($"error: {e.GetType().Name}: {e.Message}");
+                if (Environment.GetEnvironmentVariable("PLATFORM_DEBUG") is "1" or "true") errors.WriteLine(e);
+                return 1;
+            }
         }
     }
 

@@ -51,7 +51,16 @@ public static class PipelineConfiguration
             else
             {
                 var parser = new Parser(new StringReader(text));
-                while (parser.MoveNext()) { }
+                try
+                {
+                    while (parser.MoveNext()) { }
+                }
+                catch (Exception e) when (e is not YamlException)
+                {
+                    // YamlDotNet throws a bare Exception for some unterminated constructs; the last good event says where.
+                    var line = parser.Current?.End.Line ?? 1;
+                    throw new PlatformException($"{path}: YAML syntax error after line {line}: an unterminated or malformed construct.");
+                }
             }
         }
         catch (JsonException e)

@@ -22,7 +22,9 @@ public sealed class PlatformHost : IDisposable
     /// <param name="extraPluginRoots">Folders given with --plugins, scanned after the default plugin folder.</param>
     public static PlatformHost Build(IEnumerable<string> extraPluginRoots, bool includeDefaultRoot = true)
     {
-        var roots = (includeDefaultRoot ? new[] { PluginCatalog.DefaultPluginRoot } : []).Concat(extraPluginRoots);
+        // The default folder may not exist (a host copied elsewhere, tests); folders asked for by name must.
+        var useDefault = includeDefaultRoot && Directory.Exists(PluginCatalog.DefaultPluginRoot);
+        var roots = (useDefault ? new[] { PluginCatalog.DefaultPluginRoot } : []).Concat(extraPluginRoots);
         var catalog = PluginCatalog.Discover(roots);
         var builder = new ContainerBuilder();
         builder.RegisterModule<BuiltInStepsModule>();

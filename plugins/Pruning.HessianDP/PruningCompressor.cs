@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>
+/// The shared half of every compressor in this plugin: resolve the FLOPs budget, optionally load the
+/// calibration set, let the method choose per-layer removal counts and scores, apply the masks, and
+/// report the same metrics for every method so a pipeline can swap them by name.
+/// </summary>
+public abstract class PruningCompressor<TOptions>(TOptions options) : ICompressor where TOptions : PruningOptions
+{
+    protected TOptions Options { get; } = options;
+
+    /// <summary>The registered component name, used in messages and file names.</summary>
+    protected abstract string Method { get; }
+
+    protected virtual bool NeedsCalibration => false;
+
+    /// <summary>What a method decides: per candidate, how many weights go and the scores ranking them.</summary>
+    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion);
+
+    private protected abstract Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome);
+
+    public StepOutcome Run(PipelineContext context)
+    {
+        var total = Stopwatch.StartNew();
+        var model = context.RequireModel(Method);
+        var budget = FlopsBudget.Resolve(model, Options, Method);
+        var outcome = new StepOutcome();
+
+        var watch = Stopwatch.StartNew();
+        using var calibration = NeedsCalibration || Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
+        outcome.Metrics["calibration_load_seconds"] = watch.Elapsed.TotalSeconds;
+
+        var decision = Decide(context, model, budget, calibration, outcome);
+        try
+        {
+            for (var i = 0; i < budget.Candidates.Count; i++)
+                LayerPruning.PruneLowest(model, budget.Candidates[i], decision.Scores[i], decision.Pruned[i]);
+        }
+        finally
+        {
+            foreach (var s in decision.Scores) s.Dispose();
+        }
+
+        var plan = new LayerSparsityPlan(Method, budget.Candidates.Select((c, i) =>
+            new LayerSparsityChoice(c.Name, c.Layer.Kind, c.Weights, Math.Max(decision.Pruned[i], c.AlreadyZero), c.FlopsPerWeight, decision.PredictedDistortion[i])).ToList());
+        Report(context, model, budget, plan, calibration, outcome);
+        outcome.Metrics["pruning_seconds"] = total.Elapsed.TotalSeconds;
+        context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x whole model) in {Seconds:F1} s",
+            Method, outcome.Metrics["flops_before"], outcome.Metrics["flops_after"], outcome.Metrics["flops_reduction"], total.Elapsed.TotalSeconds);
+        return outcome;
+    }
+
+    private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome)
+    {
+        var before = budget.Before;
+        var after = ModelStats.Measure(model);
+        var densePrunable = before.DenseFlops - model.OtherFlopsPerSample;
+        var m = outcome.Metrics;
+        m["dense_flops"] = before.DenseFlops;
+        m["flops_before"] = before.Flops;
+        m["flops_after"] = after.Flops;
+        m["flops_reduction"] = before.DenseFlops / after.Flops;
+        m["prunable_flops_before"] = before.PrunableFlops;
+        m["prunable_flops_after"] = after.PrunableFlops;
+        m["prunable_flops_reduction"] = densePrunable / after.PrunableFlops;
+        m["other_flops"] = model.OtherFlopsPerSample;
+        m["target_flops"] = budget.TargetFlops;
+        var achieved = budget.Scope == BudgetScope.WholeModel ? after.Flops : after.PrunableFlops;
+        m["budget_relative_error"] = (achieved - budget.TargetFlops) / budget.TargetFlops;
+        m["params"] = after.Params;
+        m["nonzero_params_before"] = before.NonzeroParams;
+        m["nonzero_params_after"] = after.NonzeroParams;
+        if (calibration is not null)
+        {
+            m["distortion_measured"] = calibration.Measure(model);
+            m["calibration_samples"] = calibration.Samples;
+        }
+        if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
+            m["distortion_predicted"] = plan.Layers.Sum(l => l.PredictedDistortion);
+
+        outcome.Tables.Add(plan.ToTable());
+        outcome.Series[$"{Method} per-layer sparsity"] = plan.ToSeries();
+        outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}; " +
+                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
+        context.Items[LayerSparsityPlan.ContextKey] = plan;
+        var file = $"{Method}-plan.json";
+        plan.Save(Path.Combine(context.Services.OutputDirectory, file));
+        outcome.Files.Add(file);
+    }
+}
+
+/// <summary>Same sparsity in every layer, smallest magnitudes first.</summary>
+public sealed class UniformMagnitudeCompressor(PruningOptions options) : PruningCompressor<PruningOptions>(options)
+{
+    protected override string Method => "uniform-magnitude";
+
+    private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
+    {
+        var watch = Stopwatch.StartNew();
+        var pruned = MagnitudeBaselines.Uniform(budget.Candidates, budget.CandidateBudget);
+        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        return new Decision(pruned, budget.Candidates.Select(MagnitudeBaselines.MagnitudeScores).ToArray(), pruned.Select(_ => double.NaN).ToArray());
+    }
+}
+
+/// <summary>One magnitude threshold over all layers.</summary>
+public sealed class GlobalMagnitudeCompressor(PruningOptions options) : PruningCompressor<PruningOptions>(options)
+{
+    protected override string Method => "global-magnitude";
+
+    private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
+    {
+        var watch = Stopwatch.StartNew();
+        var scores = budget.Candidates.Select(MagnitudeBaselines.MagnitudeScores).ToArray();
+        var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
+        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
+    }
+}
+
+/// <summary>LAMP scores, one global threshold.</summary>
+public sealed class LampCompressor(PruningOptions options) : PruningCompressor<PruningOptions>(options)
+{
+    protected override string Method => "lamp";
+
+    private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
+    {
+        var watch = Stopwatch.StartNew();
+        var scores = budget.Candidates.Select(MagnitudeBaselines.LampScores).ToArray();
+        var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
+        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
+    }
+}

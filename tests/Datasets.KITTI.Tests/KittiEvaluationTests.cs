@@ -1,0 +1,147 @@
+using Platform.Plugins.Datasets.KITTI;
+
+namespace Platform.Plugins.Datasets.KITTI.Tests;
+
+/// <summary>
+/// AP on cases small enough to follow the devkit by hand. The devkit samples precision at score thresholds
+/// chosen so that recall passes 0, 1/40, ..., 1 (getThresholds); with n ground-truth objects found in score
+/// order, it takes the first detection and then every (n/40)-th, so n = 80 fills all 41 positions.
+/// </summary>
+public class KittiEvaluationTests
+{
+    private static readonly string[] Classes = ["Car", "Pedestrian", "Cyclist"];
+
+    // An easy car: 2D box 100 px tall, not truncated or occluded, 20 m ahead.
+    private static KittiObject Car(float x = 0, float z = 20, float top = 100) =>
+        new("Car", 0, 0, 0, 500, top, 600, top + 100, 1.5f, 1.6f, 3.9f, x, 1.7f, z, 0);
+
+    private static KittiObject Detection(KittiObject gt, float score, string? type = null) =>
+        gt with { Score = score, Type = type ?? gt.Type };
+
+    private static KittiAp Ap(IReadOnlyList<KittiAp> aps, string cls, KittiMetric metric, KittiDifficulty difficulty) =>
+        aps.Single(a => a.Class == cls && a.Metric == metric && a.Difficulty == difficulty);
+
+    private static (List<IReadOnlyList<KittiObject>> Gt, List<IReadOnlyList<KittiObject>> Dt) Frames(int n, Func<int, (KittiObject[] Gt, KittiObject[] Dt)> frame)
+    {
+        var gt = new List<IReadOnlyList<KittiObject>>();
+        var dt = new List<IReadOnlyList<KittiObject>>();
+        for (var i = 0; i < n; i++)
+        {
+            var (g, d) = frame(i);
+            gt.Add(g);
+            dt.Add(d);
+        }
+        return (gt, dt);
+    }
+
+    [Test]
+    public void Perfect_detections_of_eighty_cars_give_100_in_every_metric_and_difficulty()
+    {
+        var (gt, dt) = Frames(80, i => ([Car()], [Detection(Car(), 0.5f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        foreach (var ap in aps.Where(a => a.Class == "Car"))
+        {
+            Assert.That(ap.ApR40, Is.EqualTo(100).Within(1e-9), ap.ToString());
+            Assert.That(ap.ApR11, Is.EqualTo(100).Within(1e-9), ap.ToString());
+            Assert.That(ap.GroundTruth, Is.EqualTo(80));
+        }
+        Assert.That(aps.Where(a => a.Class != "Car").All(a => a.GroundTruth == 0 && a.ApR40 == 0), "no pedestrians or cyclists");
+    }
+
+    [Test]
+    public void Finding_one_of_two_cars_per_frame_gives_R40_50_and_R11_6_of_11()
+    {
+        // 160 cars, 80 found: thresholds at recall 1/160, 4/160, 8/160, ..., 80/160 -> 21 positions (0..20) with
+        // precision 1. R40 = 20/40; R11 uses positions 0, 4, ..., 20: 6 of 11.
+        var (gt, dt) = Frames(80, i => ([Car(x: -4), Car(x: 4)], [Detection(Car(x: -4), 0.5f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        var ap = Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate);
+        Assert.That(ap.ApR40, Is.EqualTo(50).Within(1e-9));
+        Assert.That(ap.ApR11, Is.EqualTo(600.0 / 11).Within(1e-9));
+    }
+
+    [Test]
+    public void A_single_perfect_detection_scores_as_the_devkit_samples_it()
+    {
+        // One object: one threshold, stored at recall position 0; R40 skips position 0, R11 counts it once.
+        var aps = KittiObjectEvaluation.Evaluate([[Car()]], [[Detection(Car(), 0.9f)]], Classes);
+        var ap = Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy);
+        Assert.That(ap.ApR40, Is.EqualTo(0));
+        Assert.That(ap.ApR11, Is.EqualTo(100.0 / 11).Within(1e-9));
+    }
+
+    [TestCase(0.2751f, 0.0)]   // 3D IoU (1.5 - d) / (1.5 + d) = 0.6899: just under 0.7 -> every detection a false positive
+    [TestCase(0.2544f, 100.0)] // 0.7101: just over -> all true positives
+    public void A_detection_just_under_the_IoU_threshold_is_a_false_positive(float drop, double expected3d)
+    {
+        var (gt, dt) = Frames(80, i => ([Car()], [Detection(Car() with { Y = 1.7f + drop }, 0.5f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(expected3d).Within(1e-9));
+        // Sliding in Y leaves the bird's-eye view (and the 2D box) untouched.
+        Assert.That(Ap(aps, "Car", KittiMetric.Bev, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+
+    [Test]
+    public void A_car_detection_on_a_van_is_neither_a_true_nor_a_false_positive()
+    {
+        var van = Car(x: 6) with { Type = "Van" };
+        var (gt, dt) = Frames(80, i => ([Car(), van], [Detection(Car(), 0.5f + i / 200f), Detection(van, 0.99f, "Car")]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).GroundTruth, Is.EqualTo(80), "vans are not counted as cars");
+    }
+
+    [Test]
+    public void A_detection_in_a_DontCare_region_is_forgiven_in_2D_but_is_a_false_positive_in_BEV()
+    {
+        // The extra detection scores above every true one, so at every threshold there are 80 of them. In BEV the
+        // precision at the last threshold is 80 / (80 + 80) and interpolation carries it to every position: 50.
+        var dontCare = new KittiObject("DontCare", -1, -1, -10, 800, 100, 900, 200, -1, -1, -1, -1000, -1000, -1000, -10);
+        var stray = Car(x: 8) with { Left = 810, Right = 890, Score = 0.99f };
+        var (gt, dt) = Frames(80, i => ([Car(), dontCare], [Detection(Car(), 0.5f + i / 200f), stray]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box2D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+        Assert.That(Ap(aps, "Car", KittiMetric.Bev, KittiDifficulty.Moderate).ApR40, Is.EqualTo(50).Within(1e-9));
+    }
+
+    [Test]
+    public void Difficulty_follows_box_height_occlusion_and_truncation()
+    {
+        // Occlusion 1, 30 px tall: too hard for easy (needs 0 and 40 px), counted in moderate and hard.
+        var partly = Car(top: 100) with { Occluded = 1, Bottom = 130 };
+        // Truncation 0.4: only hard (max 0.15 / 0.30 / 0.50).
+        var truncated = Car(x: 6) with { Truncated = 0.4f };
+        var (gt, dt) = Frames(80, i => ([partly, truncated], [Detection(partly, 0.5f + i / 200f), Detection(truncated, 0.1f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy).GroundTruth, Is.EqualTo(0));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).GroundTruth, Is.EqualTo(80));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Hard).GroundTruth, Is.EqualTo(160));
+        // In moderate the truncated car is ignored, so its detection is neither TP nor FP.
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Hard).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+
+    [Test]
+    public void Detections_lower_than_the_minimum_height_are_ignored_not_false_positives()
+    {
+        // A 20 px tall stray detection (below 25 px) with the highest score does not lower precision.
+        var stray = Car(x: 8, z: 60) with { Top = 100, Bottom = 120, Score = 0.99f };
+        var (gt, dt) = Frames(80, i => ([Car()], [Detection(Car(), 0.5f + i / 200f), stray]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Hard).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+
+    [Test]
+    public void Pedestrians_use_IoU_half_and_cars_seven_tenths()
+    {
+        Assert.That(KittiObjectEvaluation.MinOverlap("Car"), Is.EqualTo(0.7));
+        Assert.That(KittiObjectEvaluation.MinOverlap("Pedestrian"), Is.EqualTo(0.5));
+        Assert.That(KittiObjectEvaluation.MinOverlap("Cyclist"), Is.EqualTo(0.5));
+        // A pedestrian detection at 3D IoU 0.6 is a true positive (it would be a false positive for a car).
+        var ped = new KittiObject("Pedestrian", 0, 0, 0, 500, 100, 540, 200, 1.6f, 0.6f, 0.8f, 0, 1.7f, 10, 0);
+        var d = 1.6f * (1 - 0.6f) / 1.6f; // (h - d) / (h + d) = 0.6 -> d = h * 0.4 / 1.6
+        var (gt, dt) = Frames(80, i => ([ped], [Detection(ped with { Y = 1.7f + d }, 0.5f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Pedestrian", KittiMetric.Box3D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+}

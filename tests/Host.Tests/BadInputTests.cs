@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Mono.Cecil;
+using Platform.TestKit;
+
+namespace Platform.Host.Tests;
+
+/// <summary>Each kind of bad input gets one clear message naming the file, key or plugin, and a non-zero exit.</summary>
+public class BadInputTests
+{
+    private static HostRunner.Result RunPipeline(string steps, string datasetOptions = "{ \"Points\": 101 }") =>
+        HostRunner.Run("run", HostRunner.WritePipeline(HostRunner.BlobsPipeline(steps, datasetOptions)).File, "--plugins", SamplePluginBuild.PluginRoot);
+
+    [Test]
+    public void An_unknown_step_lists_the_names_that_exist()
+    {
+        var result = RunPipeline("""{ "Use": "keep-every-nht" }""");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Use"));
+        Assert.That(result.Errors, Does.Contain("'keep-every-nht'"));
+        Assert.That(result.Errors, Does.Contain("keep-every-nth").And.Contain("inspect-data").And.Contain("train"));
+    }
+
+    [Test]
+    public void An_unknown_dataset_lists_the_datasets()
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }""").Replace("gaussian-blobs", "gausian-blobs"));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("unknown dataset 'gausian-blobs'").And.Contain("gaussian-blobs"));
+    }
+
+    [Test]
+    public void An_option_the_component_does_not_have_names_the_key_and_the_step()
+    {
+        var result = RunPipeline("""{ "Use": "keep-every-nth", "Options": { "Stirde": 3 } }""");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Options:Stirde"));
+        Assert.That(result.Errors, Does.Contain("keep-every-nth"));
+        Assert.That(result.Errors, Does.Contain("Stride"), "the message lists the options that exist");
+    }
+
+    [Test]
+    public void A_value_of_the_wrong_type_names_the_key_and_the_value()
+    {
+        var result = RunPipeline("""{ "Use": "keep-every-nth", "Options": { "Stride": "two" } }""");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Options:Stride"));
+        Assert.That(result.Errors, Does.Contain("'two'").And.Contain("integer"));
+    }
+
+    [Test]
+    public void A_value_out_of_range_names_the_key_and_the_value()
+    {
+        var result = RunPipeline("""{ "Use": "keep-every-nth", "Options": { "Stride": 0 } }""");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Options:Stride = 0"));
+        Assert.That(result.Errors, Does.Contain("between 1 and 1000"));
+    }
+
+    [Test]
+    public void A_typo_in_the_pipeline_section_itself_is_named()
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }""").Replace("\"Seed\"", "\"Sed\""));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("Pipeline:Sed"));
+    }
+
+    [Test]
+    public void A_missing_pipeline_file_is_named()
+    {
+        var result = HostRunner.Run("run", "/nonexistent/pipe.json");
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain("/nonexistent/pipe.json").And.Contain("not found"));
+    }
+
+    [Test]
+    public void A_json_syntax_error_names_the_file_and_line()
+    {
+        var (file, _) = HostRunner.WritePipeline("{\n  \"Pipeline\": {\n    \"Name\": \"x\",,\n  }\n}\n");
+        var result = HostRunner.Run("run", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain(file).And.Contain("line 3"));
+    }
+
+    [Test]
+    public void A_yaml_syntax_error_names_the_file_and_line()
+    {
+        var (file, _) = HostRunner.WritePipeline("Pipeline:\n  Name: x\n  Steps:\n    - Use: [inspect-data\n  Seed: 1\n", ".yaml");
+        var result = HostRunner.Run("run", file);
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Errors, Does.Contain(file).And.Contain("line 3").Or.Contain("line 4"));
+    }
+
+    [Test]
+    public void A_plugin_built_against_another_contracts_major_version_is_refused_by_name_and_the_others_load()
+    {
+        var root = TestPaths.NewTempDirectory("plugins-v2");
+        var folder = Path.Combine(root, "Acme.Future");
+        Directory.CreateDirectory(folder);
+        // The sample plugin, renamed and rewritten to say it was built against Platform.Abstractions 2.0.
+        using (var assembly = AssemblyDefinition.ReadAssembly(Path.Combine(SamplePluginBuild.PluginFolder, "Acme.PointStride.dll")))
+        {
+            assembly.Name.Name = "Acme.Future";
+            assembly.MainModule.Name = "Acme.Future.dll";
+            assembly.MainModule.AssemblyReferences.Single(r => r.Name == "Platform.Abstractions").Version = new Version(2, 0, 0, 0);
+            assembly.Write(Path.Combine(folder, "Acme.Future.dll"));
+        }
+
+        var result = HostRunner.Run("plugins", "--plugins", root, "--plugins", SamplePluginBuild.PluginRoot);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Errors, Does.Contain("'Acme.Future'").And.Contain("2.0.0").And.Contain("major"));
+        Assert.That(result.Output, Does.Contain("keep-every-nth"), "the compatible plugin still loads");
+    }
+
+    [Test]
+    public void A_plugin_assembly_that_cannot_load_is_reported_by_name_and_the_others_load()
+    {
+        var root = TestPaths.NewTempDirectory("plugins-broken");
+        var folder = Path.Combine(root, "Broken.Plugin");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "Broken.Plugin.dll"), "MZ this is not an assembly"u8.ToArray());
+
+        var result = HostRunner.Run("plugins", "--plugins", root, "--plugins", SamplePluginBuild.PluginRoot);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Errors, Does.Contain("'Broken.Plugin'").And.Contain("could not load"));
+        Assert.That(result.Output, Does.Contain("keep-every-nth"));
+    }
+
+    [Test]
+    public void A_run_that_fails_midway_keeps_the_report_of_the_steps_before()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""
+            { "Use": "inspect-data" }, { "Use": "inspect-data", "Options": { "Split": "nosuchsplit" } }
+            """));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Errors, Does.Contain("step 1 'inspect-data' failed").And.Contain("nosuchsplit"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        Assert.That(report.RootElement.GetProperty("status").GetString(), Is.EqualTo("failed"));
+        var steps = report.RootElement.GetProperty("steps");
+        Assert.That(steps[0].GetProperty("status").GetString(), Is.EqualTo("ok"));
+        Assert.That(steps[0].GetProperty("metrics").GetProperty("meanPoints").GetDouble(), Is.EqualTo(101));
+        Assert.That(steps[1].GetProperty("status").GetString(), Is.EqualTo("failed"));
+        Assert.That(Directory.GetFiles(output, "*.tmp", SearchOption.AllDirectories), Is.Empty, "no half-written files are left");
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace Platform.Host.Tests;
+
+public class ConfigurationTests
+{
+    private static double MeanPointsOfLastStep(string output)
+    {
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        return report.RootElement.GetProperty("steps").EnumerateArray().Last().GetProperty("metrics").GetProperty("meanPoints").GetDouble();
+    }
+
+    private const string Steps = """{ "Use": "keep-every-nth", "Options": { "Stride": 2 } }, { "Use": "inspect-data" }""";
+
+    [Test]
+    public void A_command_line_override_replaces_a_value_deep_in_the_steps()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline(Steps));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--Pipeline:Steps:0:Options:Stride=10");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(11)); // ceil(101 / 10)
+    }
+
+    [Test]
+    public void An_environment_variable_overrides_the_file_and_is_overridden_by_the_command_line()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline(Steps));
+        Environment.SetEnvironmentVariable("PLATFORM_Pipeline__Steps__0__Options__Stride", "5");
+        try
+        {
+            var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(21)); // ceil(101 / 5)
+
+            result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--Pipeline:Steps:0:Options:Stride", "50");
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(3)); // ceil(101 / 50)
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PLATFORM_Pipeline__Steps__0__Options__Stride", null);
+        }
+    }
+
+    [Test]
+    public void A_yaml_pipeline_runs_like_its_json_twin()
+    {
+        var (file, output) = HostRunner.WritePipeline("""
+            Pipeline:
+              Name: yaml-test
+              Seed: 1
+              Output: $OUTPUT
+              Dataset:
+                Use: gaussian-blobs
+                Options:
+                  Points: 101
+              Steps:
+                - Use: keep-every-nth
+                  Options:
+                    Stride: 3
+                - Use: inspect-data
+            """, ".yaml");
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(34)); // ceil(101 / 3)
+    }
+}

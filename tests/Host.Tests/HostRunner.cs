@@ -1,0 +1,42 @@
+using Platform.Host.Cli;
+using Platform.TestKit;
+
+namespace Platform.Host.Tests;
+
+/// <summary>Runs the CLI in-process, as `platform ...` would, and captures what it prints.</summary>
+internal static class HostRunner
+{
+    public sealed record Result(int ExitCode, string Output, string Errors)
+    {
+        public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{Output}\n--- stderr ---\n{Errors}";
+    }
+
+    public static Result Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var errors = new StringWriter();
+        var code = Program.Run(args, output, errors);
+        return new Result(code, output.ToString(), errors.ToString());
+    }
+
+    /// <summary>Writes a pipeline file into a fresh folder whose output goes to the same folder.</summary>
+    public static (string File, string Output) WritePipeline(string text, string extension = ".json")
+    {
+        var folder = TestPaths.NewTempDirectory("pipeline");
+        var file = Path.Combine(folder, "pipeline" + extension);
+        File.WriteAllText(file, text.Replace("$OUTPUT", Path.Combine(folder, "run").Replace("\\", "/")));
+        return (file, Path.Combine(folder, "run"));
+    }
+
+    public static string BlobsPipeline(string steps, string datasetOptions = "{ \"Points\": 101 }") => $$"""
+        {
+          "Pipeline": {
+            "Name": "test",
+            "Seed": 1,
+            "Output": "$OUTPUT",
+            "Dataset": { "Use": "gaussian-blobs", "Options": {{datasetOptions}} },
+            "Steps": [ {{steps}} ]
+          }
+        }
+        """;
+}

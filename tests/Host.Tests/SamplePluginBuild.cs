@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using System.Reflection;
+using Platform.TestKit;
+
+namespace Platform.Host.Tests;
+
+/// <summary>
+/// Builds the third-party sample plugin (samples/Acme.PointStride) once for the whole test run, the way
+/// a plugin author would: with dotnet build, outside the solution, into a folder the host is pointed at.
+/// </summary>
+[SetUpFixture]
+public sealed class SamplePluginBuild
+{
+    public static string PluginRoot { get; private set; } = "";
+    public static string PluginFolder => Path.Combine(PluginRoot, "Acme.PointStride");
+    public static string SamplePipeline => Path.Combine(TestPaths.RepoRoot, "samples", "Acme.PointStride", "pipeline.json");
+
+    [OneTimeSetUp]
+    public void BuildSample()
+    {
+        PluginRoot = TestPaths.NewTempDirectory("plugins");
+        // Same configuration as these tests, so the already built contracts are found; no rebuild of them.
+        var configuration = typeof(SamplePluginBuild).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
+        var project = Path.Combine(TestPaths.RepoRoot, "samples", "Acme.PointStride", "Acme.PointStride.csproj");
+        var start = new ProcessStartInfo("dotnet", ["build", project, "-c", configuration, "-o", PluginFolder, "-p:BuildProjectReferences=false", "-nologo", "-v:q"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.That(process.ExitCode, Is.Zero, $"building the sample plugin failed:\n{stdout.Result}\n{stderr}");
+    }
+}

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Plugins.Models.CenterPoint;
+using Platform.TestKit;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.CenterPoint.Tests;
+
+public class ModelTests
+{
+    [Test]
+    public void Unset_options_take_the_preset_and_set_ones_override_it()
+    {
+        var config = CenterPointConfig.Resolve(new CenterPointOptions { Preset = "kitti", PillarSize = 0.32, Filters = [32, 64, 128] }, null);
+
+        Assert.That(config.PillarSize, Is.EqualTo(0.32));
+        Assert.That(config.Filters, Is.EqualTo(new[] { 32, 64, 128 }));
+        Assert.That(config.LayerNums, Is.EqualTo(new[] { 3, 5, 5 }), "from the kitti preset");
+        Assert.That(config.PointCloudRange, Is.EqualTo(CenterPointConfig.KittiRange));
+        Assert.That((config.GridX, config.GridY, config.FeatureX, config.FeatureY), Is.EqualTo((216, 248, 108, 124)));
+        // The dataset's range is used when the options leave it unset.
+        Assert.That(CenterPointConfig.Resolve(new CenterPointOptions(), [0, -20.48f, -3, 40.96f, 20.48f, 1]).GridX, Is.EqualTo(128));
+    }
+
+    [Test]
+    public void Bad_options_name_the_option_at_fault()
+    {
+        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { Preset = "nuscenes" }, null),
+            Throws.ArgumentException.With.Message.Contains("Preset='nuscenes'"));
+        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { Filters = [32, 64] }, null),
+            Throws.ArgumentException.With.Message.Contains("Filters"));
+        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { NmsType = "soft" }, null),
+            Throws.ArgumentException.With.Message.Contains("NmsType='soft'"));
+    }
+
+    [Test]
+    public void A_conv_layers_flops_equal_outputs_positions_times_its_weights()
+    {
+        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info());
+        // kitti-small: 216 x 248 pillars; the first stage's strided 3x3 conv 32 -> 32 outputs 108 x 124 positions.
+        var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.0.0");
+        Assert.That(conv.Weight.shape, Is.EqualTo(new long[] { 32, 32, 3, 3 }));
+        Assert.That(ModelStats.LayerFlops(conv, conv.WeightCount), Is.EqualTo(32.0 * 32 * 3 * 3 * 108 * 124));
+        Assert.That(conv.FlopsPerWeight, Is.EqualTo(ModelStats.Conv2dFlopsPerWeight(108, 124)));
+        // The pillar net's linear layer: once per (pillar, point) slot at the configured caps.
+        var linear = model.PrunableLayers.Single(l => l.Kind == "linear");
+        Assert.That(linear.FlopsPerWeight, Is.EqualTo(8000.0 * 16));
+        // Every prunable layer is counted, and the dense count is what the shared counter reports.
+        var stats = ModelStats.Measure(model);
+        Assert.That(stats.DenseFlops, Is.EqualTo(model.PrunableLayers.Sum(l => l.WeightCount * l.FlopsPerWeight) + model.OtherFlopsPerSample).Within(1.0));
+    }
+
+    [Test]
+    public void The_head_outputs_have_the_feature_map_size_the_flops_assume()
+    {
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        model.Module.eval();
+        using var batch = model.Collate([Scenes.Frame("a", 1, Scenes.Car(8, 2, 0))], CPU);
+        using var _ = no_grad();
+        var output = model.Forward(batch);
+        Assert.That(output["hm"].shape, Is.EqualTo(new long[] { 1, 3, 32, 32 }));
+        Assert.That(output["rot"].shape, Is.EqualTo(new long[] { 1, 2, 32, 32 }));
+        var headConv = model.PrunableLayers.Single(l => l.Name == "head.shared.0");
+        Assert.That(headConv.FlopsPerWeight, Is.EqualTo(32.0 * 32));
+        Assert.That(model.DistortionOutputs.Single(d => d.Group == DistortionGroup.Confidence), Is.EqualTo(new DistortionOutput("hm", DistortionGroup.Confidence, true)));
+    }
+
+    [Test]
+    public void A_checkpoint_with_masks_reloads_to_bit_identical_outputs()
+    {
+        Seeding.Seed(3);
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        var frames = new[] { Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)), Scenes.Frame("b", 2, Scenes.Pedestrian(5, -1)) };
+        // A few training steps so the norms' running statistics are not the defaults.
+        new Trainer(RunServices.ForTesting()).Fit(model, new Abstractions.Data.InMemorySampleSource("t", frames), new TrainOptions { Epochs = 2, BatchSize = 2 });
+        var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.1.0");
+        model.Masks.Set(conv, rand(conv.Weight.shape) > 0.5);
+        var path = Path.Combine(TestPaths.NewTempDirectory("centerpoint-ckpt"), "model.ckpt");
+        Checkpoint.Save(model, path);
+
+        var header = Checkpoint.ReadHeader(path);
+        var options = JsonSerializer.Deserialize<CenterPointOptions>(header.Spec.OptionsJson)!;
+        using var loaded = new CenterPointModel(options, header.Spec.Dataset);
+        Checkpoint.LoadInto(loaded, path);
+
+        Assert.That(loaded.Masks.LayerNames, Is.EqualTo(new[] { "backbone.blocks.1.0" }));
+        var loadedConv = loaded.PrunableLayers.Single(l => l.Name == "backbone.blocks.1.0");
+        Assert.That(loadedConv.Weight.count_nonzero().item<long>(), Is.EqualTo(conv.Weight.count_nonzero().item<long>()));
+        model.Module.eval();
+        loaded.Module.eval();
+        using var _ = no_grad();
+        using var batch = model.Collate(frames, CPU);
+        var a = model.Forward(batch);
+        var b = loaded.Forward(batch);
+        foreach (var name in new[] { "hm", "center", "center_z", "dim", "rot" })
+            Assert.That(a[name].equal(b[name]).all().item<bool>(), Is.True, name);
+    }
+}

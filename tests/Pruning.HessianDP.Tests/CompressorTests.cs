@@ -1,0 +1,223 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP.Tests;
+
+public class CompressorTests
+{
+    private static ICompressor Create(string method, double reduction, Action<PruningOptions>? configure = null)
+    {
+        PruningOptions options = method == "hessian-dp" ? new HessianDPOptions() : new PruningOptions();
+        options.FlopsReduction = reduction;
+        configure?.Invoke(options);
+        return method switch
+        {
+            "hessian-dp" => new HessianDPCompressor((HessianDPOptions)options),
+            "uniform-magnitude" => new UniformMagnitudeCompressor(options),
+            "global-magnitude" => new GlobalMagnitudeCompressor(options),
+            "lamp" => new LampCompressor(options),
+            _ => throw new ArgumentException(method),
+        };
+    }
+
+    /// <summary>Output distortion over the val split, computed here independently of the plugin's calibration code.</summary>
+    private static double ValDistortion(IModel model, IReadOnlyList<ModelOutput> dense, IReadOnlyList<ModelBatch> batches)
+    {
+        using var _ = no_grad();
+        double sum = 0;
+        for (var b = 0; b < batches.Count; b++)
+        {
+            using var scope = NewDisposeScope();
+            sum += OutputDistortion.Between(model, dense[b], model.Forward(batches[b]), new DistortionWeights()).item<float>();
+        }
+        return sum / batches.Count;
+    }
+
+    [Test]
+    public void Every_method_meets_the_whole_model_flops_budget_within_one_percent(
+        [Values("hessian-dp", "uniform-magnitude", "global-magnitude", "lamp")] string method, [Values(2.0, 4.0, 8.0)] double reduction)
+    {
+        Seeding.Seed(1);
+        using var model = new TinyPointModel();
+        var dense = ModelStats.Measure(model);
+        var outcome = Create(method, reduction).Run(TestPipeline.Context(model));
+
+        var after = ModelStats.Measure(model);
+        var target = dense.DenseFlops / reduction;
+        Assert.That(Math.Abs(after.Flops - target) / target, Is.LessThan(0.01), $"{method} at {reduction}x: {after.Flops} FLOPs for a target of {target}");
+        Assert.That(after.Flops, Is.LessThanOrEqualTo(target * (1 + 1e-9)), "a plan never exceeds its budget");
+        Assert.That(outcome.Metrics["flops_after"], Is.EqualTo(after.Flops));
+        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(dense.DenseFlops / after.Flops).Within(1e-9));
+        // The unprunable 500 FLOPs make the prunable-layer ratio the larger one.
+        Assert.That(outcome.Metrics["prunable_flops_reduction"], Is.GreaterThan(outcome.Metrics["flops_reduction"]));
+    }
+
+    [Test]
+    public void A_prunable_layers_budget_counts_only_the_prunable_flops([Values("hessian-dp", "lamp")] string method)
+    {
+        Seeding.Seed(2);
+        using var model = new TinyPointModel(otherFlops: 5000);
+        var outcome = Create(method, 4, o => o.BudgetScope = BudgetScope.PrunableLayers).Run(TestPipeline.Context(model));
+        Assert.That(outcome.Metrics["prunable_flops_reduction"], Is.EqualTo(4).Within(0.04));
+        var after = ModelStats.Measure(model);
+        Assert.That(after.PrunableFlops, Is.EqualTo(after.Flops - 5000).Within(1e-6));
+    }
+
+    [Test]
+    public void Remaining_flops_sets_the_budget_directly()
+    {
+        Seeding.Seed(3);
+        using var model = new TinyPointModel();
+        Create("global-magnitude", 1, o => o.RemainingFlops = 20000).Run(TestPipeline.Context(model));
+        Assert.That(ModelStats.Measure(model).Flops, Is.EqualTo(20000).Within(200));
+    }
+
+    [Test]
+    public void Hessian_dp_distorts_the_outputs_less_than_uniform_magnitude_at_the_same_flops([Values(4.0, 8.0)] double reduction)
+    {
+        var split = new SyntheticPointDataset(0).GetSplit("val");
+        var distortion = new Dictionary<string, double>();
+        foreach (var method in new[] { "hessian-dp", "uniform-magnitude" })
+        {
+            using var model = TrainedModels.Detector(seed: 5);
+            var batches = Enumerable.Range(0, 4).Select(b => model.Collate(Enumerable.Range(b * 8, 8).Select(split.Get).ToList(), CPU)).ToList();
+            List<ModelOutput> dense;
+            using (no_grad()) dense = batches.Select(model.Forward).ToList();
+            Create(method, reduction).Run(TestPipeline.Context(model));
+            distortion[method] = ValDistortion(model, dense, batches);
+            foreach (var b in batches) b.Dispose();
+        }
+        TestContext.Out.WriteLine($"{reduction}x: hessian-dp {distortion["hessian-dp"]:G4}, uniform {distortion["uniform-magnitude"]:G4}");
+        Assert.That(distortion["hessian-dp"], Is.LessThan(distortion["uniform-magnitude"]));
+    }
+
+    [Test]
+    public void The_predicted_distortion_ranks_like_the_measured_one_in_the_honesty_check()
+    {
+        using var model = TrainedModels.Detector(seed: 6);
+        var outcome = Create("hessian-dp", 4, o => ((HessianDPOptions)o).HonestyLayers = 4).Run(TestPipeline.Context(model));
+        TestContext.Out.WriteLine($"rank correlation {outcome.Metrics["honesty_rank_correlation"]:F3}");
+        Assert.That(outcome.Metrics["honesty_rank_correlation"], Is.GreaterThan(0.6));
+        Assert.That(outcome.Tables.Single(t => t.Title.Contains("honesty")).Rows, Has.Count.EqualTo(4 * 3));
+        foreach (var key in new[] { "calibration_seconds", "curve_seconds", "dp_seconds", "nonzero_params_after", "distortion_measured", "distortion_predicted" })
+            Assert.That(outcome.Metrics, Does.ContainKey(key));
+    }
+
+    [TestCase(DistortionEstimator.FirstOrderSquared, WithinLayerRanking.WeightGradient, AllocationSolver.DynamicProgramming)]
+    [TestCase(DistortionEstimator.RankOneFisher, WithinLayerRanking.Magnitude, AllocationSolver.DynamicProgramming)]
+    [TestCase(DistortionEstimator.GaussNewtonDiagonal, WithinLayerRanking.HessianSaliency, AllocationSolver.Lagrangian)]
+    public void Every_estimator_ranking_and_solver_meets_the_budget(DistortionEstimator estimator, WithinLayerRanking ranking, AllocationSolver solver)
+    {
+        Seeding.Seed(4);
+        using var model = new TinyPointModel();
+        var dense = ModelStats.Measure(model).DenseFlops;
+        Create("hessian-dp", 4, o =>
+        {
+            var h = (HessianDPOptions)o;
+            h.Estimator = estimator;
+            h.Ranking = ranking;
+            h.Solver = solver;
+            h.HonestyLayers = 0;
+        }).Run(TestPipeline.Context(model));
+        Assert.That(ModelStats.Measure(model).Flops, Is.EqualTo(dense / 4).Within(dense / 4 * 0.01));
+    }
+
+    [Test]
+    public void Uniform_magnitude_gives_every_layer_the_same_sparsity_and_removes_the_smallest_weights()
+    {
+        Seeding.Seed(5);
+        using var model = new TinyPointModel();
+        var before = model.PrunableLayers.ToDictionary(l => l.Name, l => l.Weight.detach().abs().clone());
+        Create("uniform-magnitude", 4, o => o.CalibrationSamples = 0).Run(TestPipeline.Context(model));
+        var sparsities = model.PrunableLayers.Select(l => 1 - l.Weight.count_nonzero().item<long>() / (double)l.WeightCount).ToArray();
+        foreach (var (layer, s) in model.PrunableLayers.Zip(sparsities))
+        {
+            Assert.That(s, Is.EqualTo(sparsities[0]).Within(1.0 / layer.WeightCount + 1e-9), layer.Name);
+            // Every removed weight was at most as large as every kept one.
+            var kept = layer.Weight.detach().ne(0);
+            var magnitude = before[layer.Name];
+            Assert.That(magnitude.masked_select(kept.logical_not()).max().item<float>(), Is.LessThanOrEqualTo(magnitude.masked_select(kept).min().item<float>()), layer.Name);
+        }
+    }
+
+    [Test]
+    public void Lamp_score_is_the_squared_weight_over_the_squared_mass_of_it_and_all_larger_weights()
+    {
+        using var model = new TinyLinearModel();
+        var layer = model.PrunableLayers[1];
+        using (no_grad()) layer.Weight.copy_(tensor(new float[] { 3, -1, 2, 0.5f, -4, 1.5f, 2.5f, -3.5f }).reshape(2, 4));
+        var candidate = new PruningCandidate(layer, 8, 0, 8);
+        var scores = MagnitudeBaselines.LampScores(candidate).flatten().data<double>().ToArray();
+        // Squares ascending: 0.25, 1, 2.25, 4, 6.25, 9, 12.25, 16 (sum 51); score(|w|=1) = 1 / (51 − 0.25).
+        Assert.That(scores[1], Is.EqualTo(1 / 50.75).Within(1e-12));
+        Assert.That(scores[3], Is.EqualTo(0.25 / 51).Within(1e-12));
+        Assert.That(scores[4], Is.EqualTo(1).Within(1e-12), "the largest weight of a layer scores 1");
+        Assert.That(scores[0], Is.EqualTo(9 / (9 + 12.25 + 16)).Within(1e-12));
+    }
+
+    [Test]
+    public void Keep_dense_patterns_leave_matching_layers_untouched()
+    {
+        Seeding.Seed(6);
+        using var model = new TinyPointModel();
+        Create("hessian-dp", 2, o => o.KeepDense = "conv*, heatmap").Run(TestPipeline.Context(model));
+        foreach (var layer in model.PrunableLayers)
+        {
+            var dense = layer.Name is "conv1" or "conv2" or "heatmap";
+            Assert.That(layer.Weight.count_nonzero().item<long>() == layer.WeightCount, Is.EqualTo(dense), layer.Name);
+        }
+    }
+
+    [Test]
+    public void Weights_removed_by_an_earlier_step_stay_removed()
+    {
+        Seeding.Seed(7);
+        using var model = new TinyPointModel();
+        Create("lamp", 2).Run(TestPipeline.Context(model));
+        var firstZeros = model.PrunableLayers.ToDictionary(l => l.Name, l => l.Weight.detach().eq(0).clone());
+        var dense = ModelStats.Measure(model).DenseFlops;
+        Create("hessian-dp", 4).Run(TestPipeline.Context(model));
+        foreach (var layer in model.PrunableLayers)
+            Assert.That(layer.Weight.detach().masked_select(firstZeros[layer.Name]).count_nonzero().item<long>(), Is.Zero, layer.Name);
+        Assert.That(ModelStats.Measure(model).Flops, Is.EqualTo(dense / 4).Within(dense / 4 * 0.01));
+    }
+
+    [Test]
+    public void The_pruned_model_reloads_from_a_checkpoint_with_identical_outputs_and_counts()
+    {
+        using var model = TrainedModels.Detector(seed: 8);
+        var outcome = Create("hessian-dp", 4).Run(TestPipeline.Context(model));
+        var path = Path.Combine(Platform.TestKit.TestPaths.NewTempDirectory("hessiandp-ckpt"), "pruned.ckpt");
+        Checkpoint.Save(model, path);
+
+        Seeding.Seed(99);
+        using var reloaded = new TinyPointModel();
+        Checkpoint.LoadInto(reloaded, path);
+        var stats = ModelStats.Measure(reloaded);
+        Assert.That(stats.Flops, Is.EqualTo(outcome.Metrics["flops_after"]));
+        Assert.That(stats.NonzeroParams, Is.EqualTo((long)outcome.Metrics["nonzero_params_after"]));
+        using var batch = model.Collate(Enumerable.Range(0, 4).Select(new SyntheticPointDataset(0).GetSplit("val").Get).ToList(), CPU);
+        using var _ = no_grad();
+        var a = model.Forward(batch);
+        var b = reloaded.Forward(batch);
+        Assert.That(a["heatmap"].equal(b["heatmap"]).all().item<bool>() && a["boxes"].equal(b["boxes"]).all().item<bool>(), Is.True);
+    }
+
+    [Test]
+    public void The_step_leaves_its_plan_table_series_and_file()
+    {
+        Seeding.Seed(9);
+        using var model = new TinyPointModel();
+        var context = TestPipeline.Context(model);
+        var outcome = Create("global-magnitude", 4).Run(context);
+        var plan = (LayerSparsityPlan)context.Items[LayerSparsityPlan.ContextKey];
+        Assert.That(plan.Layers.Select(l => l.Layer), Is.EqualTo(model.PrunableLayers.Select(l => l.Name)));
+        Assert.That(outcome.Series.Values.Single().Y, Is.EqualTo(plan.Layers.Select(l => l.Sparsity)));
+        Assert.That(File.Exists(Path.Combine(context.Services.OutputDirectory, outcome.Files.Single())));
+        var total = model.PrunableLayers.Sum(l => l.WeightCount);
+        Assert.That(plan.Layers.Sum(l => l.Weights - l.Pruned), Is.EqualTo(model.PrunableLayers.Sum(l => l.Weight.count_nonzero().item<long>())));
+        Assert.That(total, Is.GreaterThan(0));
+    }
+}
