@@ -24,6 +24,29 @@ var info = new DatasetInfo("synthetic-kitti", ModelTask.Detection3D, ["Car", "Pe
 var frames = Enumerable.Range(0, 4).Select(i => SyntheticFrame.Make($"{i:D6}", i)).ToArray();
 Console.WriteLine($"threads {get_num_threads()}, cores {Environment.ProcessorCount}, points per frame {frames[0].PointCount}");
 
+if (argsMap.ContainsKey("profile"))
+{
+    using var model = new CenterPointModel(new CenterPointOptions { Preset = presets[0] }, info);
+    var vox = new PillarVoxelizer(model.Config);
+    var tgt = new GaussianHeatmapTarget(model.Config, 3);
+    Console.WriteLine($"voxelize 1 frame {Median(repeats, () => { using var s = NewDisposeScope(); vox.Voxelize([frames[0].Points], 4); }) * 1e3:F1} ms");
+    Console.WriteLine($"targets 1 frame {Median(repeats, () => tgt.Build(frames[0].Boxes)) * 1e3:F1} ms");
+    model.Module.eval();
+    using var nog = no_grad();
+    foreach (var ch in new[] { 32, 64 })
+    {
+        using var conv = nn.Conv2d(ch, ch, 3, padding: 1, bias: false);
+        using var x = randn(1, ch, 124, 108);
+        var t = Median(repeats, () => { using var s = NewDisposeScope(); conv.forward(x); });
+        Console.WriteLine($"conv {ch}->{ch} 3x3 on 124x108: {t * 1e3:F1} ms, {2.0 * ch * ch * 9 * 124 * 108 / t / 1e9:F1} GFLOP/s");
+        using var xl = randn(4, ch, 124, 108);
+        t = Median(repeats, () => { using var s = NewDisposeScope(); conv.forward(xl); });
+        Console.WriteLine($"conv batch 4 {ch}->{ch} 3x3 on 124x108: {t * 1e3:F1} ms, {4 * 2.0 * ch * ch * 9 * 124 * 108 / t / 1e9:F1} GFLOP/s");
+    }
+    using var one = model.Collate([frames[0]], CPU);
+    Console.WriteLine($"forward {Median(repeats, () => { using var s = NewDisposeScope(); model.Forward(one); }) * 1e3:F1} ms");
+    return;
+}
 var rows = new List<Dictionary<string, object>>();
 var matmul = MatmulGflops(2048, repeats);
 Console.WriteLine($"matmul 2048x2048x2048 float32: {matmul.Median * 1e3:F1} ms, {matmul.Gflops:F1} GFLOP/s");

@@ -18,8 +18,8 @@ var frames = int.Parse(arguments.GetValueOrDefault("frames", "500"), CultureInfo
 var seed = int.Parse(arguments.GetValueOrDefault("seed", "0"), CultureInfo.InvariantCulture);
 var outDir = Path.GetFullPath(arguments.GetValueOrDefault("out", Path.Combine(FindRepoRoot(), "bench", "results")));
 var real = arguments.GetValueOrDefault("real", Path.Combine(FindRepoRoot(), "..", "shared", "data", "kitti-sample"));
-var command = "dotnet run -c Release --project bench/Kitti.Bench -- " + string.Join(' ', args);
-torch.set_num_threads(1);
+var command = "dotnet run --no-build --project bench/Kitti.Bench -- " + string.Join(" ", args);
+set_num_threads(1);
 var rows = new List<Row>();
 
 // 1. Generation of 64-beam frames (one core).
@@ -195,7 +195,7 @@ internal static class PillarVoxelizer
         var iy = ((p[.., 1] - range[1]) / pillarSize).floor().to(ScalarType.Int64).clamp(0, ny - 1);
         var cell = ix * ny + iy;
         var (unique, inverse, counts) = cell.unique(sorted: true, return_inverse: true, return_counts: true);
-        var sums = zeros(unique.shape[0], 4).index_add_(0, inverse!, p);
+        var sums = zeros(unique.shape[0], 4).index_add_(0, inverse!, p, 1);
         var means = sums / counts!.unsqueeze(1).to(ScalarType.Float32);
         return (int)means.shape[0];
     }

@@ -18,6 +18,7 @@ public sealed class BuiltInStepsModule : Autofac.Module
         builder.RegisterStep<EvaluateStep, EvaluateStepOptions>("evaluate", "Score the model on a split with the dataset's evaluator (or the one named).");
         builder.RegisterStep<SaveStep, SaveStepOptions>("save", "Save the model (weights, masks, spec) to a checkpoint file.");
         builder.RegisterStep<LoadStep, LoadStepOptions>("load", "Load a checkpoint as the pipeline's model or teacher.");
+        builder.RegisterStep<LatencyStep, LatencyStepOptions>("measure-latency", "Median forward latency per sample (dense kernels) and FLOPs by part of the model.");
         builder.RegisterStep<InspectDataStep, InspectDataStepOptions>("inspect-data", "Read samples of a split as later steps see them and report points (and boxes) per sample.");
     }
 }

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Configuration;
+using Platform.Host;
+
+namespace Platform.Bench;
+
+/// <summary>One run of a bench: a pipeline file plus overrides, and the grid values that produced it.</summary>
+public sealed record BenchRow(string Label, string Pipeline, IReadOnlyDictionary<string, string> Overrides, IReadOnlyDictionary<string, string> Axes);
+
+/// <summary>A column of the results table and where its value comes from in a run's report.</summary>
+/// <param name="Value">model.flops | model.params | model.nonzeroParams | model.denseFlops (after the last step);
+/// metric:NAME (the last step that has it); step[I].metric:NAME; step[I].seconds; step[I].model.flops; run.seconds; axis:NAME.</param>
+public sealed record BenchColumn(string Header, string Value, double Scale, string Format);
+
+public sealed record BenchPlot(string File, string X, string Y, string? GroupBy, string Title);
+
+/// <summary>
+/// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
+/// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
+/// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>.
+/// </summary>
+public sealed record BenchDefinition(
+    string Name,
+    string Title,
+    IReadOnlyList<BenchRow> Rows,
+    IReadOnlyList<BenchColumn> Columns,
+    IReadOnlyList<BenchPlot> Plots,
+    IReadOnlyList<string> Notes)
+{
+    public static BenchDefinition Read(IConfiguration configuration, string file)
+    {
+        var bench = configuration.GetSection("Bench");
+        if (!bench.Exists()) throw new PlatformException($"{file}: no 'Bench' section.");
+        var name = bench["Name"] ?? Path.GetFileNameWithoutExtension(file);
+        var defaultPipeline = bench["Pipeline"];
+        var common = Pairs(bench.GetSection("Overrides"));
+
+        var rows = new List<BenchRow>();
+        foreach (var row in bench.GetSection("Rows").GetChildren())
+        {
+            var pipeline = row["Pipeline"] ?? defaultPipeline ?? throw new PlatformException($"{row.Path}:Pipeline: missing.");
+            rows.Add(new BenchRow(row["Label"] ?? $"row {row.Key}", pipeline, Merge(common, Pairs(row.GetSection("Overrides"))), row.GetSection("Axes").GetChildren().ToDictionary(c => c.Key, c => c.Value ?? "")));
+        }
+
+        var axes = bench.GetSection("Grid").GetChildren().Select(a => (
+            Name: a["Name"] ?? throw new PlatformException($"{a.Path}:Name: missing."),
+            Key: a["Key"] ?? throw new PlatformException($"{a.Path}:Key: missing."),
+            Values: a.GetSection("Values").GetChildren().Select(v => v.Value ?? "").ToArray())).ToList();
+        if (axes.Count > 0)
+        {
+            var pipeline = defaultPipeline ?? throw new PlatformException($"{file}: Bench:Pipeline is needed for the grid.");
+            IEnumerable<List<(string Name, string Key, string Value)>> product = [[]];
+            foreach (var axis in axes)
+                product = product.SelectMany(prefix => axis.Values.Select(v => prefix.Append((axis.Name, axis.Key, v)).ToList()));
+            foreach (var combination in product)
+            {
+                var label = string.Join(" ", combination.Select(c => c.Value));
+                var overrides = Merge(common, combination.ToDictionary(c => c.Key, c => c.Value));
+                rows.Add(new BenchRow(label, pipeline, overrides, combination.ToDictionary(c => c.Name, c => c.Value)));
+            }
+        }
+        if (rows.Count == 0) throw new PlatformException($"{file}: the bench has no Rows and no Grid.");
+
+        var columns = bench.GetSection("Columns").GetChildren().Select(c => new BenchColumn(
+            c["Header"] ?? c["Value"] ?? "?",
+            c["Value"] ?? throw new PlatformException($"{c.Path}:Value: missing."),
+            double.TryParse(c["Scale"], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 1,
+            c["Format"] ?? "0.##")).ToList();
+        var plots = bench.GetSection("Plots").GetChildren().Select(p => new BenchPlot(
+            p["File"] ?? throw new PlatformException($"{p.Path}:File: missing."),
+            p["X"] ?? throw new PlatformException($"{p.Path}:X: missing."),
+            p["Y"] ?? throw new PlatformException($"{p.Path}:Y: missing."),
+            p["GroupBy"], p["Title"] ?? "")).ToList();
+        var notes = bench.GetSection("Notes").GetChildren().Select(n => n.Value ?? "").ToList();
+        return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes);
+    }
+
+    /// <summary>Overrides are written as a list of "Key:Path=value" strings (a ':' in a config key would nest it).</summary>
+    private static Dictionary<string, string> Pairs(IConfigurationSection section)
+    {
+        var pairs = new Dictionary<string, string>();
+        foreach (var item in section.GetChildren())
+        {
+            var text = item.Value ?? "";
+            var cut = text.IndexOf('=');
+            if (cut <= 0) throw new PlatformException($"{item.Path}: '{text}' is not of the form Key:Path=value.");
+            pairs[text[..cut]] = text[(cut + 1)..];
+        }
+        return pairs;
+    }
+
+    private static Dictionary<string, string> Merge(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+    {
+        var merged = new Dictionary<string, string>(a);
+        foreach (var (k, v) in b) merged[k] = v;
+        return merged;
+    }
+}

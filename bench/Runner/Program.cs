@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Platform.Abstractions.Kit;
+using Platform.Host;
+using Platform.Host.Configuration;
+using Platform.Host.Pipeline;
+using Platform.Host.Plugins;
+using Platform.Host.Reporting;
+
+namespace Platform.Bench;
+
+/// <summary>
+/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR]
+/// Runs every row of the bench through the host and writes RESULTS/&lt;name&gt;.md, .json and plots.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR]");
+            return 2;
+        }
+        var file = args[0];
+        var plugins = new List<string>();
+        string? only = null;
+        var results = Path.Combine("bench", "results");
+        for (var i = 1; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--plugins" when i + 1 < args.Length: plugins.Add(args[++i]); break;
+                case "--only" when i + 1 < args.Length: only = args[++i]; break;
+                case "--results" when i + 1 < args.Length: results = args[++i]; break;
+                default: System.Console.Error.WriteLine($"error: unknown argument '{args[i]}'"); return 2;
+            }
+        }
+        try
+        {
+            return Run(file, plugins, only, results, string.Join(' ', args));
+        }
+        catch (PlatformException e)
+        {
+            System.Console.Error.WriteLine("error: " + e.Message);
+            return 2;
+        }
+    }
+
+    private static int Run(string file, List<string> pluginRoots, string? only, string resultsDirectory, string arguments)
+    {
+        var definition = BenchDefinition.Read(PipelineConfiguration.Load(file, []), file);
+        using var host = PlatformHost.Build(pluginRoots);
+        foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
+            System.Console.Error.WriteLine($"warning: plugin '{refused.Name}' not loaded: {refused.Error}");
+
+        var outcomes = new List<(BenchRow Row, RunReport? Report, string? Error)>();
+        var watch = Stopwatch.StartNew();
+        foreach (var row in definition.Rows.Where(r => only is null || r.Label.Contains(only, StringComparison.Ordinal)))
+        {
+            System.Console.WriteLine($"=== {definition.Name}: {row.Label}");
+            var overrides = row.Overrides.Select(kv => $"--{kv.Key}={kv.Value}")
+                .Append($"--Pipeline:Output={Path.Combine("runs", "bench", definition.Name, Slug(row.Label))}")
+                .Append($"--Pipeline:Name={definition.Name}-{Slug(row.Label)}")
+                .ToList();
+            try
+            {
+                var configuration = PipelineConfiguration.Load(row.Pipeline, overrides);
+                outcomes.Add((row, new PipelineRunner(host.Registry).Run(configuration, row.Pipeline), null));
+            }
+            catch (Exception e) when (e is PlatformException or StepFailedException)
+            {
+                System.Console.Error.WriteLine($"error in row '{row.Label}': {e.Message}");
+                outcomes.Add((row, null, e.Message));
+            }
+        }
+
+        Directory.CreateDirectory(resultsDirectory);
+        var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
+        WriteJson(definition, outcomes, table, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
+        var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
+        WriteMarkdown(definition, outcomes, table, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
+        System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
+        return outcomes.Any(o => o.Error is not null) ? 1 : 0;
+    }
+
+    private static double Value(BenchColumn column, BenchRow row, RunReport report)
+    {
+        var spec = column.Value;
+        double raw;
+        if (spec.StartsWith("axis:", StringComparison.Ordinal))
+        {
+            raw = double.TryParse(row.Axes.GetValueOrDefault(spec[5..]), CultureInfo.InvariantCulture, out var a) ? a : double.NaN;
+        }
+        else if (spec == "run.seconds")
+        {
+            raw = report.Seconds;
+        }
+        else
+        {
+            var steps = report.Steps.AsEnumerable();
+            var field = spec;
+            if (spec.StartsWith("step[", StringComparison.Ordinal))
+            {
+                var close = spec.IndexOf(']');
+                var index = int.Parse(spec[5..close], CultureInfo.InvariantCulture);
+                if (index < 0) index += report.Steps.Count;
+                steps = report.Steps.Where(s => s.Index == index);
+                field = spec[(close + 2)..];
+            }
+            raw = Field(steps.Reverse(), field);
+        }
+        return raw * column.Scale;
+    }
+
+    private static double Field(IEnumerable<StepReport> stepsLastFirst, string field)
+    {
+        foreach (var step in stepsLastFirst)
+        {
+            if (field.StartsWith("metric:", StringComparison.Ordinal))
+            {
+                if (step.Metrics.TryGetValue(field[7..], out var v)) return v;
+                continue;
+            }
+            switch (field)
+            {
+                case "seconds": return step.Seconds;
+                case "model.flops" when step.Model is not null: return step.Model.Flops;
+                case "model.denseFlops" when step.Model is not null: return step.Model.DenseFlops;
+                case "model.params" when step.Model is not null: return step.Model.Params;
+                case "model.nonzeroParams" when step.Model is not null: return step.Model.NonzeroParams;
+            }
+        }
+        return double.NaN;
+    }
+
+    private static string Cell(double value, string format) =>
+        double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
+
+    private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, string path, string arguments, double seconds)
+    {
+        var rows = outcomes.Select((o, i) => new Dictionary<string, object?>
+        {
+            ["label"] = o.Row.Label,
+            ["axes"] = o.Row.Axes,
+            ["values"] = d.Columns.Select((c, j) => (c.Header, Value: table[i][j])).ToDictionary(p => p.Header, p => double.IsNaN(p.Value) ? (double?)null : p.Value),
+            ["error"] = o.Error,
+            ["report"] = o.Report is null ? null : Path.Combine("runs", "bench", d.Name, Slug(o.Row.Label), "report.json"),
+        });
+        var document = new Dictionary<string, object?>
+        {
+            ["bench"] = d.Name,
+            ["title"] = d.Title,
+            ["date"] = DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+            ["cores"] = Environment.ProcessorCount,
+            ["command"] = "dotnet artifacts/bench-runner/bench-runner.dll " + arguments,
+            ["seconds"] = seconds,
+            ["rows"] = rows,
+        };
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<string> plots, string path, string arguments, double seconds)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"# {d.Title}").AppendLine();
+        md.AppendLine($"- produced by: `dotnet build Platform.sln -c Release && dotnet artifacts/bench-runner/bench-runner.dll {arguments}`");
+        md.AppendLine($"- date: {DateTimeOffset.UtcNow:u}; machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; {outcomes.Count} runs in {seconds / 60:F1} min");
+        md.AppendLine("- every figure below was read from the runs' own report.json files (under `runs/bench/" + d.Name + "/`).");
+        foreach (var note in d.Notes) md.AppendLine($"- {note}");
+        md.AppendLine();
+        md.AppendLine("| run | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
+        md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
+        for (var i = 0; i < outcomes.Count; i++)
+        {
+            var cells = outcomes[i].Error is not null
+                ? d.Columns.Select((_, j) => j == 0 ? "failed: " + outcomes[i].Error!.Replace("|", "/") : "")
+                : d.Columns.Select((c, j) => Cell(table[i][j], c.Format));
+            md.AppendLine($"| {outcomes[i].Row.Label} | " + string.Join(" | ", cells) + " |");
+        }
+        foreach (var plot in plots) md.AppendLine().AppendLine($"![{Path.GetFileNameWithoutExtension(plot)}]({Path.GetFileName(plot)})");
+        AtomicFile.WriteAllText(path, md.ToString());
+    }
+
+    private static string Plot(BenchDefinition d, BenchPlot p, List<BenchRow> rows, List<double[]> table, string directory)
+    {
+        int Column(string header) => d.Columns.ToList().FindIndex(c => c.Header == header) is var i and >= 0 ? i
+            : throw new PlatformException($"plot {p.File}: no column '{header}'.");
+        var x = Column(p.X);
+        var y = Column(p.Y);
+        var plot = new ScottPlot.Plot();
+        var groups = rows.Select((r, i) => (Group: p.GroupBy is null ? "" : r.Axes.GetValueOrDefault(p.GroupBy) ?? r.Label, Index: i))
+            .GroupBy(g => g.Group);
+        foreach (var group in groups)
+        {
+            var points = group.Select(g => (X: table[g.Index][x], Y: table[g.Index][y])).Where(v => !double.IsNaN(v.X) && !double.IsNaN(v.Y)).OrderBy(v => v.X).ToArray();
+            if (points.Length == 0) continue;
+            var scatter = plot.Add.Scatter(points.Select(v => v.X).ToArray(), points.Select(v => v.Y).ToArray());
+            scatter.LegendText = group.Key;
+            scatter.MarkerSize = 7;
+        }
+        if (p.GroupBy is not null) plot.ShowLegend();
+        plot.Title(p.Title.Length > 0 ? p.Title : $"{p.Y} vs {p.X}");
+        plot.XLabel(p.X);
+        plot.YLabel(p.Y);
+        var file = Path.Combine(directory, p.File);
+        AtomicFile.WriteAllBytes(file, plot.GetImageBytes(900, 560, ScottPlot.ImageFormat.Png));
+        return file;
+    }
+
+    private static string Slug(string label) =>
+        new(label.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? char.ToLowerInvariant(c) : '-').ToArray());
+}

@@ -1,0 +1,210 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.PointNet;
+
+public sealed class PointNet2SsgOptions
+{
+    [Description("Scales every hidden width of the set abstraction MLPs and the head; 1 is the published PointNet++ SSG.")]
+    [Range(0.01, 8.0)]
+    public double WidthMultiplier { get; set; } = 1.0;
+
+    [Description("Points per shape fed to the network.")]
+    [Range(16, 100000)]
+    public int NumPoints { get; set; } = 1024;
+
+    [Description("Centroids of the first set abstraction level (farthest point sampling).")]
+    [Range(1, 100000)]
+    public int Sa1Centroids { get; set; } = 512;
+
+    [Description("Ball query radius of the first level (shapes are in the unit sphere).")]
+    [Range(0.001, 10.0)]
+    public double Sa1Radius { get; set; } = 0.2;
+
+    [Description("Neighbours grouped per centroid in the first level.")]
+    [Range(1, 1024)]
+    public int Sa1Samples { get; set; } = 32;
+
+    [Description("Centroids of the second set abstraction level.")]
+    [Range(1, 100000)]
+    public int Sa2Centroids { get; set; } = 128;
+
+    [Description("Ball query radius of the second level.")]
+    [Range(0.001, 10.0)]
+    public double Sa2Radius { get; set; } = 0.4;
+
+    [Description("Neighbours grouped per centroid in the second level.")]
+    [Range(1, 1024)]
+    public int Sa2Samples { get; set; } = 64;
+
+    [Description("Dropout probability in the classifier head.")]
+    [Range(0.0, 0.95)]
+    public double Dropout { get; set; } = 0.4;
+}
+
+/// <summary>A shared MLP over grouped points: 1x1 conv on (B, C, K, S), batch norm, ReLU.</summary>
+public sealed class GroupedMlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv;
+    private readonly BatchNorm2d norm;
+
+    public GroupedMlp(string name, long inChannels, long outChannels) : base(name)
+    {
+        conv = nn.Conv2d(inChannels, outChannels, 1, bias: false);
+        norm = nn.BatchNorm2d(outChannels);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.forward(x)));
+}
+
+/// <summary>
+/// A set abstraction level (PointNet++ Sec. 3.2): sampling (FPS picks centroids), grouping (ball query), and a
+/// mini-PointNet (shared MLP, max over each group). With no centroid count it groups all points into one set.
+/// </summary>
+public sealed class SetAbstraction : nn.Module
+{
+    private readonly Sequential mlp;
+
+    public SetAbstraction(string name, int? centroids, double radius, int samples, long inChannels, long[] widths) : base(name)
+    {
+        (Centroids, Radius, Samples) = (centroids, radius, samples);
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        var c = inChannels + 3;   // grouped features are concatenated with local coordinates
+        for (var i = 0; i < widths.Length; i++)
+        {
+            layers.Add(($"mlp{i + 1}", new GroupedMlp($"mlp{i + 1}", c, widths[i])));
+            c = widths[i];
+        }
+        mlp = nn.Sequential(layers);
+        OutChannels = c;
+        RegisterComponents();
+    }
+
+    public int? Centroids { get; }
+    public double Radius { get; }
+    public int Samples { get; }
+    public long OutChannels { get; }
+
+    /// <summary>xyz (B, N, 3), features (B, N, C) or null: centroids (B, S, 3) and their features (B, S, C').</summary>
+    public (Tensor Xyz, Tensor Features) Run(Tensor xyz, Tensor? features)
+    {
+        Tensor centres, grouped;
+        if (Centroids is not { } count)
+        {
+            centres = zeros(xyz.shape[0], 1, 3, device: xyz.device);
+            grouped = (features is null ? xyz : cat([xyz, features], -1)).unsqueeze(1);        // (B, 1, N, 3 + C)
+        }
+        else
+        {
+            Tensor index, groups;
+            using (no_grad())
+            {
+                index = PointCloudOps.FarthestPointSample(xyz, count);
+            }
+            centres = PointCloudOps.Gather(xyz, index);                                           // (B, S, 3)
+            using (no_grad())
+            {
+                groups = PointCloudOps.BallQuery(xyz, centres, Radius, Samples);                   // (B, S, K)
+            }
+            var local = PointCloudOps.Gather(xyz, groups) - centres.unsqueeze(2);               // translation-normalised (Sec. 3.2)
+            grouped = features is null ? local : cat([local, PointCloudOps.Gather(features, groups)], -1);
+        }
+        // (B, S, K, C) -> (B, C, K, S); max over the K neighbours of each centroid.
+        var h = mlp.forward(grouped.permute(0, 3, 2, 1)).amax(2);                                 // (B, C', S)
+        return (centres, h.transpose(1, 2));
+    }
+}
+
+/// <summary>PointNet++ single-scale grouping classifier (Qi et al., NeurIPS 2017, the SSG ModelNet40 network).</summary>
+public sealed class PointNet2SsgNetwork : nn.Module
+{
+    private readonly SetAbstraction sa1, sa2, sa3;
+    private readonly FullyConnected fc1, fc2;
+    private readonly ClassScores classifier;
+    private readonly double dropout;
+    private readonly int extraFeatures;
+
+    public PointNet2SsgNetwork(int inputChannels, int classes, PointNet2SsgOptions o) : base("pointnet2_ssg")
+    {
+        long W(int c) => PointNetNetwork.ScaledWidth(c, o.WidthMultiplier);
+        extraFeatures = inputChannels - 3;
+        sa1 = new SetAbstraction("sa1", o.Sa1Centroids, o.Sa1Radius, o.Sa1Samples, extraFeatures, [W(64), W(64), W(128)]);
+        sa2 = new SetAbstraction("sa2", o.Sa2Centroids, o.Sa2Radius, o.Sa2Samples, sa1.OutChannels, [W(128), W(128), W(256)]);
+        sa3 = new SetAbstraction("sa3", null, 0, 0, sa2.OutChannels, [W(256), W(512), W(1024)]);
+        fc1 = new FullyConnected("fc1", sa3.OutChannels, W(512));
+        fc2 = new FullyConnected("fc2", W(512), W(256));
+        classifier = new ClassScores("classifier", W(256), classes);
+        dropout = o.Dropout;
+        RegisterComponents();
+    }
+
+    /// <summary>(B, C, N) points, xyz first: logits (B, classes).</summary>
+    public Tensor Run(Tensor points)
+    {
+        var rows = points.transpose(1, 2);                                                      // (B, N, C)
+        var xyz = rows[TensorIndex.Ellipsis, TensorIndex.Slice(0, 3)].contiguous();
+        Tensor? features = extraFeatures > 0 ? rows[TensorIndex.Ellipsis, TensorIndex.Slice(3, null)] : null;
+        var (xyz1, f1) = sa1.Run(xyz, features);
+        var (xyz2, f2) = sa2.Run(xyz1, f1);
+        var (_, f3) = sa3.Run(xyz2, f2);
+        var h = nn.functional.dropout(fc1.forward(f3.squeeze(1)), dropout, training);
+        h = nn.functional.dropout(fc2.forward(h), dropout, training);
+        return classifier.forward(h);
+    }
+}
+
+public sealed class PointNet2SsgModel : ModelBase
+{
+    private readonly PointNet2SsgOptions options;
+    private readonly PointNet2SsgNetwork network;
+    private readonly int channels;
+
+    public PointNet2SsgModel(PointNet2SsgOptions options, DatasetInfo dataset) : base("pointnet2-ssg", options, dataset)
+    {
+        if (dataset.Task != ModelTask.Classification)
+            throw new ArgumentException($"PointNet++ classifies shapes; dataset '{dataset.Name}' is a {dataset.Task} dataset.");
+        if (options.Sa1Centroids > options.NumPoints || options.Sa2Centroids > options.Sa1Centroids)
+            throw new ArgumentException($"PointNet++ options: need Sa2Centroids ({options.Sa2Centroids}) <= Sa1Centroids ({options.Sa1Centroids}) <= NumPoints ({options.NumPoints}).");
+        this.options = options;
+        channels = Math.Max(3, dataset.PointFeatures);
+        network = new PointNet2SsgNetwork(channels, dataset.ClassNames.Count, options);
+    }
+
+    public override ModelTask Task => ModelTask.Classification;
+    public override nn.Module Module => network;
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("logits", DistortionGroup.Logits)];
+
+    /// <summary>A grouped-MLP weight is used once per (centroid, neighbour); SA3 groups all SA2 centroids into one set.</summary>
+    protected override double FlopsPerWeight(string layerName, nn.Module layer)
+    {
+        if (layer is not Conv2d) return 1;
+        if (layerName.StartsWith("sa1.", StringComparison.Ordinal)) return (double)options.Sa1Centroids * options.Sa1Samples;
+        if (layerName.StartsWith("sa2.", StringComparison.Ordinal)) return (double)options.Sa2Centroids * options.Sa2Samples;
+        return options.Sa2Centroids;
+    }
+
+    /// <summary>Sampling and grouping: FPS and ball query each compute 3 multiply-adds per (centroid, point) distance.</summary>
+    public override double OtherFlopsPerSample =>
+        2.0 * 3 * ((double)options.Sa1Centroids * options.NumPoints + (double)options.Sa2Centroids * options.Sa1Centroids);
+
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) =>
+        ClassificationBatch.Collate(samples, options.NumPoints, channels, device);
+
+    public override ModelOutput Forward(ModelBatch batch) =>
+        new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"]) });
+
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch)
+    {
+        ClassificationBatch.CheckLabels(batch, Spec.Dataset.ClassNames.Count);
+        var loss = nn.functional.cross_entropy(output["logits"], batch["labels"]);
+        return new LossTerms(loss, new Dictionary<string, double> { ["classification"] = loss.item<float>() });
+    }
+
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => ClassificationBatch.Predict(output["logits"]);
+}

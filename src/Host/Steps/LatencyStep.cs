@@ -1,0 +1,88 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Host.Steps;
+
+public sealed class LatencyStepOptions
+{
+    [Description("Split whose samples are fed to the model.")]
+    public string Split { get; set; } = "val";
+
+    [Description("Distinct samples timed (each one forward pass per repeat, batch size 1).")]
+    [Range(1, 10000)]
+    public int Samples { get; set; } = 8;
+
+    [Description("Timed passes over those samples; the median per-sample latency is reported.")]
+    [Range(1, 1000)]
+    public int Repeats { get; set; } = 3;
+
+    [Description("Untimed passes first (allocator and thread-pool warm-up).")]
+    [Range(0, 1000)]
+    public int Warmup { get; set; } = 1;
+}
+
+/// <summary>
+/// Measures what FLOPs do not show: wall-clock forward latency with the dense kernels the model
+/// runs on (masked weights are zeros, still multiplied), next to the FLOPs of each top-level part.
+/// Collation (voxelisation and the like) is timed separately from the network.
+/// </summary>
+public sealed class LatencyStep(LatencyStepOptions options, RunServices services) : IPipelineStep
+{
+    public StepOutcome Run(PipelineContext context)
+    {
+        var model = context.RequireModel("measure-latency");
+        var split = context.Split(options.Split);
+        var samples = Enumerable.Range(0, Math.Min(options.Samples, split.Count)).Select(split.Get).ToArray();
+        if (samples.Length == 0) throw new InvalidOperationException($"split '{options.Split}' is empty.");
+        model.Module.eval();
+        using var _ = no_grad();
+
+        var forward = new List<double>();
+        var collate = new List<double>();
+        for (var pass = 0; pass < options.Warmup + options.Repeats; pass++)
+        {
+            foreach (var sample in samples)
+            {
+                using var scope = NewDisposeScope();
+                var watch = Stopwatch.StartNew();
+                using var batch = model.Collate([sample], services.Device);
+                var collateSeconds = watch.Elapsed.TotalSeconds;
+                watch.Restart();
+                model.Forward(batch);
+                var forwardSeconds = watch.Elapsed.TotalSeconds;
+                if (pass < options.Warmup) continue;
+                collate.Add(collateSeconds);
+                forward.Add(forwardSeconds);
+            }
+        }
+
+        var outcome = new StepOutcome();
+        outcome.Metrics["forwardMsMedian"] = Median(forward) * 1e3;
+        outcome.Metrics["collateMsMedian"] = Median(collate) * 1e3;
+        outcome.Metrics["totalMsMedian"] = (Median(forward) + Median(collate)) * 1e3;
+        var stats = ModelStats.Measure(model);
+        outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / Median(forward) / 1e9;
+
+        // FLOPs by top-level part of the network (the first segment of each layer's name).
+        var parts = model.PrunableLayers
+            .GroupBy(l => l.Name.Split('.')[0])
+            .Select(g => (Part: g.Key, Dense: g.Sum(l => l.WeightCount * l.FlopsPerWeight), Now: g.Sum(l => l.Weight.count_nonzero().item<long>() * l.FlopsPerWeight)))
+            .ToList();
+        foreach (var p in parts) outcome.Metrics[$"flops/{p.Part}"] = p.Now;
+        outcome.Tables.Add(new ReportTable("FLOPs by part (MACs per sample)", ["part", "dense MFLOPs", "now MFLOPs", "share of dense"],
+            parts.Select(p => (IReadOnlyList<string>)[p.Part, (p.Dense / 1e6).ToString("F2"), (p.Now / 1e6).ToString("F2"), (p.Dense / stats.DenseFlops).ToString("P1")]).ToList()));
+        outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time. GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
+        return outcome;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
