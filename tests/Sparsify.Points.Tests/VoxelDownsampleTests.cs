@@ -90,6 +90,24 @@ public class VoxelDownsampleTests
         Assert.That(error!.Message, Does.Contain("frame-000042"));
     }
 
+    [TestCase(float.NaN)]
+    [TestCase(1e9f)] // 1e10 voxels of 0.1 m: past the +-2^20 voxel indices a key holds
+    public void A_point_without_a_voxel_is_refused_naming_the_sample_point_and_axis(float y)
+    {
+        var sample = Clouds.Of((0f, 0f, 0f, 0), (1f, y, 0f, 1));
+        var error = Assert.Throws<ArgumentException>(() => new VoxelDownsample(new VoxelDownsampleOptions()).Apply(sample, 0));
+        Assert.That(error!.Message, Does.Contain("'hand-made' point 1 has y="));
+    }
+
+    [Test]
+    public void Points_on_both_sides_of_the_origin_fall_in_different_voxels()
+    {
+        // floor(-0.05 / 0.1) = -1 and floor(0.05 / 0.1) = 0: the packed keys of -1 and 0 must differ on every axis.
+        var sample = Clouds.Of((-0.05f, 0.05f, 0.05f, 1), (0.05f, 0.05f, 0.05f, 2), (0.05f, -0.05f, 0.05f, 3), (0.05f, 0.05f, -0.05f, 4));
+        var result = new VoxelDownsample(new VoxelDownsampleOptions { Mode = VoxelMode.First }).Apply(sample, 0);
+        Assert.That(Clouds.Tags(result), Is.EqualTo(new[] { 1f, 2f, 3f, 4f }));
+    }
+
     [Test]
     public void Describe_states_the_size_and_the_mode()
     {
