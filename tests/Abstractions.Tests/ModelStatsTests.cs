@@ -94,3 +94,30 @@ public class ModelStatsTests
         Assert.That(error!.Message, Does.Contain("cut.ckpt"));
     }
 }
+
+public class WeightMaskTests
+{
+    [Test]
+    public void Masks_set_inside_a_dispose_scope_outlive_it_and_keep_weights_zero_through_training_steps()
+    {
+        using var model = new TinyConvModel();
+        var conv = model.PrunableLayers.Single(l => l.Name == "conv");
+        using (var scope = NewDisposeScope())
+        {
+            model.Masks.Set(conv, conv.Weight.abs() > conv.Weight.abs().median());
+        }
+        var removed = (conv.Weight == 0).sum().item<long>();
+        Assert.That(removed, Is.EqualTo(36), "half of the 72 weights are masked");
+
+        var optimizer = optim.SGD(model.Module.parameters(), 0.1);
+        for (var step = 0; step < 3; step++)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            model.Run(randn(2, 2, 8, 8)).square().sum().backward();
+            optimizer.step();
+            model.Masks.Apply(model.PrunableLayers);
+        }
+        Assert.That((conv.Weight == 0).sum().item<long>(), Is.EqualTo(36));
+    }
+}

@@ -20,7 +20,8 @@ public sealed class WeightMasks : IDisposable
         if (!keep.shape.SequenceEqual(layer.Weight.shape))
             throw new ArgumentException($"Mask for layer '{layer.Name}' has shape [{string.Join(",", keep.shape)}], the weight has [{string.Join(",", layer.Weight.shape)}].");
         if (_masks.Remove(layer.Name, out var old)) old.Dispose();
-        _masks[layer.Name] = keep.to_type(ScalarType.Bool).to(layer.Weight.device).detach();
+        // Masks live as long as the model, not as long as the caller's dispose scope.
+        _masks[layer.Name] = keep.to_type(ScalarType.Bool).to(layer.Weight.device).detach().DetachFromDisposeScope();
         Apply(layer);
     }
 
@@ -40,9 +41,10 @@ public sealed class WeightMasks : IDisposable
     {
         if (!_masks.TryGetValue(layer.Name, out var mask)) return;
         using var _ = no_grad();
-        if (mask.device != layer.Weight.device)
+        if (mask.device_type != layer.Weight.device_type || mask.device_index != layer.Weight.device_index)
         {
-            _masks[layer.Name] = mask.to(layer.Weight.device);
+            // The model moved (cpu <-> cuda): follow it, outside any dispose scope of the caller.
+            _masks[layer.Name] = mask.to(layer.Weight.device).DetachFromDisposeScope();
             mask.Dispose();
             mask = _masks[layer.Name];
         }

@@ -15,11 +15,12 @@ public sealed record PipelineDefinition(
     int Seed,
     string Device,
     string Output,
+    int Threads,
     ComponentReference Dataset,
     ComponentReference? Model,
     IReadOnlyList<ComponentReference> Steps)
 {
-    private static readonly string[] PipelineKeys = ["Name", "Seed", "Device", "Output", "Dataset", "Model", "Steps"];
+    private static readonly string[] PipelineKeys = ["Name", "Seed", "Device", "Output", "Threads", "Dataset", "Model", "Steps"];
     private static readonly string[] ComponentKeys = ["Use", "Options"];
 
     public static PipelineDefinition Read(IConfiguration configuration, string sourceName)
@@ -35,6 +36,9 @@ public sealed record PipelineDefinition(
         if (device is not ("cpu" or "cuda") && !device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new PlatformException($"Pipeline:Device: '{device}' is not a device; use cpu, cuda or cuda:N.");
         var output = root["Output"] ?? Path.Combine("runs", name);
+        var threadsText = root["Threads"] ?? "0";
+        if (!int.TryParse(threadsText, out var threads) || threads < 0)
+            throw new PlatformException($"Pipeline:Threads: '{threadsText}' is not a thread count (0: libtorch's default).");
 
         var dataset = Component(root.GetSection("Dataset"), required: true)!;
         var model = Component(root.GetSection("Model"), required: false);
@@ -44,7 +48,7 @@ public sealed record PipelineDefinition(
             .Select(s => Component(s, required: true)!)
             .ToList();
         if (steps.Count == 0) throw new PlatformException("Pipeline:Steps: the pipeline has no steps.");
-        return new PipelineDefinition(name, seed, device, output, dataset, model, steps);
+        return new PipelineDefinition(name, seed, device, output, threads, dataset, model, steps);
     }
 
     private static ComponentReference? Component(IConfigurationSection section, bool required)
