@@ -9,7 +9,8 @@ using Platform.Plugins.Models.CenterPoint;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Usage: dotnet run --project bench/CenterPoint.Bench [-- --repeats 5 --out bench/results]
+// Usage: dotnet build bench/CenterPoint.Bench && dotnet bench/CenterPoint.Bench/bin/Debug/net10.0/CenterPoint.Bench.dll
+//        [--threads 1] [--repeats 5] [--presets kitti-small,kitti] [--learn-frames 48 --learn-epochs 6] [--out bench/results]
 // Measures, on this machine's CPU, per preset: forward latency per frame (median), dense MACs, achieved
 // GFLOP/s (2 FLOPs per MAC), end-to-end latency (voxelize + forward + decode) and one training step of
 // a batch of 4; and the GFLOP/s of one large float32 matmul as the practical ceiling.
@@ -18,50 +19,33 @@ var repeats = int.Parse(argsMap.GetValueOrDefault("repeats", "5"), CultureInfo.I
 var outDir = argsMap.GetValueOrDefault("out", Path.Combine(FindRepoRoot(), "bench", "results"));
 var presets = argsMap.GetValueOrDefault("presets", "kitti-small,kitti").Split(',');
 var trainSteps = int.Parse(argsMap.GetValueOrDefault("train-steps", "3"), CultureInfo.InvariantCulture);
+// Presets whose training step is timed (the full-size one takes minutes per step on a CPU).
+var trainPresets = argsMap.GetValueOrDefault("train-presets", "kitti-small").Split(',');
+// libtorch threads; on a shared machine one thread is often faster than two that spin-wait on each other.
+if (argsMap.TryGetValue("threads", out var threads)) set_num_threads(int.Parse(threads, CultureInfo.InvariantCulture));
 
 Seeding.Seed(0);
 var info = new DatasetInfo("synthetic-kitti", ModelTask.Detection3D, ["Car", "Pedestrian", "Cyclist"], 4, CenterPointConfig.KittiRange);
 var frames = Enumerable.Range(0, 4).Select(i => SyntheticFrame.Make($"{i:D6}", i)).ToArray();
 Console.WriteLine($"threads {get_num_threads()}, cores {Environment.ProcessorCount}, points per frame {frames[0].PointCount}");
 
-if (argsMap.ContainsKey("profile"))
-{
-    using var model = new CenterPointModel(new CenterPointOptions { Preset = presets[0] }, info);
-    var vox = new PillarVoxelizer(model.Config);
-    var tgt = new GaussianHeatmapTarget(model.Config, 3);
-    Console.WriteLine($"voxelize 1 frame {Median(repeats, () => { using var s = NewDisposeScope(); vox.Voxelize([frames[0].Points], 4); }) * 1e3:F1} ms");
-    Console.WriteLine($"targets 1 frame {Median(repeats, () => tgt.Build(frames[0].Boxes)) * 1e3:F1} ms");
-    model.Module.eval();
-    using var nog = no_grad();
-    foreach (var ch in new[] { 32, 64 })
-    {
-        using var conv = nn.Conv2d(ch, ch, 3, padding: 1, bias: false);
-        using var x = randn(1, ch, 124, 108);
-        var t = Median(repeats, () => { using var s = NewDisposeScope(); conv.forward(x); });
-        Console.WriteLine($"conv {ch}->{ch} 3x3 on 124x108: {t * 1e3:F1} ms, {2.0 * ch * ch * 9 * 124 * 108 / t / 1e9:F1} GFLOP/s");
-        using var xl = randn(4, ch, 124, 108);
-        t = Median(repeats, () => { using var s = NewDisposeScope(); conv.forward(xl); });
-        Console.WriteLine($"conv batch 4 {ch}->{ch} 3x3 on 124x108: {t * 1e3:F1} ms, {4 * 2.0 * ch * ch * 9 * 124 * 108 / t / 1e9:F1} GFLOP/s");
-    }
-    using var one = model.Collate([frames[0]], CPU);
-    Console.WriteLine($"forward {Median(repeats, () => { using var s = NewDisposeScope(); model.Forward(one); }) * 1e3:F1} ms");
-    return;
-}
 var rows = new List<Dictionary<string, object>>();
 var matmul = MatmulGflops(2048, repeats);
+var matmulShare = Program.LastCpuShare;
 Console.WriteLine($"matmul 2048x2048x2048 float32: {matmul.Median * 1e3:F1} ms, {matmul.Gflops:F1} GFLOP/s");
-rows.Add(new() { ["setting"] = "matmul 2048^3 float32", ["device"] = "cpu", ["median_ms"] = Round(matmul.Median * 1e3), ["gflop"] = Round(2.0 * Math.Pow(2048, 3) / 1e9), ["gflops_per_s"] = Round(matmul.Gflops) });
+rows.Add(new() { ["setting"] = "matmul 2048^3 float32", ["device"] = "cpu", ["median_ms"] = Round(matmul.Median * 1e3), ["gflop"] = Round(2.0 * Math.Pow(2048, 3) / 1e9), ["gflops_per_s"] = Round(matmul.Gflops), ["forward_cpu_share"] = Round(matmulShare) });
 
 foreach (var preset in presets)
 {
     using var model = new CenterPointModel(new CenterPointOptions { Preset = preset }, info);
     var stats = ModelStats.Measure(model);
     model.Module.eval();
-    double forward, endToEnd;
+    double forward, endToEnd, forwardShare;
     using (no_grad())
     {
         using var one = model.Collate([frames[0]], CPU);
         forward = Median(repeats, () => { using var s = NewDisposeScope(); model.Forward(one); });
+        forwardShare = Program.LastCpuShare;
         endToEnd = Median(repeats, () =>
         {
             using var s = NewDisposeScope();
@@ -71,16 +55,21 @@ foreach (var preset in presets)
     }
     var collate = Median(repeats, () => { using var s = NewDisposeScope(); using var b = model.Collate(frames, CPU); });
     // One optimiser step on a batch of 4, as the training loop does it.
-    model.Module.train();
-    var optimizer = optim.AdamW(model.Module.parameters(), 1e-3);
-    var train = Median(trainSteps, () =>
+    double train = double.NaN, trainShare = double.NaN;
+    if (trainPresets.Contains(preset))
     {
-        using var s = NewDisposeScope();
-        using var batch = model.Collate(frames, CPU);
-        optimizer.zero_grad();
-        model.Loss(model.Forward(batch), batch).Total.backward();
-        optimizer.step();
-    });
+        model.Module.train();
+        var optimizer = optim.AdamW(model.Module.parameters(), 1e-3);
+        train = Median(trainSteps, () =>
+        {
+            using var s = NewDisposeScope();
+            using var batch = model.Collate(frames, CPU);
+            optimizer.zero_grad();
+            model.Loss(model.Forward(batch), batch).Total.backward();
+            optimizer.step();
+        });
+        trainShare = Program.LastCpuShare;
+    }
     var gflops = 2 * stats.DenseFlops / forward / 1e9;
     var c = model.Config;
     Console.WriteLine($"{preset}: grid {c.GridX}x{c.GridY}, params {stats.Params:N0}, {stats.DenseFlops / 1e9:F2} GMAC, forward {forward * 1e3:F0} ms ({gflops:F1} GFLOP/s), end-to-end {endToEnd * 1e3:F0} ms, collate x4 {collate * 1e3:F0} ms, train step x4 {train * 1e3:F0} ms");
@@ -88,12 +77,47 @@ foreach (var preset in presets)
     {
         ["setting"] = $"centerpoint {preset}", ["device"] = "cpu", ["grid"] = $"{c.GridX}x{c.GridY}", ["params"] = stats.Params,
         ["gmac"] = Round(stats.DenseFlops / 1e9), ["median_ms"] = Round(forward * 1e3), ["gflops_per_s"] = Round(gflops),
-        ["end_to_end_ms"] = Round(endToEnd * 1e3), ["train_step_batch4_ms"] = Round(train * 1e3),
+        ["end_to_end_ms"] = Round(endToEnd * 1e3), ["forward_cpu_share"] = Round(forwardShare), ["train_step_batch4_ms"] = double.IsNaN(train) ? "not measured" : Round(train * 1e3),
+        ["train_cpu_share"] = double.IsNaN(trainShare) ? "not measured" : Round(trainShare),
     });
 }
 
+// Optional: does kitti-small learn on this machine? Train on synthetic frames with the kit's Trainer and
+// count Car centres found again on held-out frames (score >= 0.3, centre within 1 m).
+Dictionary<string, object>? learning = null;
+if (argsMap.TryGetValue("learn-frames", out var learnFramesText))
+{
+    var learnFrames = int.Parse(learnFramesText, CultureInfo.InvariantCulture);
+    var learnEpochs = int.Parse(argsMap.GetValueOrDefault("learn-epochs", "8"), CultureInfo.InvariantCulture);
+    var train = Enumerable.Range(100, learnFrames).Select(i => SyntheticFrame.Make($"{i:D6}", i)).ToArray();
+    var heldOut = Enumerable.Range(10000, 16).Select(i => SyntheticFrame.Make($"{i:D6}", i)).ToArray();
+    Seeding.Seed(0);
+    using var model = new CenterPointModel(new CenterPointOptions(), info);
+    var services = Platform.Abstractions.Components.RunServices.ForTesting();
+    var history = new Trainer(services).Fit(model, new InMemorySampleSource("train", train), new TrainOptions { Epochs = learnEpochs, BatchSize = 4 });
+    var predictions = Inference.Predict(model, new InMemorySampleSource("val", heldOut), services);
+    int truth = 0, found = 0, predicted = 0, correct = 0;
+    foreach (var (sample, prediction) in predictions)
+    {
+        var cars = sample.Boxes.Where(b => b.ClassId == 0).ToList();
+        var confident = prediction.Boxes.Where(p => p.ClassId == 0 && p.Score >= 0.3f).ToList();
+        static bool Near(Box3D a, Box3D b) => (a.X - b.X) * (a.X - b.X) + (a.Y - b.Y) * (a.Y - b.Y) <= 1;
+        truth += cars.Count;
+        found += cars.Count(c => confident.Any(p => Near(p, c)));
+        predicted += confident.Count;
+        correct += confident.Count(p => cars.Any(c => Near(p, c)));
+    }
+    learning = new()
+    {
+        ["train_frames"] = learnFrames, ["epochs"] = learnEpochs, ["train_seconds"] = Round(history.Seconds),
+        ["loss_first_epoch"] = Round(history.EpochLoss[0]), ["loss_last_epoch"] = Round(history.EpochLoss[^1]),
+        ["heldout_frames"] = heldOut.Length, ["car_recall"] = Round(truth == 0 ? 0 : (double)found / truth), ["car_precision"] = Round(predicted == 0 ? 0 : (double)correct / predicted),
+    };
+    Console.WriteLine("learning check: " + string.Join(", ", learning.Select(kv => $"{kv.Key} {kv.Value}")));
+}
+
 Directory.CreateDirectory(outDir);
-var command = "dotnet run --project bench/CenterPoint.Bench -- " + string.Join(' ', args);
+var command = "dotnet build bench/CenterPoint.Bench && dotnet bench/CenterPoint.Bench/bin/Debug/net10.0/CenterPoint.Bench.dll " + string.Join(' ', args);
 var date = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 var md = new StringBuilder();
 md.AppendLine("# CenterPoint: forward latency and achieved GFLOP/s (CPU)");
@@ -102,16 +126,25 @@ md.AppendLine($"Command: `{command.Trim()}`  ");
 md.AppendLine($"Date: {date}; machine: {Environment.ProcessorCount} cores, torch threads {get_num_threads()}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; median of {repeats} runs (train step: {trainSteps}).  ");
 md.AppendLine($"Input: one synthetic KITTI-like frame of {frames[0].PointCount} points (x forward, y left, z up; ground + boxes). FLOPs: dense multiply-accumulates from ModelStats (the pillar net counted at MaxPillars x MaxPointsPerPillar); GFLOP/s = 2 x MAC / forward time.");
 md.AppendLine();
-md.AppendLine("| setting | grid | params | GMAC | forward ms | GFLOP/s | end-to-end ms | train step (batch 4) ms |");
-md.AppendLine("|---|---|---|---|---|---|---|---|");
+md.AppendLine("| setting | grid | params | GMAC | forward ms | GFLOP/s | CPU share | end-to-end ms | train step (batch 4) ms | CPU share |");
+md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
 foreach (var r in rows)
-    md.AppendLine($"| {r["setting"]} | {r.GetValueOrDefault("grid", "")} | {r.GetValueOrDefault("params", "")} | {r.GetValueOrDefault("gmac", r.GetValueOrDefault("gflop", ""))} | {r["median_ms"]} | {r["gflops_per_s"]} | {r.GetValueOrDefault("end_to_end_ms", "")} | {r.GetValueOrDefault("train_step_batch4_ms", "")} |");
+    md.AppendLine($"| {r["setting"]} | {r.GetValueOrDefault("grid", "")} | {r.GetValueOrDefault("params", "")} | {r.GetValueOrDefault("gmac", r.GetValueOrDefault("gflop", ""))} | {r["median_ms"]} | {r["gflops_per_s"]} | {r["forward_cpu_share"]} | {r.GetValueOrDefault("end_to_end_ms", "")} | {r.GetValueOrDefault("train_step_batch4_ms", "")} | {r.GetValueOrDefault("train_cpu_share", "")} |");
 md.AppendLine();
-md.AppendLine("The matmul row's GMAC column holds its GFLOP (2n^3). The machine is shared, so timings vary from run to run.");
+md.AppendLine("The matmul row's GMAC column holds its GFLOP (2n^3). CPU share: CPU seconds this process got per wall second while timing (the torch thread count when it had the cores to itself); the machine is shared, so wall times are inflated where it is lower.");
+if (learning is not null)
+{
+    md.AppendLine();
+    md.AppendLine("## Learning check (kitti-small, this generator's synthetic frames, not the KITTI plugin's set)");
+    md.AppendLine();
+    md.AppendLine($"Trained with the kit's Trainer (AdamW one-cycle, batch 4) on {learning["train_frames"]} frames for {learning["epochs"]} epochs in {learning["train_seconds"]} s; " +
+                  $"loss {learning["loss_first_epoch"]} (first epoch) -> {learning["loss_last_epoch"]} (last). On {learning["heldout_frames"]} held-out frames, Cars with score >= 0.3 " +
+                  $"and centre within 1 m: recall {learning["car_recall"]}, precision {learning["car_precision"]}. A proxy until the KITTI evaluator scores AP.");
+}
 AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint.md"), md.ToString());
 AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint.json"), JsonSerializer.Serialize(new
 {
-    command = command.Trim(), date, cores = Environment.ProcessorCount, torch_threads = get_num_threads(), repeats, points_per_frame = frames[0].PointCount, rows,
+    command = command.Trim(), date, cores = Environment.ProcessorCount, torch_threads = get_num_threads(), repeats, points_per_frame = frames[0].PointCount, rows, learning_check = learning,
 }, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {Path.Combine(outDir, "centerpoint.md")} and .json");
 
@@ -121,12 +154,19 @@ static double Median(int repeats, Action action)
 {
     action(); // warm-up
     var times = new List<double>();
+    var process = Process.GetCurrentProcess();
+    process.Refresh();
+    var cpuBefore = process.TotalProcessorTime;
+    var wall = Stopwatch.StartNew();
     for (var i = 0; i < repeats; i++)
     {
         var w = Stopwatch.StartNew();
         action();
         times.Add(w.Elapsed.TotalSeconds);
     }
+    process.Refresh();
+    // CPU time this process got over the wall time it took: below the thread count when others share the cores.
+    LastCpuShare = (process.TotalProcessorTime - cpuBefore).TotalSeconds / wall.Elapsed.TotalSeconds;
     times.Sort();
     return times[times.Count / 2];
 }
@@ -144,6 +184,11 @@ static string FindRepoRoot()
     for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         if (File.Exists(Path.Combine(dir.FullName, "Platform.sln"))) return dir.FullName;
     return Directory.GetCurrentDirectory();
+}
+
+internal partial class Program
+{
+    internal static double LastCpuShare;
 }
 
 /// <summary>A KITTI-like frame: ground returns thinning with range, and cars / pedestrians / cyclists as box surfaces.</summary>
@@ -168,6 +213,7 @@ internal static class SyntheticFrame
             var (l, w, h, cls) = kinds[k % 3 == 0 ? random.Next(3) : 0];
             var box = new Box3D(5 + 60 * (float)random.NextDouble(), -30 + 60 * (float)random.NextDouble(), ground + h / 2, l, w, h,
                 (float)(random.NextDouble() * 2 * Math.PI - Math.PI), cls);
+            if (boxes.Any(b => (b.X - box.X) * (b.X - box.X) + (b.Y - box.Y) * (b.Y - box.Y) < 25)) continue;   // keep objects apart
             boxes.Add(box);
             float c = MathF.Cos(box.Yaw), s = MathF.Sin(box.Yaw);
             for (var p = 0; p < 400; p++)

@@ -115,6 +115,8 @@ public sealed record CenterPointConfig
         Filters = [32, 64, 96],
         UpsampleFilters = [32, 32, 32],
         SharedConvChannels = 32,
+        // Output convs straight after the shared conv: the five hidden 3x3 convs would be a third of the MACs.
+        HeadConvLayers = 0,
         MinRadius = 1,
         MaxDetections = 100,
     };

@@ -63,7 +63,6 @@ public sealed class CenterPointModel : ModelBase
             ["pillar_counts"] = pillars.Counts.to(device),
             ["pillar_coords"] = pillars.Coords.to(device),
         };
-        if (!pillars.Points.device.Equals(device)) { pillars.Points.Dispose(); pillars.Counts.Dispose(); pillars.Coords.Dispose(); }
 
         // Targets: heatmaps [B,K,H,W]; per-object cell index, mask and 8 regression values padded to the batch's most objects.
         var frames = samples.Select(s => _targets.Build(s.Boxes)).ToArray();

@@ -51,7 +51,7 @@ public sealed class CenterPointOptions
     [Range(1, 4096)]
     public int? SharedConvChannels { get; set; }
 
-    [Description("3x3 conv+BN+ReLU layers in each separate head before its output conv. Preset: 1 / 1.")]
+    [Description("3x3 conv+BN+ReLU layers in each separate head before its output conv. Preset: 1 / 0.")]
     [Range(0, 8)]
     public int? HeadConvLayers { get; set; }
 

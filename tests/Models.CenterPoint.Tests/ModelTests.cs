@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Autofac;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
@@ -77,7 +78,8 @@ public class ModelTests
         new Trainer(RunServices.ForTesting()).Fit(model, new Abstractions.Data.InMemorySampleSource("t", frames), new TrainOptions { Epochs = 2, BatchSize = 2 });
         var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.1.0");
         model.Masks.Set(conv, rand(conv.Weight.shape) > 0.5);
-        var path = Path.Combine(TestPaths.NewTempDirectory("centerpoint-ckpt"), "model.ckpt");
+        var folder = TestPaths.NewTempDirectory("centerpoint-ckpt");
+        var path = Path.Combine(folder, "model.ckpt");
         Checkpoint.Save(model, path);
 
         var header = Checkpoint.ReadHeader(path);
@@ -96,5 +98,36 @@ public class ModelTests
         var b = loaded.Forward(batch);
         foreach (var name in new[] { "hm", "center", "center_z", "dim", "rot" })
             Assert.That(a[name].equal(b[name]).all().item<bool>(), Is.True, name);
+        Directory.Delete(folder, recursive: true);
+    }
+}
+
+public class KitTests
+{
+    [Test]
+    public void Masking_half_of_a_conv_removes_half_of_its_flops_from_the_shared_count()
+    {
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        var dense = ModelStats.Measure(model);
+        // head.shared.0: 48 -> 16 channels, 3x3, on the 32 x 32 feature map. Keep output channels 0..7.
+        var conv = model.PrunableLayers.Single(l => l.Name == "head.shared.0");
+        var keep = zeros_like(conv.Weight);
+        keep[..8] = ones(8, 48, 3, 3);
+        model.Masks.Set(conv, keep);
+
+        var masked = ModelStats.Measure(model);
+        Assert.That(dense.Flops - masked.Flops, Is.EqualTo(8.0 * 48 * 9 * 32 * 32));
+        Assert.That(dense.NonzeroParams - masked.NonzeroParams, Is.EqualTo(8 * 48 * 9));
+        Assert.That(masked.DenseFlops, Is.EqualTo(dense.DenseFlops));
+    }
+
+    [Test]
+    public void The_plugin_module_registers_the_model_under_its_name_with_its_options()
+    {
+        var builder = new ContainerBuilder();
+        builder.RegisterModule(new CenterPointPluginModule());
+        using var container = builder.Build();
+        var descriptor = container.Resolve<IEnumerable<ComponentDescriptor>>().Single();
+        Assert.That((descriptor.Kind, descriptor.Name, descriptor.OptionsType), Is.EqualTo((ComponentKind.Model, "centerpoint", typeof(CenterPointOptions))));
     }
 }

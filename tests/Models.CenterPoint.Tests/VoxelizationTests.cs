@@ -66,3 +66,26 @@ public class VoxelizationTests
         Assert.That(pillars.Points.shape, Is.EqualTo(new long[] { 0, 8, 4 }));
     }
 }
+
+public class PillarScatterTests
+{
+    [Test]
+    public void Each_pillar_feature_lands_on_its_own_cell_of_the_pseudo_image()
+    {
+        TorchSharp.torch.manual_seed(0);
+        var config = CenterPointConfig.Resolve(new CenterPointOptions
+        {
+            PointCloudRange = [0f, -2.56f, -3f, 5.12f, 2.56f, 1f], PillarSize = 0.32, MaxPointsPerPillar = 4, MaxPillars = 10, PillarChannels = 8,
+        }, null);
+        using var net = new PillarFeatureNet(config, new LayerUse());
+        net.eval();
+        // Frame 0: one pillar at (row 8, col 0); frame 1: one pillar at (row 0, col 15).
+        var pillars = new PillarVoxelizer(config).Voxelize([[0.1f, 0.05f, 0f, 1f], [4.9f, -2.5f, 0f, 2f]], 4);
+        using var _ = TorchSharp.torch.no_grad();
+        var image = net.forward(pillars, batchSize: 2);
+
+        Assert.That(image.shape, Is.EqualTo(new long[] { 2, 8, 16, 16 }));
+        var occupied = (image.abs().sum(1) > 0).nonzero().data<long>().ToArray();   // (batch, row, col) of non-empty cells
+        Assert.That(occupied, Is.EqualTo(new long[] { 0, 8, 0, 1, 0, 15 }));
+    }
+}
