@@ -82,6 +82,12 @@ public static class KittiApReport
             outcome.Metrics[key + "/R40"] = group.Average(a => a.ApR40);
             outcome.Metrics[key + "/R11"] = group.Average(a => a.ApR11);
         }
+        // Precision over the sampled recall positions for the benchmark's headline setting (3D, moderate): plotted by the host.
+        foreach (var ap in aps.Where(a => a.GroundTruth > 0 && a.Metric == KittiMetric.Box3D && a.Difficulty == KittiDifficulty.Moderate && a.Precision.Count > 0))
+        {
+            var recall = Enumerable.Range(0, ap.Precision.Count).Select(i => i / (double)(ap.Precision.Count - 1)).ToArray();
+            outcome.Series[$"{ap.Class}/3d/moderate precision-recall"] = new Series("recall position", "interpolated precision", recall, ap.Precision);
+        }
         outcome.Tables.Add(Table(aps));
     }
 

@@ -24,11 +24,20 @@ public sealed class KittiDataset : IDataset
         _logger = services.CreateLogger("kitti");
         Validate(options);
         _root = Path.GetFullPath(options.Root);
-        if (!Directory.Exists(_root))
+        var missing = !Directory.Exists(_root) || !Directory.EnumerateFileSystemEntries(_root).Any();
+        if (missing)
         {
             if (!options.Synthetic)
-                throw new KittiFormatException($"KITTI root '{_root}' (option Root) does not exist. Point Root at a KITTI object tree, or set Synthetic=true to generate the synthetic KITTI-format set there.");
+                throw new KittiFormatException($"KITTI root '{_root}' (option Root) does not exist or is empty. Point Root at a KITTI object tree, or set Synthetic=true to generate the synthetic KITTI-format set there.");
+            _logger.LogInformation("Generating the synthetic KITTI-format set ({Frames} frames, seed {Seed}) at {Root}", options.SyntheticFrames, options.SyntheticSeed, _root);
             SyntheticKittiScenes.GenerateTree(_root, options.SyntheticFrames, options.SyntheticSeed, services.Progress);
+        }
+        else if (options.Synthetic && SyntheticKittiScenes.ReadProvenance(_root) is { } made &&
+                 (made.Frames != options.SyntheticFrames || made.Seed != options.SyntheticSeed))
+        {
+            // Reusing is the point of the embedded default, but a silent mismatch would mislead a comparison.
+            _logger.LogWarning("Reusing the synthetic KITTI set at {Root}, made with {Frames} frames and seed {Seed}, although the options ask for {WantFrames} frames and seed {WantSeed}; delete the folder to regenerate.",
+                _root, made.Frames, made.Seed, options.SyntheticFrames, options.SyntheticSeed);
         }
         var imageSets = Path.Combine(_root, "ImageSets");
         if (!Directory.Exists(imageSets))
@@ -82,6 +91,7 @@ internal sealed class KittiSplit : ISampleSource
         // The benchmark's test frames live under testing/ (no labels); a custom split falls back to training/.
         var testing = Path.Combine(root, "testing");
         _frameRoot = name == "test" && Directory.Exists(testing) ? testing : Path.Combine(root, "training");
+        HasLabels = Directory.Exists(Path.Combine(_frameRoot, "label_2"));
         var listed = KittiFiles.ReadImageSet(Path.Combine(root, "ImageSets", name + ".txt"));
         var kept = new List<string>(listed.Count);
         foreach (var id in listed)
@@ -128,7 +138,7 @@ internal sealed class KittiSplit : ISampleSource
         }
     }
 
-    private bool HasLabels => Directory.Exists(Path.Combine(_frameRoot, "label_2"));
+    private bool HasLabels { get; }
     private string VelodynePath(string id) => Path.Combine(_frameRoot, "velodyne", id + ".bin");
     private string CalibPath(string id) => Path.Combine(_frameRoot, "calib", id + ".txt");
     private string LabelPath(string id) => Path.Combine(_frameRoot, "label_2", id + ".txt");
@@ -167,13 +177,14 @@ internal sealed class KittiSplit : ISampleSource
 /// <summary>The range and camera field-of-view crops, over the raw float array (one pass, no allocation per point).</summary>
 public static class PointCrop
 {
+    /// <remarks>Overwrites <paramref name="points"/>: pass a scan read for this purpose.</remarks>
     public static float[] Apply(float[] points, KittiGeometry geometry, KittiOptions options) =>
         Apply(points, geometry, options.PointCloudRange, options.CropToCameraFov, options.ImageWidth, options.ImageHeight);
 
+    /// <summary>Crops in place (kept points move forward in the same array) and returns the kept prefix as a new array.</summary>
     public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight)
     {
         var n = points.Length / 4;
-        var keep = new float[points.Length];
         var m = geometry.VeloToImage;
         double m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5], m6 = m[6], m7 = m[7], m8 = m[8], m9 = m[9], m10 = m[10], m11 = m[11];
         float x0 = range[0], y0 = range[1], z0 = range[2], x1 = range[3], y1 = range[4], z1 = range[5];
@@ -191,10 +202,16 @@ public static class PointCrop
                 var v = (m4 * x + m5 * y + m6 * z + m7) / w;
                 if (u < 0 || u >= imageWidth || v < 0 || v >= imageHeight) continue;
             }
-            points.AsSpan(4 * i, 4).CopyTo(keep.AsSpan(4 * kept, 4));
+            if (kept != i)
+            {
+                points[4 * kept] = x;
+                points[4 * kept + 1] = y;
+                points[4 * kept + 2] = z;
+                points[4 * kept + 3] = points[4 * i + 3];
+            }
             kept++;
         }
-        return keep[..(4 * kept)];
+        return points[..(4 * kept)];
     }
 
     /// <summary>A seeded random subset of <paramref name="maxPoints"/> points, kept in their original order.</summary>

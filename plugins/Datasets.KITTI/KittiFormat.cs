@@ -15,16 +15,16 @@ public sealed class KittiFormatException(string message) : Exception(message);
 /// </summary>
 public sealed record KittiObject(
     string Type,
-    float Truncated,
+    double Truncated,
     int Occluded,
-    float Alpha,
-    float Left, float Top, float Right, float Bottom,
-    float Height, float Width, float Length,
-    float X, float Y, float Z,
-    float RotationY,
-    float Score = 1f)
+    double Alpha,
+    double Left, double Top, double Right, double Bottom,
+    double Height, double Width, double Length,
+    double X, double Y, double Z,
+    double RotationY,
+    double Score = 1)
 {
-    public float BoxHeight2D => Bottom - Top;
+    public double BoxHeight2D => Bottom - Top;
 
     public bool IsDontCare => Type == "DontCare";
 }
@@ -56,11 +56,13 @@ public static class KittiFiles
     public static float[] ReadVelodyne(string path)
     {
         if (!File.Exists(path)) throw new KittiFormatException($"{path}: velodyne file is missing.");
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length % 16 != 0)
-            throw new KittiFormatException($"{path}: size {bytes.Length} bytes is not a multiple of 16 (4 float32 per point: x, y, z, reflectance); the file is truncated or not a KITTI velodyne scan.");
-        var points = new float[bytes.Length / 4];
-        Buffer.BlockCopy(bytes, 0, points, 0, bytes.Length);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        var length = stream.Length;
+        if (length % 16 != 0)
+            throw new KittiFormatException($"{path}: size {length} bytes is not a multiple of 16 (4 float32 per point: x, y, z, reflectance); the file is truncated or not a KITTI velodyne scan.");
+        // Straight into the float array (KITTI scans are little-endian, as is every platform .NET runs on here).
+        var points = new float[length / 4];
+        stream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(points.AsSpan()));
         return points;
     }
 
@@ -89,14 +91,15 @@ public static class KittiFiles
         var f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (f.Length is not (15 or 16))
             throw new KittiFormatException($"{file}:{lineNumber}: expected 15 fields (16 with a score), found {f.Length}: '{line.Trim()}'.");
-        float F(int i)
+        // Doubles, as the devkit reads them (fscanf %lf): a truncation of 0.15 must not become 0.150000006.
+        double F(int i)
         {
-            if (!float.TryParse(f[i], NumberStyles.Float, Inv, out var v) || !float.IsFinite(v))
+            if (!double.TryParse(f[i], NumberStyles.Float, Inv, out var v) || !double.IsFinite(v))
                 throw new KittiFormatException($"{file}:{lineNumber}: field {i + 1} ({LabelFields[i]}) is not a number: '{f[i]}'.");
             return v;
         }
         return new KittiObject(f[0], F(1), (int)F(2), F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14),
-            f.Length == 16 ? F(15) : 1f);
+            f.Length == 16 ? F(15) : 1);
     }
 
     /// <summary>label_2 lines in the devkit's own format (two decimals; with the score for result files).</summary>
@@ -108,7 +111,7 @@ public static class KittiFiles
             sb.Append(o.Type).Append(' ')
               .Append(o.Truncated.ToString("F2", Inv)).Append(' ')
               .Append(o.Occluded.ToString(Inv)).Append(' ');
-            foreach (var v in new[] { o.Alpha, o.Left, o.Top, o.Right, o.Bottom, o.Height, o.Width, o.Length, o.X, o.Y, o.Z, o.RotationY })
+            foreach (var v in new double[] { o.Alpha, o.Left, o.Top, o.Right, o.Bottom, o.Height, o.Width, o.Length, o.X, o.Y, o.Z, o.RotationY })
                 sb.Append(v.ToString("F2", Inv)).Append(' ');
             if (withScore) sb.Append(o.Score.ToString("F4", Inv)).Append(' ');
             sb.Length--;

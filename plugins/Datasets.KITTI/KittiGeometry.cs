@@ -48,7 +48,7 @@ public sealed class KittiGeometry
     public Box3D CameraToLidar(KittiObject o, int classId, float score = 1f)
     {
         var (x, y, z) = RectToLidar(o.X, o.Y, o.Z);
-        return new Box3D((float)x, (float)y, (float)(z + o.Height / 2), o.Length, o.Width, o.Height,
+        return new Box3D((float)x, (float)y, (float)(z + o.Height / 2), (float)o.Length, (float)o.Width, (float)o.Height,
             (float)NormalizeAngle(-(o.RotationY + Math.PI / 2)), classId, score);
     }
 
@@ -59,12 +59,12 @@ public sealed class KittiGeometry
     /// </summary>
     public KittiObject LidarToCamera(Box3D box, string type, double imageWidth, double imageHeight)
     {
-        var (cx, cy, cz) = LidarToRect(box.X, box.Y, box.Z - box.Height / 2);
+        var (cx, cy, cz) = LidarToRect(box.X, box.Y, box.Z - box.Height / 2.0);
         var ry = NormalizeAngle(-box.Yaw - Math.PI / 2);
         var alpha = NormalizeAngle(-Math.Atan2(-box.Y, box.X) + ry);
         var (left, top, right, bottom) = ProjectBox(cx, cy, cz, box.Height, box.Width, box.Length, ry, imageWidth, imageHeight, out _);
-        return new KittiObject(type, 0, 0, (float)alpha, (float)left, (float)top, (float)right, (float)bottom,
-            box.Height, box.Width, box.Length, (float)cx, (float)cy, (float)cz, (float)ry, box.Score);
+        return new KittiObject(type, 0, 0, alpha, left, top, right, bottom,
+            box.Height, box.Width, box.Length, cx, cy, cz, ry, box.Score);
     }
 
     /// <summary>

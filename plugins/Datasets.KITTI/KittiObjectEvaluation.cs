@@ -7,6 +7,9 @@ public enum KittiDifficulty { Easy, Moderate, Hard }
 /// <summary>One AP figure: a class, a metric, a difficulty; both the 40- and the 11-recall-point AP (percent).</summary>
 public sealed record KittiAp(string Class, KittiMetric Metric, KittiDifficulty Difficulty, double ApR40, double ApR11, int GroundTruth, double MinOverlap)
 {
+    /// <summary>The interpolated precision at the 41 sampled recall positions (position i is recall ≈ i/40).</summary>
+    public IReadOnlyList<double> Precision { get; init; } = [];
+
     public static string MetricName(KittiMetric m) => m switch { KittiMetric.Box2D => "2d", KittiMetric.Bev => "bev", _ => "3d" };
 
     public static string DifficultyName(KittiDifficulty d) => d.ToString().ToLowerInvariant();
@@ -81,10 +84,13 @@ public static class KittiObjectEvaluation
                 }
                 for (var m = 0; m < 3; m++)
                 {
-                    var (r40, r11) = validGt == 0
-                        ? (0d, 0d)
-                        : AveragePrecision(groundTruth, detections, overlaps, m, ignoredGt, ignoredDt, dontCare, minOverlap, validGt);
-                    results.Add(new KittiAp(cls, (KittiMetric)m, (KittiDifficulty)d, r40, r11, validGt, minOverlap));
+                    var precision = validGt == 0
+                        ? new double[SamplePoints]
+                        : InterpolatedPrecision(groundTruth, detections, overlaps, m, ignoredGt, ignoredDt, dontCare, minOverlap, validGt);
+                    double r40 = 0, r11 = 0;
+                    for (var t = 1; t < SamplePoints; t++) r40 += precision[t];
+                    for (var t = 0; t < SamplePoints; t += 4) r11 += precision[t];
+                    results.Add(new KittiAp(cls, (KittiMetric)m, (KittiDifficulty)d, r40 / 40 * 100, r11 / 11 * 100, validGt, minOverlap) { Precision = precision });
                 }
             }
         }
@@ -136,7 +142,8 @@ public static class KittiObjectEvaluation
         return valid;
     }
 
-    private static (double R40, double R11) AveragePrecision(
+    /// <summary>Precision at the sampled thresholds, made monotone; R40 averages positions 1..40, R11 positions 0, 4, ..., 40.</summary>
+    private static double[] InterpolatedPrecision(
         IReadOnlyList<IReadOnlyList<KittiObject>> gt, IReadOnlyList<IReadOnlyList<KittiObject>> dt, double[][][,] overlaps, int metric,
         int[][] ignoredGt, int[][] ignoredDt, List<KittiObject>[] dontCare, double minOverlap, int validGt)
     {
@@ -162,10 +169,7 @@ public static class KittiObjectEvaluation
         }
         // Interpolated precision: max over this and all higher recall positions.
         for (var t = SamplePoints - 2; t >= 0; t--) precision[t] = Math.Max(precision[t], precision[t + 1]);
-        double r40 = 0, r11 = 0;
-        for (var t = 1; t < SamplePoints; t++) r40 += precision[t];
-        for (var t = 0; t < SamplePoints; t += 4) r11 += precision[t];
-        return (r40 / 40 * 100, r11 / 11 * 100);
+        return precision;
     }
 
     /// <summary>kitti_common get_thresholds / eval.cpp getThresholds: scores at which recall passes 0, 1/40, 2/40, ...</summary>

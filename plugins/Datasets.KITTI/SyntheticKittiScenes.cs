@@ -91,15 +91,42 @@ public static class SyntheticKittiScenes
             AtomicFile.WriteAllText(Path.Combine(sets, "train.txt"), string.Concat(ids.Take(trainCount).Select(id => id + "\n")));
             AtomicFile.WriteAllText(Path.Combine(sets, "val.txt"), string.Concat(ids.Skip(trainCount).Select(id => id + "\n")));
             AtomicFile.WriteAllText(Path.Combine(sets, "trainval.txt"), string.Concat(ids.Select(id => id + "\n")));
-            AtomicFile.WriteAllText(Path.Combine(staging, "kitti-synth.txt"),
+            AtomicFile.WriteAllText(Path.Combine(staging, ProvenanceFile),
                 $"{GeneratorVersion}\nframes {frames}\nseed {seed}\nsensor 64 beams, {ElevationTopDeg}..{ElevationBottomDeg} deg, {AzimuthStepDeg} deg steps within +-{AzimuthHalfWidthDeg} deg, {SensorHeight} m high\n");
             if (Directory.Exists(root)) Directory.Delete(root);
-            Directory.Move(staging, root);
+            try
+            {
+                Directory.Move(staging, root);
+            }
+            catch (IOException) when (File.Exists(Path.Combine(root, ProvenanceFile)))
+            {
+                // Another process finished the same set first: keep its copy.
+            }
         }
         finally
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
+    }
+
+    private const string ProvenanceFile = "kitti-synth.txt";
+
+    /// <summary>Frames and seed a generated tree was made with (null when the folder is not a generated set).</summary>
+    public static (int Frames, int Seed)? ReadProvenance(string root)
+    {
+        var path = Path.Combine(root, ProvenanceFile);
+        if (!File.Exists(path)) return null;
+        int? frames = null, seed = null;
+        foreach (var line in File.ReadAllLines(path))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length == 2 && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
+            {
+                if (parts[0] == "frames") frames = v;
+                if (parts[0] == "seed") seed = v;
+            }
+        }
+        return frames is { } f && seed is { } s ? (f, s) : null;
     }
 
     // ---- scene composition ----
@@ -162,18 +189,19 @@ public static class SyntheticKittiScenes
         // Parked rows along the kerbs: cars nearly parallel to the road, some gaps.
         foreach (var side in new[] { -1, 1 })
         {
-            if (r.NextDouble() > 0.6) continue;
+            // KITTI averages about 4 cars per frame, many of them parked; rows are partly filled.
+            if (r.NextDouble() > 0.5) continue;
             var y = side * (roadHalf + Uniform(r, 0.9, 1.4));
             for (var x = Uniform(r, 2, 8); x < 60; x += Uniform(r, 5.2, 7.5))
             {
-                if (r.NextDouble() > 0.65) continue;
+                if (r.NextDouble() > 0.5) continue;
                 var (l, w, h) = CarSize(r);
                 var yaw = Heading(0, 0.05);
                 if (Free(x, y, l, w, yaw, 0.2)) AddObject("Car", x, y, l, w, h, yaw);
             }
         }
         // Traffic: cars and the odd van in the lanes, a few turning or crossing at any heading.
-        var traffic = r.Next(2, 7);
+        var traffic = r.Next(1, 6);
         for (var k = 0; k < traffic; k++)
         {
             for (var attempt = 0; attempt < 20; attempt++)
@@ -374,7 +402,8 @@ public static class SyntheticKittiScenes
             var t = range[i];
             if (double.IsInfinity(t)) continue;
             var material = hit[i] < 0 ? Material.Ground : solids[hit[i]].Material;
-            var baseReflectance = hit[i] < 0 ? 0.12 + 0.1 * Math.Sin(0.7 * t) * 0.5 : solids[hit[i]].Reflectance;
+            // Asphalt is dark (about 0.1), with patches varying slowly along the range.
+            var baseReflectance = hit[i] < 0 ? 0.12 + 0.05 * Math.Sin(0.7 * t) : solids[hit[i]].Reflectance;
             // Dropouts: more with range and on dark or grazing surfaces (no return).
             var dropout = 0.02 + 0.08 * t / MaxRange + (baseReflectance * incidence[i] < 0.02 ? 0.3 : 0);
             // Visibility counts the ray whether or not the sensor then drops its return.
@@ -451,7 +480,7 @@ public static class SyntheticKittiScenes
             }
             var visible = crossings[k] == 0 ? 0 : (double)firstHits[k] / crossings[k];
             var occluded = visible >= 0.8 ? 0 : visible >= 0.4 ? 1 : 2;
-            labels.Add(camera with { Truncated = (float)Math.Round(truncation, 2), Occluded = occluded, Score = 1f });
+            labels.Add(camera with { Truncated = Math.Round(truncation, 2), Occluded = occluded, Score = 1 });
         }
         return labels;
     }

@@ -68,4 +68,22 @@ public class GeometryTests
         var (u, v, depth) = g.RectToImage(1, -0.5, 10);
         Assert.That((u, v, depth), Is.EqualTo((600 + 70.0, 180 - 35.0, 10.0)));
     }
+
+    [Test]
+    public void The_crops_keep_exactly_the_points_inside_the_range_and_in_front_of_the_camera_within_the_image()
+    {
+        var g = new KittiGeometry(Ideal);
+        float[] points =
+        [
+            10, 0, 0, 0.1f,   // straight ahead: u = 600, v = 180 -> kept
+            10, 20, 0, 0.2f,  // 20 m to the left at 10 m: u = 600 - 1400 < 0 -> outside the image
+            -5, 0, 0, 0.3f,   // behind the camera (and outside x >= 0)
+            10, 0, 5, 0.4f,   // above the range's zmax = 1
+            30, -5, -1, 0.5f, // u = 600 + 700 * 5 / 30 = 716.7, v = 180 + 700 * 1 / 30 = 203.3 -> kept
+        ];
+        var kept = PointCrop.Apply((float[])points.Clone(), g, [0f, -39.68f, -3f, 69.12f, 39.68f, 1f], cropToFov: true, 1242, 375);
+        Assert.That(kept, Is.EqualTo(new float[] { 10, 0, 0, 0.1f, 30, -5, -1, 0.5f }));
+        var rangeOnly = PointCrop.Apply((float[])points.Clone(), g, [0f, -39.68f, -3f, 69.12f, 39.68f, 1f], cropToFov: false, 1242, 375);
+        Assert.That(rangeOnly, Is.EqualTo(new float[] { 10, 0, 0, 0.1f, 10, 20, 0, 0.2f, 30, -5, -1, 0.5f }));
+    }
 }

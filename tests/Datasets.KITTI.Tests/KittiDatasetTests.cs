@@ -150,6 +150,24 @@ public class KittiDatasetTests
     }
 
     [Test]
+    public void The_test_split_reads_the_unlabelled_testing_folder()
+    {
+        var root = CopyOfTree();
+        foreach (var sub in new[] { "velodyne", "calib" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, "testing", sub));
+            var ext = sub == "velodyne" ? ".bin" : ".txt";
+            File.Copy(Path.Combine(root, "training", sub, "000000" + ext), Path.Combine(root, "testing", sub, "000000" + ext));
+        }
+        File.WriteAllText(Path.Combine(root, "ImageSets", "test.txt"), "000000\n");
+        var test = new KittiDataset(new KittiOptions { Root = root }, RunServices.ForTesting()).GetSplit("test");
+        var sample = test.Get(0);
+        Assert.That(sample.PointCount, Is.GreaterThan(1000));
+        Assert.That(sample.Boxes, Is.Empty);
+        Assert.That(((KittiFrameAnnotation)sample.Annotation!).Objects, Is.Empty);
+    }
+
+    [Test]
     public void A_bad_point_cloud_range_is_refused_naming_the_option()
     {
         var e = Assert.Throws<ArgumentException>(() => new KittiDataset(new KittiOptions { Root = _root, PointCloudRange = [0, 0, 0, 1, 1] }, RunServices.ForTesting()))!;

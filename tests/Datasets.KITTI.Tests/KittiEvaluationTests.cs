@@ -58,6 +58,7 @@ public class KittiEvaluationTests
         var ap = Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate);
         Assert.That(ap.ApR40, Is.EqualTo(50).Within(1e-9));
         Assert.That(ap.ApR11, Is.EqualTo(600.0 / 11).Within(1e-9));
+        Assert.That(ap.Precision, Is.EqualTo(Enumerable.Range(0, 41).Select(i => i <= 20 ? 1.0 : 0.0)));
     }
 
     [Test]
@@ -143,5 +144,66 @@ public class KittiEvaluationTests
         var (gt, dt) = Frames(80, i => ([ped], [Detection(ped with { Y = 1.7f + d }, 0.5f + i / 200f)]));
         var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
         Assert.That(Ap(aps, "Pedestrian", KittiMetric.Box3D, KittiDifficulty.Moderate).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+
+    [Test]
+    public void Report_metrics_name_class_box_difficulty_and_recall_points_and_mAP_averages_only_classes_with_ground_truth()
+    {
+        KittiAp A(string cls, KittiMetric m, KittiDifficulty d, double r40, int gt) => new(cls, m, d, r40, r40 / 2, gt, 0.5);
+        var aps = new List<KittiAp>
+        {
+            A("Car", KittiMetric.Box3D, KittiDifficulty.Moderate, 80, 10),
+            A("Pedestrian", KittiMetric.Box3D, KittiDifficulty.Moderate, 40, 5),
+            A("Cyclist", KittiMetric.Box3D, KittiDifficulty.Moderate, 0, 0),
+        };
+        var outcome = new Platform.Abstractions.Pipeline.StepOutcome();
+        KittiApReport.Fill(outcome, aps);
+        Assert.That(outcome.Metrics["Car/3d/moderate/R40"], Is.EqualTo(80));
+        Assert.That(outcome.Metrics["Pedestrian/3d/moderate/R11"], Is.EqualTo(20));
+        Assert.That(outcome.Metrics.ContainsKey("Cyclist/3d/moderate/R40"), Is.False, "no cyclists: no figure rather than a zero");
+        Assert.That(outcome.Metrics["mAP/3d/moderate/R40"], Is.EqualTo(60));
+        Assert.That(outcome.Tables.Single().Rows.Single(r => r[0] == "Cyclist" && r[1] == "3d")[4], Is.EqualTo("-"));
+    }
+
+    [Test]
+    public void A_truncation_of_exactly_0_15_read_from_a_label_file_is_still_easy()
+    {
+        // The devkit reads fields as doubles: 0.15 is not above the easy limit 0.15 (as a float it would be 0.150000006).
+        var gt = KittiFiles.ParseLabelLine("Car 0.15 0 0.00 500.00 100.00 600.00 200.00 1.50 1.60 3.90 0.00 1.70 20.00 0.00", "label", 1);
+        var (gts, dts) = Frames(80, i => ([gt], [Detection(gt, 0.5f + i / 200f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gts, dts, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy).GroundTruth, Is.EqualTo(80));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy).ApR40, Is.EqualTo(100).Within(1e-9));
+    }
+
+    [Test]
+    public void Devkit_reference_figures_are_reproduced()
+    {
+        // Frames 400-419 of the synthetic set with seed 0 and detections of them: Fixtures/devkit-reference/README.md.
+        var folder = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "tests", "Datasets.KITTI.Tests", "Fixtures", "devkit-reference");
+        var ids = Enumerable.Range(400, 20).Select(i => i.ToString("D6")).ToArray();
+        List<IReadOnlyList<KittiObject>> Read(string file)
+        {
+            var lines = File.ReadAllLines(Path.Combine(folder, file));
+            return ids.Select(id => (IReadOnlyList<KittiObject>)lines.Where(l => l.StartsWith(id + " ", StringComparison.Ordinal))
+                .Select((l, n) => KittiFiles.ParseLabelLine(l[(id.Length + 1)..], file, n + 1)).ToList()).ToList();
+        }
+        var gt = Read("ground-truth.txt");
+        var dt = Read("detections.txt");
+        Assert.That(gt.Sum(g => g.Count), Is.EqualTo(File.ReadAllLines(Path.Combine(folder, "ground-truth.txt")).Length));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        var checkedFigures = 0;
+        foreach (var line in File.ReadAllLines(Path.Combine(folder, "reference-ap.txt")))
+        {
+            // "Car/3d/moderate R40 26.3745 R11 31.4920"
+            var f = line.Split(' ');
+            var key = f[0].Split('/');
+            var metric = key[1] switch { "2d" => KittiMetric.Box2D, "bev" => KittiMetric.Bev, _ => KittiMetric.Box3D };
+            var ap = Ap(aps, key[0], metric, Enum.Parse<KittiDifficulty>(key[2], ignoreCase: true));
+            Assert.That(ap.ApR40, Is.EqualTo(double.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)).Within(1e-3), line);
+            Assert.That(ap.ApR11, Is.EqualTo(double.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture)).Within(1e-3), line);
+            checkedFigures += 2;
+        }
+        Assert.That(checkedFigures, Is.EqualTo(54));
     }
 }

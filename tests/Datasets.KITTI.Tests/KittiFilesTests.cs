@@ -18,18 +18,18 @@ public class KittiFilesTests
     {
         var o = KittiFiles.ParseLabelLine("Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01", "f", 1);
         Assert.That(o.Type, Is.EqualTo("Pedestrian"));
-        Assert.That((o.Truncated, o.Occluded, o.Alpha), Is.EqualTo((0f, 0, -0.20f)));
-        Assert.That((o.Left, o.Top, o.Right, o.Bottom), Is.EqualTo((712.40f, 143.00f, 810.73f, 307.92f)));
-        Assert.That((o.Height, o.Width, o.Length), Is.EqualTo((1.89f, 0.48f, 1.20f)));
-        Assert.That((o.X, o.Y, o.Z, o.RotationY), Is.EqualTo((1.84f, 1.47f, 8.41f, 0.01f)));
-        Assert.That(o.Score, Is.EqualTo(1f), "ground truth has no score field");
-        Assert.That(o.BoxHeight2D, Is.EqualTo(307.92f - 143.00f).Within(1e-4));
+        Assert.That((o.Truncated, o.Occluded, o.Alpha), Is.EqualTo((0.0, 0, -0.20)));
+        Assert.That((o.Left, o.Top, o.Right, o.Bottom), Is.EqualTo((712.40, 143.00, 810.73, 307.92)));
+        Assert.That((o.Height, o.Width, o.Length), Is.EqualTo((1.89, 0.48, 1.20)));
+        Assert.That((o.X, o.Y, o.Z, o.RotationY), Is.EqualTo((1.84, 1.47, 8.41, 0.01)));
+        Assert.That(o.Score, Is.EqualTo(1.0), "ground truth has no score field");
+        Assert.That(o.BoxHeight2D, Is.EqualTo(307.92 - 143.00).Within(1e-9));
     }
 
     [Test]
     public void A_result_line_carries_a_sixteenth_score_field_and_round_trips_through_the_writer()
     {
-        var o = new KittiObject("Car", 0.1f, 1, -1.5f, 10, 20, 110, 80, 1.5f, 1.6f, 3.9f, 1.25f, 1.7f, 20.5f, 0.3f, 0.875f);
+        var o = new KittiObject("Car", 0.1, 1, -1.5, 10, 20, 110, 80, 1.5, 1.6, 3.9, 1.25, 1.7, 20.5, 0.3, 0.875);
         var text = KittiFiles.FormatLabels([o], withScore: true);
         Assert.That(text, Is.EqualTo("Car 0.10 1 -1.50 10.00 20.00 110.00 80.00 1.50 1.60 3.90 1.25 1.70 20.50 0.30 0.8750\n"));
         var back = KittiFiles.ParseLabelLine(text.TrimEnd(), "f", 1);

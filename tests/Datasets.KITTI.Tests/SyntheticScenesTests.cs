@@ -32,7 +32,8 @@ public class SyntheticScenesTests
         TestContext.Out.WriteLine($"{perFrame * 1000:F0} ms per frame, {points / frames} points per frame");
         // 64 beams x 1125 columns (0.08 degree steps over +-45 degrees).
         Assert.That(frame.RaysCast, Is.EqualTo(64 * 1125));
-        Assert.That(perFrame, Is.LessThan(0.5));
+        // About 0.08-0.18 s measured on the shared 2-core machine; the bound leaves room for a loaded machine.
+        Assert.That(perFrame, Is.LessThan(0.8));
         Assert.That(points / frames, Is.InRange(20_000, 64 * 1125));
     }
 

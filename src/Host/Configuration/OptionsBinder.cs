@@ -33,7 +33,26 @@ public static class OptionsBinder
             // CheckKeys converts every leaf first, so this is rare: keep the binder's own words.
             throw new PlatformException($"{section.Path}: {e.Message}", e);
         }
+        ReplaceCollections(options, section);
         return Validate(options, section.Path, owner);
+    }
+
+    /// <summary>
+    /// The configuration binder appends to a list or array that already holds defaults; a pipeline that
+    /// writes a list means that list, so collections named in the section are replaced, not extended.
+    /// </summary>
+    private static void ReplaceCollections(object target, IConfigurationSection section)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (!SettableProperties(target.GetType()).TryGetValue(child.Key, out var property)) continue;
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (IsScalar(type)) continue;
+            if (ElementType(type) is not null && property.SetMethod?.IsPublic == true)
+                property.SetValue(target, child.Get(property.PropertyType));
+            else if (!IsDictionary(type) && type.IsClass && property.GetValue(target) is { } nested)
+                ReplaceCollections(nested, child);
+        }
     }
 
     private static void CheckKeys(Type type, IConfigurationSection section, string owner)
