@@ -17,8 +17,9 @@ public static class Inference
         using var progress = services.Progress.Start(description, count);
         for (var start = 0; start < count; start += batchSize)
         {
-            using var scope = NewDisposeScope();
             var samples = Enumerable.Range(start, Math.Min(batchSize, count - start)).Select(data.Get).ToArray();
+            using var quiet = NoGcRegion.Enter();
+            using var scope = NewDisposeScope();
             using var batch = model.Collate(samples, services.Device);
             var predictions = model.Predict(model.Forward(batch), batch);
             for (var i = 0; i < samples.Length; i++) results.Add((samples[i].WithoutPoints(), predictions[i]));

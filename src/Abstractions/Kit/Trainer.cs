@@ -78,9 +78,10 @@ public sealed class Trainer(RunServices services)
             var terms = new Dictionary<string, double>();
             for (var step = 0; step < stepsPerEpoch; step++)
             {
-                using var scope = NewDisposeScope();
                 var indices = order.Skip(step * options.BatchSize).Take(options.BatchSize);
                 var samples = indices.Select(data.Get).ToArray();
+                using var quiet = NoGcRegion.Enter();
+                using var scope = NewDisposeScope();
                 using var batch = model.Collate(samples, services.Device);
                 optimizer.zero_grad();
                 var result = loss(model, batch);
