@@ -47,14 +47,16 @@ internal sealed class HessianEstimate : IDisposable
             diagonal = gradient!.Select(g => g.square().add(damping)).ToArray();
         }
 
+        var broken = new List<string>();
         for (var i = 0; i < candidates.Count; i++)
         {
             var bad = diagonal[i].isfinite().logical_not().sum().item<long>() + (gradient is null ? 0 : gradient[i].isfinite().logical_not().sum().item<long>());
-            if (bad > 0)
-                throw new InvalidOperationException(
-                    $"Step '{step}': the Hessian estimate ({options.Estimator}) of layer '{candidates[i].Name}' has {bad} NaN or Inf entries; " +
-                    "the model's outputs or weights are not finite on the calibration samples (check the checkpoint and CalibrationSplit).");
+            if (bad > 0) broken.Add($"'{candidates[i].Name}' ({bad} entries)");
         }
+        if (broken.Count > 0)
+            throw new InvalidOperationException(
+                $"Step '{step}': the Hessian estimate ({options.Estimator}) has NaN or Inf entries in layer {string.Join(", ", broken)}; " +
+                "the model's outputs or weights are not finite on the calibration samples (check the checkpoint and CalibrationSplit).");
         return new HessianEstimate { Candidates = candidates, Diagonal = diagonal, Gradient = gradient, BackwardPasses = passes };
     }
 
@@ -72,22 +74,25 @@ internal sealed class HessianEstimate : IDisposable
         using var task = progress.Start($"{step}: Gauss-Newton diagonal", (long)calibration.Batches.Count * projections);
         for (var b = 0; b < calibration.Batches.Count; b++)
         {
+            using var scope = NewDisposeScope();
+            // One forward per batch; every projection back-propagates through the same graph (retained until the last).
+            var output = model.Forward(calibration.Batches[b]);
+            var compared = model.DistortionOutputs
+                .Where(spec => calibration.Weights.For(spec.Group) != 0)
+                .Select(spec => (F: OutputDistortion.Comparable(output, spec), Weight: calibration.Weights.For(spec.Group)))
+                .ToList();
             for (var p = 0; p < projections; p++)
             {
-                using var scope = NewDisposeScope();
+                using var inner = NewDisposeScope();
                 model.Module.zero_grad();
-                var output = model.Forward(calibration.Batches[b]);
                 Tensor? objective = null;
-                foreach (var spec in model.DistortionOutputs)
+                foreach (var (f, weight) in compared)
                 {
-                    var weight = calibration.Weights.For(spec.Group);
-                    if (weight == 0) continue;
-                    var f = OutputDistortion.Comparable(output, spec);
                     var v = randint(0, 2, f.shape, ScalarType.Float32, generator: generator).mul_(2).sub_(1).to(f.dtype).to(f.device);
                     var term = (f * v).sum() * Math.Sqrt(weight / f.numel());
                     objective = objective is null ? term : objective + term;
                 }
-                objective!.backward();
+                objective!.backward(retain_graph: p < projections - 1);
                 Accumulate(candidates, sums, square: true);
                 task.Advance();
             }

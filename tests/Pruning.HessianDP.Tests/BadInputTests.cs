@@ -43,11 +43,11 @@ public class BadInputTests
     public void A_nan_in_the_hessian_estimate_names_the_layer()
     {
         using var model = new TinyPointModel();
-        var head = model.PrunableLayers.Single(l => l.Name == "boxes");
-        // A NaN weight in the locality head poisons only that head's outputs, hence only that head's gradients.
+        var head = model.PrunableLayers.Single(l => l.Name == "heatmap");
+        // A NaN weight in the confidence head poisons its outputs and every gradient flowing back through it, but not the locality head's own.
         using (no_grad()) head.Weight[0, 0] = tensor(float.NaN);
         var error = Assert.Throws<InvalidOperationException>(() => new HessianDPCompressor(new HessianDPOptions()).Run(TestPipeline.Context(model)));
-        Assert.That(error!.Message, Does.Contain("NaN").And.Contain("'boxes'"));
+        Assert.That(error!.Message, Does.Contain("NaN").And.Contain("'heatmap'").And.Contain("'conv1'").And.Not.Contain("'boxes'"));
     }
 
     [Test]

@@ -51,9 +51,39 @@ public class GaussNewtonTests
         var candidate = new PruningCandidate(layer, 8, 1, 8);
         var h = tensor(new double[] { 1, 1, 0.1, 5, 4, 2, 3, 0 }).reshape(2, 4);
         using var estimate = new HessianEstimate { Candidates = [candidate], Diagonal = [h] };
-        var curve = DistortionCurves.Build(estimate, new HessianDPOptions()).Single();
+        var curve = DistortionCurves.Build(estimate, new HessianDPOptions { Ranking = WithinLayerRanking.HessianSaliency }).Single();
         // w²H: 1, 4, 0.9, (already zero), 1, 2, 3, 0 → order: zero weight, 0, 0.9, 1, 1, 2, 3, 4.
         Assert.That(curve.Prefix, Is.EqualTo(new[] { 0, 0, 0, 0.9, 1.9, 2.9, 4.9, 7.9, 11.9 }).Within(1e-6));
         Assert.That(curve.Order[0].item<long>(), Is.EqualTo(3), "the already zero weight goes first");
+    }
+
+    [Test]
+    public void Magnitude_ranking_removes_small_weights_first_and_reads_their_w_squared_h()
+    {
+        using var model = new TinyLinearModel();
+        var layer = model.PrunableLayers[0];
+        using (no_grad()) layer.Weight.copy_(tensor(Enumerable.Range(1, 12).Select(i => (float)(13 - i)).ToArray()).reshape(4, 3));
+        var candidate = new PruningCandidate(layer, 12, 0, 12);
+        using var estimate = new HessianEstimate { Candidates = [candidate], Diagonal = [full(4, 3, 0.5, ScalarType.Float64)] };
+        var curve = DistortionCurves.Build(estimate, new HessianDPOptions { Ranking = WithinLayerRanking.Magnitude }).Single();
+        // Weights 12..1: the smallest (1, at flat index 11) goes first; D(2) = 0.5·(1² + 2²).
+        Assert.That(curve.Order[0].item<long>(), Is.EqualTo(11));
+        Assert.That(curve.At(2), Is.EqualTo(2.5).Within(1e-12));
+        Assert.That(curve.At(12), Is.EqualTo(0.5 * Enumerable.Range(1, 12).Sum(i => i * i)).Within(1e-9));
+    }
+
+    [Test]
+    public void Budget_fill_restores_the_removed_weights_with_the_most_distortion_per_flop_while_they_fit()
+    {
+        using var a = new TinyLinearModel();
+        // Two 8-weight curves at 1 FLOP a weight (the tiny linear model's cost), every weight removed.
+        var layer = a.PrunableLayers[1];
+        var cheap = new PruningCandidate(layer, 8, 0, 8);
+        // Curve prefixes (removing n weights): restoring the n-th weight of `cheap` lowers D by Prefix[n] − Prefix[n−1].
+        var first = new LayerDistortionCurve { Candidate = cheap, Prefix = [0, 1, 2, 3, 4, 5, 6, 7, 8], Order = zeros(1), Scores = zeros(1) };
+        var second = new LayerDistortionCurve { Candidate = cheap, Prefix = [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 20], Order = zeros(1), Scores = zeros(1) };
+        // Both fully pruned (0 FLOPs); budget 4 FLOPs = 4 restorations. Gains: second's last weight 16.5, then first's 1, 1, 1.
+        var result = SparsityAllocation.FillBudget([first, second], [8, 8], budget: 4);
+        Assert.That(result, Is.EqualTo(new long[] { 5, 7 }));
     }
 }
