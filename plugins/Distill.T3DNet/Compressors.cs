@@ -49,7 +49,7 @@ public sealed class T3DNetCompressor(T3DNetOptions options) : ICompressor
             throw;
         }
         outcome.Notes.Add($"T3DNet stages: {string.Join(" -> ", stages)}; student width {options.StudentWidth}, augmented widths up to {options.MaxWidthFactor}x.");
-        training.Finish(student, outcome, "t3dnet");
+        training.Finish(student, outcome);
         return outcome;
     }
 }
@@ -72,7 +72,7 @@ public sealed class DistillCompressor(DistillOptions options) : ICompressor
             student.Dispose();
             throw;
         }
-        training.Finish(student, outcome, "distill");
+        training.Finish(student, outcome);
         return outcome;
     }
 }

@@ -129,7 +129,7 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
     }
 
     /// <summary>Replaces the context's model by the student (keeping the teacher), saves it and reports sizes.</summary>
-    public void Finish(IModel student, StepOutcome outcome, string folder)
+    public void Finish(IModel student, StepOutcome outcome)
     {
         var teacherStats = ModelStats.Measure(teacher);
         var studentStats = ModelStats.Measure(student);
@@ -139,9 +139,10 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         outcome.Metrics["studentFlops"] = studentStats.Flops;
         outcome.Metrics["parameterReduction"] = (double)teacherStats.Params / studentStats.Params;
         outcome.Metrics["flopsReduction"] = teacherStats.Flops / studentStats.Flops;
-        var path = Path.Combine(context.Services.OutputDirectory, folder, "student.ckpt");
+        // The student alone (its augmentation weights are gone), reloadable with the host's 'load' step.
+        var path = Path.Combine(context.StepDirectory("student"), "student.ckpt");
         Checkpoint.Save(student, path, outcome.Metrics);
-        outcome.Files.Add(Path.Combine(folder, "student.ckpt"));
+        outcome.Files.Add(Path.GetRelativePath(context.Services.OutputDirectory, path));
         outcome.Tables.Add(new ReportTable("Teacher and student", ["model", "width", "parameters", "FLOPs per sample (MACs)"],
         [
             ["teacher", Width(teacher), teacherStats.Params.ToString("N0"), teacherStats.Flops.ToString("N0")],

@@ -13,7 +13,7 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// Batch tensors: pillars (points, counts, coords) and, when the samples carry boxes, the targets.
 /// Outputs: hm (class logits), center, center_z, dim (log l, w, h), rot (sin, cos), all [B, C, H, W].
 /// </summary>
-public sealed class CenterPointModel : ModelBase
+public sealed class CenterPointModel : ModelBase, IDescribesInput
 {
     public const string Name = "centerpoint";
 
@@ -85,6 +85,21 @@ public sealed class CenterPointModel : ModelBase
         tensors["target_mask"] = tensor(mask, [samples.Count, maxObjects]).to(device);
         tensors["target_box"] = tensor(regression, [samples.Count, maxObjects, GaussianHeatmapTarget.RegressionSize]).to(device);
         return new ModelBatch(samples, tensors);
+    }
+
+    /// <summary>What the pillar encoder really processed: it runs once per non-empty pillar, not once per pillar slot.</summary>
+    public IReadOnlyDictionary<string, double> DescribeInput(ModelBatch batch)
+    {
+        double frames = batch.Samples.Count;
+        var pillars = batch["pillar_counts"].shape[0];
+        var encoderWeights = PrunableLayers.Where(l => l.Name.StartsWith("pfn.", StringComparison.Ordinal)).Sum(l => (double)l.Weight.count_nonzero().item<long>());
+        return new Dictionary<string, double>
+        {
+            ["points"] = batch.Samples.Sum(s => s.PointCount) / frames,
+            ["nonEmptyPillars"] = pillars / frames,
+            ["pointsInPillars"] = batch["pillar_counts"].sum().item<long>() / frames,
+            ["encoderFlopsAtThisInput"] = pillars / frames * Config.MaxPointsPerPillar * encoderWeights,
+        };
     }
 
     public override ModelOutput Forward(ModelBatch batch)

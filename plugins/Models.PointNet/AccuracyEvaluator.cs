@@ -50,7 +50,7 @@ public sealed class AccuracyEvaluator(NoOptions options) : IEvaluator
         for (var c = 0; c < classes; c++)
             csv.Append(dataset.ClassNames[c]).Append(',').AppendJoin(",", Enumerable.Range(0, classes).Select(p => confusion[c, p])).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, "confusion.csv"), csv.ToString());
-        outcome.Files.Add("confusion.csv");
+        outcome.Files.Add(Path.GetFullPath(Path.Combine(outputDirectory, "confusion.csv")));
         return outcome;
     }
 }

@@ -16,6 +16,9 @@ public sealed class ModelNet40Options
     [Description("Which layout Root holds: auto (detect), resampled or hdf5.")]
     public string Layout { get; set; } = "auto";
 
+    [Description("Which class list of the resampled layout to use: modelnet40 or modelnet10 (both ship in modelnet40_normal_resampled).")]
+    public string Variant { get; set; } = "modelnet40";
+
     [Description("Points read per shape (the first N of the file: 10000 in resampled, 2048 in hdf5).")]
     [Range(16, 100000)]
     public int Points { get; set; } = 1024;
@@ -70,7 +73,12 @@ public sealed class ModelNet40Dataset : IDataset
         Func<string, ISampleSource> read;
         if (layout == "resampled")
         {
-            var namesFile = Directory.EnumerateFiles(root, "*_shape_names.txt").Order().First();
+            // The public folder holds both modelnet40_* and modelnet10_* lists: take the one Variant names,
+            // or the only list there is.
+            var lists = Directory.EnumerateFiles(root, "*_shape_names.txt").Order(StringComparer.Ordinal).ToArray();
+            var namesFile = lists.FirstOrDefault(f => Path.GetFileName(f) == options.Variant + "_shape_names.txt")
+                ?? (lists.Length == 1 ? lists[0]
+                    : throw new FileNotFoundException($"ModelNet40 option Variant: '{root}' has no {options.Variant}_shape_names.txt (it has {string.Join(", ", lists.Select(Path.GetFileName))})."));
             var prefix = Path.GetFileName(namesFile)[..^"_shape_names.txt".Length];
             classNames = ReadLines(namesFile);
             read = split => new ResampledSplit(split, root, prefix, classNames, options.Points, features);

@@ -64,7 +64,7 @@ public class T3DNetCompressorTests
         var context = new PipelineContext(services, dataset, new PointNetFactory());
         torch.manual_seed(0);
         var teacher = new PointNetModel(new PointNetOptions { WidthMultiplier = 0.25, NumPoints = 64, Dropout = 0 }, dataset.Info);
-        new Trainer(services).Fit(teacher, dataset.GetSplit("train"), new TrainOptions { Epochs = 4, BatchSize = 8, LearningRate = 1e-2 });
+        new Trainer(services).Fit(teacher, dataset.GetSplit("train"), new TrainOptions { Epochs = 3, BatchSize = 8, LearningRate = 1e-2 });
         context.Model = teacher;
         return (context, teacher);
     }

@@ -69,10 +69,12 @@ public class ShapesDatasetTests
 public class ModelNet40ReaderTests
 {
     [Test]
-    public void The_resampled_layout_reads_shape_lists_and_per_shape_text_files()
+    public void The_resampled_layout_reads_the_modelnet40_lists_and_per_shape_text_files()
     {
         var root = TestPaths.NewTempDirectory("modelnet-resampled");
         File.WriteAllLines(Path.Combine(root, "modelnet40_shape_names.txt"), ["airplane", "night_stand"]);
+        // The public folder also ships the ModelNet10 lists; the default Variant must not pick them.
+        File.WriteAllLines(Path.Combine(root, "modelnet10_shape_names.txt"), ["bathtub", "bed"]);
         File.WriteAllLines(Path.Combine(root, "modelnet40_train.txt"), ["airplane_0001", "night_stand_0002"]);
         File.WriteAllLines(Path.Combine(root, "modelnet40_test.txt"), ["night_stand_0007"]);
         void Shape(string cls, string id, float offset)
