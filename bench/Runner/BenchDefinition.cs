@@ -41,21 +41,33 @@ public sealed record BenchDefinition(
             rows.Add(new BenchRow(row["Label"] ?? $"row {row.Key}", pipeline, Merge(common, Pairs(row.GetSection("Overrides"))), row.GetSection("Axes").GetChildren().ToDictionary(c => c.Key, c => c.Value ?? "")));
         }
 
-        var axes = bench.GetSection("Grid").GetChildren().Select(a => (
-            Name: a["Name"] ?? throw new PlatformException($"{a.Path}:Name: missing."),
-            Key: a["Key"] ?? throw new PlatformException($"{a.Path}:Key: missing."),
-            Values: a.GetSection("Values").GetChildren().Select(v => v.Value ?? "").ToArray())).ToList();
+        // A grid axis: Name, and Values that are either plain values for its Key, or sections
+        // { Label, Overrides: ["Key=value", ...] } when one setting needs several keys.
+        var axes = bench.GetSection("Grid").GetChildren().Select(a =>
+        {
+            var axisName = a["Name"] ?? throw new PlatformException($"{a.Path}:Name: missing.");
+            var key = a["Key"];
+            return (Name: axisName, Values: a.GetSection("Values").GetChildren().Select(v =>
+            {
+                if (v.Value is not null)
+                {
+                    if (key is null) throw new PlatformException($"{a.Path}:Key: missing for the plain value '{v.Value}'.");
+                    return (Label: v.Value, Overrides: (IReadOnlyDictionary<string, string>)new Dictionary<string, string> { [key] = v.Value });
+                }
+                return (Label: v["Label"] ?? throw new PlatformException($"{v.Path}:Label: missing."), Overrides: (IReadOnlyDictionary<string, string>)Pairs(v.GetSection("Overrides")));
+            }).ToArray());
+        }).ToList();
         if (axes.Count > 0)
         {
             var pipeline = defaultPipeline ?? throw new PlatformException($"{file}: Bench:Pipeline is needed for the grid.");
-            IEnumerable<List<(string Name, string Key, string Value)>> product = [[]];
+            IEnumerable<List<(string Axis, string Label, IReadOnlyDictionary<string, string> Overrides)>> product = [[]];
             foreach (var axis in axes)
-                product = product.SelectMany(prefix => axis.Values.Select(v => prefix.Append((axis.Name, axis.Key, v)).ToList()));
+                product = product.SelectMany(prefix => axis.Values.Select(v => prefix.Append((axis.Name, v.Label, v.Overrides)).ToList()));
             foreach (var combination in product)
             {
-                var label = string.Join(" ", combination.Select(c => c.Value));
-                var overrides = Merge(common, combination.ToDictionary(c => c.Key, c => c.Value));
-                rows.Add(new BenchRow(label, pipeline, overrides, combination.ToDictionary(c => c.Name, c => c.Value)));
+                var label = string.Join(" ", combination.Select(c => c.Label));
+                var overrides = combination.Aggregate((IReadOnlyDictionary<string, string>)common, (acc, c) => Merge(acc, c.Overrides));
+                rows.Add(new BenchRow(label, pipeline, overrides, combination.ToDictionary(c => c.Axis, c => c.Label)));
             }
         }
         if (rows.Count == 0) throw new PlatformException($"{file}: the bench has no Rows and no Grid.");

@@ -48,6 +48,9 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             foreach (var s in decision.Scores) s.Dispose();
         }
 
+        if (Options.RecalibrateBatchNorm && calibration is not null)
+            outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(model, calibration.Batches);
+
         var plan = new LayerSparsityPlan(Method, budget.Candidates.Select((c, i) =>
             new LayerSparsityChoice(c.Name, c.Layer.Kind, c.Weights, Math.Max(decision.Pruned[i], c.AlreadyZero), c.FlopsPerWeight, decision.PredictedDistortion[i])).ToList());
         Report(context, model, budget, plan, calibration, outcome);

@@ -20,6 +20,9 @@ public class PruningOptions
     [Range(1.0, 1e9)]
     public double FlopsReduction { get; set; } = 4.0;
 
+    [Description("After pruning, re-estimate batch-norm running statistics on the calibration samples (no learned parameter changes).")]
+    public bool RecalibrateBatchNorm { get; set; } = true;
+
     [Description("Target FLOPs (multiply-accumulates per sample) to keep, counted in BudgetScope; 0 means use FlopsReduction.")]
     [Range(0.0, double.MaxValue)]
     public double RemainingFlops { get; set; }

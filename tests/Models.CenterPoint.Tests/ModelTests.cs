@@ -65,7 +65,8 @@ public class ModelTests
         Assert.That(output["rot"].shape, Is.EqualTo(new long[] { 1, 2, 32, 32 }));
         var headConv = model.PrunableLayers.Single(l => l.Name == "head.shared.0");
         Assert.That(headConv.FlopsPerWeight, Is.EqualTo(32.0 * 32));
-        Assert.That(model.DistortionOutputs.Single(d => d.Group == DistortionGroup.Confidence), Is.EqualTo(new DistortionOutput("hm", DistortionGroup.Confidence, true)));
+        // DM3D compares raw head outputs: heatmap logits, not probabilities.
+        Assert.That(model.DistortionOutputs.Single(d => d.Group == DistortionGroup.Confidence), Is.EqualTo(new DistortionOutput("hm", DistortionGroup.Confidence, ApplySigmoid: false)));
     }
 
     [Test]

@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
 using static TorchSharp.torch;
 
@@ -44,6 +45,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
 
         var forward = new List<double>();
         var collate = new List<double>();
+        var input = new Dictionary<string, double>();
         for (var pass = 0; pass < options.Warmup + options.Repeats; pass++)
         {
             foreach (var sample in samples)
@@ -56,6 +58,8 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 model.Forward(batch);
                 var forwardSeconds = watch.Elapsed.TotalSeconds;
                 if (pass < options.Warmup) continue;
+                if (pass == options.Warmup && model is IDescribesInput describes)
+                    foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value / samples.Length;
                 collate.Add(collateSeconds);
                 forward.Add(forwardSeconds);
             }
@@ -65,6 +69,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         outcome.Metrics["forwardMsMedian"] = Median(forward) * 1e3;
         outcome.Metrics["collateMsMedian"] = Median(collate) * 1e3;
         outcome.Metrics["totalMsMedian"] = (Median(forward) + Median(collate)) * 1e3;
+        foreach (var (key, value) in input) outcome.Metrics["input/" + key] = value;
         var stats = ModelStats.Measure(model);
         outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / Median(forward) / 1e9;
 
