@@ -24,7 +24,8 @@ public sealed record BenchDefinition(
     IReadOnlyList<BenchRow> Rows,
     IReadOnlyList<BenchColumn> Columns,
     IReadOnlyList<BenchPlot> Plots,
-    IReadOnlyList<string> Notes)
+    IReadOnlyList<string> Notes,
+    IReadOnlyList<(string Row, string Match)> CollectPlots)
 {
     public static BenchDefinition Read(IConfiguration configuration, string file)
     {
@@ -83,7 +84,11 @@ public sealed record BenchDefinition(
             p["Y"] ?? throw new PlatformException($"{p.Path}:Y: missing."),
             p["GroupBy"], p["Title"] ?? "")).ToList();
         var notes = bench.GetSection("Notes").GetChildren().Select(n => n.Value ?? "").ToList();
-        return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes);
+        // Plots a run drew itself (e.g. the per-layer sparsity a compressor chose), copied next to the table.
+        var collect = bench.GetSection("CollectPlots").GetChildren().Select(c => (
+            Row: c["Row"] ?? throw new PlatformException($"{c.Path}:Row: missing."),
+            Match: c["Match"] ?? throw new PlatformException($"{c.Path}:Match: missing."))).ToList();
+        return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect);
     }
 
     /// <summary>Overrides are written as a list of "Key:Path=value" strings (a ':' in a config key would nest it).</summary>

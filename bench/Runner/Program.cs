@@ -82,6 +82,17 @@ public static class Program
         var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
         WriteJson(definition, outcomes, table, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
         var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
+        foreach (var (row, match) in definition.CollectPlots)
+        {
+            var runFolder = Path.Combine("runs", "bench", definition.Name, Slug(row), "plots");
+            if (!Directory.Exists(runFolder)) continue;
+            foreach (var png in Directory.GetFiles(runFolder, "*.png").Where(f => Path.GetFileName(f).Contains(match, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            {
+                var target = Path.Combine(resultsDirectory, $"{definition.Name}-{Slug(row)}-{Path.GetFileName(png)}");
+                AtomicFile.WriteAllBytes(target, File.ReadAllBytes(png));
+                plotFiles.Add(target);
+            }
+        }
         WriteMarkdown(definition, outcomes, table, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
         return outcomes.Any(o => o.Error is not null) ? 1 : 0;

@@ -8,7 +8,7 @@ using PureHDF;
 
 namespace Platform.Plugins.Models.PointNet;
 
-public sealed class ModelNet40Options
+public sealed class ModelNet40Options : AugmentationOptions
 {
     [Description("The dataset folder: modelnet40_normal_resampled (shape-name and split lists, one text file per shape) or modelnet40_ply_hdf5_2048 (ply_data_*.h5 with 'data' and 'label').")]
     public string Root { get; set; } = "data/modelnet40_normal_resampled";
@@ -25,24 +25,6 @@ public sealed class ModelNet40Options
 
     [Description("Also read normals (resampled layout only): 6 features per point instead of 3.")]
     public bool UseNormals { get; set; }
-
-    [Description("Augment training samples (scaling, jitter, shuffling) each time they are read.")]
-    public bool Augment { get; set; } = true;
-
-    [Description("Smallest random scale factor of the training augmentation.")]
-    [Range(0.01, 10.0)]
-    public double ScaleMin { get; set; } = 0.8;
-
-    [Description("Largest random scale factor of the training augmentation.")]
-    [Range(0.01, 10.0)]
-    public double ScaleMax { get; set; } = 1.25;
-
-    [Description("Standard deviation of the per-point jitter of the training augmentation (clipped at 5x).")]
-    [Range(0.0, 1.0)]
-    public double Jitter { get; set; } = 0.01;
-
-    [Description("Shuffle the point order of training samples.")]
-    public bool Shuffle { get; set; } = true;
 }
 
 /// <summary>
@@ -91,7 +73,7 @@ public sealed class ModelNet40Dataset : IDataset
             read = split => new Hdf5Split(split, root, classNames.Count, options.Points);
         }
         Info = new DatasetInfo("modelnet40", ModelTask.Classification, classNames, features);
-        var augmentation = new PointAugmentation(options.Augment, options.ScaleMin, options.ScaleMax, options.Jitter, options.Jitter * 5, options.Shuffle);
+        var augmentation = options.ToAugmentation();
         splits["train"] = new AugmentedSampleSource(read("train"), augmentation, services.Seed);
         splits["test"] = read("test");
         splits["val"] = splits["test"];

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 
@@ -50,4 +52,29 @@ public sealed class AugmentedSampleSource(ISampleSource inner, PointAugmentation
         var read = Interlocked.Increment(ref reads[index]);
         return augmentation.Apply(inner.Get(index), new Random(StableHash.Combine(seed, index, read)));
     }
+}
+
+/// <summary>The training augmentation options every shape dataset of this plugin offers.</summary>
+public class AugmentationOptions
+{
+    [Description("Augment training samples (scaling, jitter, shuffling) each time they are read.")]
+    public bool Augment { get; set; } = true;
+
+    [Description("Smallest random scale factor of the training augmentation.")]
+    [Range(0.01, 10.0)]
+    public double ScaleMin { get; set; } = 0.8;
+
+    [Description("Largest random scale factor of the training augmentation.")]
+    [Range(0.01, 10.0)]
+    public double ScaleMax { get; set; } = 1.25;
+
+    [Description("Standard deviation of the per-point jitter of the training augmentation (clipped at 5x).")]
+    [Range(0.0, 1.0)]
+    public double Jitter { get; set; } = 0.01;
+
+    [Description("Shuffle the point order of training samples.")]
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>The augmentation these options describe; jitter is clipped at five standard deviations.</summary>
+    public PointAugmentation ToAugmentation() => new(Augment, ScaleMin, ScaleMax, Jitter, Jitter * 5, Shuffle);
 }

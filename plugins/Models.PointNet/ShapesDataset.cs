@@ -7,7 +7,7 @@ using Platform.Abstractions.Models;
 
 namespace Platform.Plugins.Models.PointNet;
 
-public sealed class ShapesOptions
+public sealed class ShapesOptions : AugmentationOptions
 {
     [Description("Number of shape classes, taken in order from: box, sphere, cylinder, cone, torus, pyramid, capsule, chair, table, lamp, mug, stool.")]
     [Range(2, 12)]
@@ -39,24 +39,6 @@ public sealed class ShapesOptions
 
     [Description("Seed of the shapes themselves (independent of the run's seed, so every run sees the same data).")]
     public int DataSeed { get; set; }
-
-    [Description("Augment training samples (scaling, jitter, shuffling) each time they are read.")]
-    public bool Augment { get; set; } = true;
-
-    [Description("Smallest random scale factor of the training augmentation.")]
-    [Range(0.01, 10.0)]
-    public double ScaleMin { get; set; } = 0.8;
-
-    [Description("Largest random scale factor of the training augmentation.")]
-    [Range(0.01, 10.0)]
-    public double ScaleMax { get; set; } = 1.25;
-
-    [Description("Standard deviation of the per-point jitter of the training augmentation (clipped at 5x).")]
-    [Range(0.0, 1.0)]
-    public double Jitter { get; set; } = 0.01;
-
-    [Description("Shuffle the point order of training samples.")]
-    public bool Shuffle { get; set; } = true;
 }
 
 /// <summary>
@@ -74,7 +56,7 @@ public sealed class ShapesDataset : IDataset
             throw new ArgumentException($"Shapes option ScaleMin ({options.ScaleMin}) is larger than ScaleMax ({options.ScaleMax}).");
         this.options = options;
         Info = new DatasetInfo("shapes", ModelTask.Classification, ProceduralShapes.ClassNames[..options.Classes], 3);
-        var augmentation = new PointAugmentation(options.Augment, options.ScaleMin, options.ScaleMax, options.Jitter, options.Jitter * 5, options.Shuffle);
+        var augmentation = options.ToAugmentation();
         splits = new Dictionary<string, ISampleSource>(StringComparer.Ordinal)
         {
             ["train"] = new AugmentedSampleSource(new GeneratedSplit("train", options.TrainCount, this), augmentation, services.Seed),
