@@ -1,0 +1,112 @@
+using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Abstractions.Tests;
+
+/// <summary>A linear classifier of the mean of a cloud's points: small enough to train in milliseconds.</summary>
+internal sealed class MeanPointClassifier : ModelBase
+{
+    private readonly nn.Module<Tensor, Tensor> _net = nn.Sequential(("fc1", nn.Linear(3, 8)), ("relu", nn.ReLU()), ("fc2", nn.Linear(8, 2)));
+
+    public MeanPointClassifier() : base("mean-point", new { }, new DatasetInfo("two-blobs", ModelTask.Classification, ["left", "right"], 3)) { }
+
+    public override ModelTask Task => ModelTask.Classification;
+    public override nn.Module Module => _net;
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("logits", DistortionGroup.Logits)];
+    protected override double FlopsPerWeight(string layerName, nn.Module layer) => 1;
+
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
+    {
+        var means = samples.SelectMany(s => Enumerable.Range(0, 3).Select(axis =>
+            Enumerable.Range(0, s.PointCount).Average(p => s.Points[p * 3 + axis]))).Select(v => (float)v).ToArray();
+        return new ModelBatch(samples, new Dictionary<string, Tensor>
+        {
+            ["x"] = tensor(means, [samples.Count, 3]).to(device),
+            ["y"] = tensor(samples.Select(s => (long)s.Label).ToArray()).to(device),
+        });
+    }
+
+    public override ModelOutput Forward(ModelBatch batch) => new(new Dictionary<string, Tensor> { ["logits"] = _net.forward(batch["x"]) });
+
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch)
+    {
+        var loss = nn.functional.cross_entropy(output["logits"], batch["y"]);
+        return new LossTerms(loss, new Dictionary<string, double> { ["ce"] = loss.item<float>() });
+    }
+
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) =>
+        output["logits"].argmax(1).data<long>().Select(c => new Prediction { ClassId = (int)c }).ToArray();
+
+    /// <summary>Clouds around x = -2 (label 0) or x = +2 (label 1).</summary>
+    public static ISampleSource TwoBlobs(int count, int seed)
+    {
+        var random = new Random(seed);
+        var samples = Enumerable.Range(0, count).Select(i =>
+        {
+            var label = i % 2;
+            var points = Enumerable.Range(0, 30).Select(k => (k % 3 == 0 ? (label == 0 ? -2f : 2f) : 0f) + (random.NextSingle() - 0.5f)).ToArray();
+            return new Sample { Id = $"s{i}", Points = points, PointFeatures = 3, Label = label };
+        }).ToArray();
+        return new InMemorySampleSource("train", samples);
+    }
+}
+
+public class TrainerTests
+{
+    private static (float[] Weights, TrainHistory History) Train(int seed)
+    {
+        Seeding.Seed(seed);
+        using var model = new MeanPointClassifier();
+        var history = new Trainer(RunServices.ForTesting(seed)).Fit(model, MeanPointClassifier.TwoBlobs(32, 1),
+            new TrainOptions { Epochs = 5, BatchSize = 8, LearningRate = 0.05 });
+        var weights = model.Module.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+        return (weights, history);
+    }
+
+    [Test]
+    public void The_same_seed_trains_to_the_same_weights_and_another_seed_does_not()
+    {
+        var first = Train(5);
+        var again = Train(5);
+        var other = Train(6);
+        Assert.That(again.Weights, Is.EqualTo(first.Weights));
+        Assert.That(other.Weights, Is.Not.EqualTo(first.Weights));
+    }
+
+    [Test]
+    public void Training_lowers_the_loss_and_the_model_separates_the_blobs()
+    {
+        var (_, history) = Train(5);
+        Assert.That(history.EpochLoss[^1], Is.LessThan(history.EpochLoss[0] / 3));
+
+        Seeding.Seed(5);
+        using var model = new MeanPointClassifier();
+        var data = MeanPointClassifier.TwoBlobs(32, 1);
+        new Trainer(RunServices.ForTesting(5)).Fit(model, data, new TrainOptions { Epochs = 5, BatchSize = 8, LearningRate = 0.05 });
+        var predictions = Inference.Predict(model, data, RunServices.ForTesting(5), batchSize: 8);
+        Assert.That(predictions.Count(p => p.Prediction.ClassId == p.Sample.Label), Is.EqualTo(32));
+    }
+
+    [Test]
+    public void Masked_weights_stay_zero_through_training_and_checkpoints_are_written()
+    {
+        Seeding.Seed(2);
+        using var model = new MeanPointClassifier();
+        var fc1 = model.PrunableLayers.Single(l => l.Name == "fc1");
+        var keep = ones_like(fc1.Weight);
+        keep[.., 0] = zeros(8); // drop every weight reading the x coordinate
+        model.Masks.Set(fc1, keep);
+        var folder = Platform.TestKit.TestPaths.NewTempDirectory("trainer");
+
+        new Trainer(RunServices.ForTesting(2)).Fit(model, MeanPointClassifier.TwoBlobs(16, 1),
+            new TrainOptions { Epochs = 2, BatchSize = 4, CheckpointEvery = 1 }, folder);
+
+        Assert.That(fc1.Weight[.., 0].abs().sum().item<float>(), Is.Zero);
+        Assert.That(ModelStats.Measure(model).NonzeroParams, Is.EqualTo(8 * 3 + 8 + 8 * 2 + 2 - 8));
+        Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "epoch-0001.ckpt", "epoch-0002.ckpt", "last.ckpt" }));
+    }
+}
