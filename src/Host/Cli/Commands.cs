@@ -57,7 +57,7 @@ public static class Commands
             var path = parse.GetValue(file)!;
             var configuration = PipelineConfiguration.Load(path, parse.UnmatchedTokens);
             var report = new PipelineRunner(host.Registry).Run(configuration, path);
-            output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.GetFullPath(Path.Combine(report.Steps.Count > 0 ? "" : "", configuration["Pipeline:Output"] ?? Path.Combine("runs", report.Pipeline), "report.md"))}");
+            output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
             return 0;
         }));
         return command;

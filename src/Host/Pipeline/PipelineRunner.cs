@@ -51,7 +51,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         var report = new RunReport
         {
             Pipeline = definition.Name, Seed = definition.Seed, Device = definition.Device,
-            PipelineFile = Path.GetFullPath(pipelineFile), Started = DateTimeOffset.UtcNow,
+            PipelineFile = Path.GetFullPath(pipelineFile), Started = DateTimeOffset.UtcNow, OutputDirectory = output,
         };
         var total = Stopwatch.StartNew();
         var tallies = new List<(string Step, IPointTransform Transform, PointCountTally Tally)>();

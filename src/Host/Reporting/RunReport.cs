@@ -39,6 +39,9 @@ public sealed class RunReport
     public int Seed { get; init; }
     public required string Device { get; init; }
     public required string PipelineFile { get; init; }
+
+    /// <summary>The run's output folder (where this report is written).</summary>
+    [JsonIgnore] public string OutputDirectory { get; init; } = "";
     public DateTimeOffset Started { get; init; }
     public string Status { get; set; } = "running";
     public double Seconds { get; set; }
