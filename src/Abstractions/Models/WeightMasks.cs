@@ -51,7 +51,7 @@ public sealed class WeightMasks : IDisposable
         layer.Weight.mul_(mask);
     }
 
-    /// <summary>Masks to save, as float tensors on the CPU.</summary>
+    /// <summary>Every mask by layer name, as stored (bool, on the weight's device); Checkpoint converts them for saving.</summary>
     public IEnumerable<(string Layer, Tensor Mask)> Entries() => _masks.Select(kv => (kv.Key, kv.Value));
 
     public void Dispose() => Clear();
