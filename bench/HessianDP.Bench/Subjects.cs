@@ -84,7 +84,7 @@ internal sealed class CenterPointSubject(BenchSettings settings) : Subject
 
     public override IDataset CreateDataset(RunServices services) => new KittiDataset(new KittiOptions
     {
-        Root = settings.KittiRoot, Synthetic = settings.SyntheticFrames > 0, SyntheticFrames = Math.Max(1, settings.SyntheticFrames),
+        Root = settings.KittiRoot, Synthetic = settings.SyntheticFrames > 0, SyntheticTrainFrames = settings.SyntheticFrames * 4 / 5, SyntheticValFrames = Math.Max(1, settings.SyntheticFrames - settings.SyntheticFrames * 4 / 5), SyntheticTestFrames = 0,
     }, services);
 
     public override IModel CreateModel(string use, string? optionsJson, DatasetInfo dataset) => use == CenterPointModel.Name

@@ -43,7 +43,7 @@ if (!Directory.Exists(root))
 {
     Console.WriteLine($"Generating {frames} frames at {root} ...");
     var sw = Stopwatch.StartNew();
-    SyntheticKittiScenes.GenerateTree(root, frames, seed, NullProgressReporter.Instance);
+    SyntheticKittiScenes.GenerateTree(root, new SyntheticSplits(frames * 4 / 5, frames - frames * 4 / 5, 0), seed, NullProgressReporter.Instance);
     var bytesWritten = Directory.GetFiles(root, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
     rows.Add(new Row($"synthetic set written to disk ({bytesWritten / 1e6:F0} MB, one pass)", frames, sw.Elapsed.TotalSeconds, null, bytesWritten / 1e6 / sw.Elapsed.TotalSeconds));
     Console.WriteLine(rows[^1]);

@@ -57,31 +57,52 @@ public sealed class KittiApEvaluator(KittiApOptions options) : IEvaluator
         }
         if (options.WriteResultFiles && items.Count > 0) outcome.Files.Add("data");
 
-        var aps = KittiObjectEvaluation.Evaluate(groundTruth, detections, classes);
-        KittiApReport.Fill(outcome, aps);
+        var evidence = KittiObjectEvaluation.Prepare(groundTruth, detections, classes);
+        KittiApReport.Fill(outcome, evidence.Compute(null));
+        outcome.Resamplable = new KittiApResampling(evidence, items.Select(i => i.Sample.Id).ToArray());
         outcome.Notes.Add($"KITTI AP over {items.Count} frames; detections' 2D boxes clipped to a {options.ImageWidth}x{options.ImageHeight} image; IoU thresholds: {string.Join(", ", classes.Select(c => c + " " + KittiObjectEvaluation.MinOverlap(c).ToString(CultureInfo.InvariantCulture)))}.");
         return outcome;
+    }
+}
+
+/// <summary>3D and BEV AP (R40, every difficulty, per class and mAP) recomputed with frames counted any number of times: intervals over frames.</summary>
+public sealed class KittiApResampling(KittiFrameEvidence evidence, IReadOnlyList<string> frameIds) : IResamplableMetrics
+{
+    public IReadOnlyList<string> SampleIds => frameIds;
+
+    public IReadOnlyDictionary<string, double> Compute(int[] counts)
+    {
+        var aps = evidence.Compute(counts, (metric, _) => metric != KittiMetric.Box2D);
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (key, value) in KittiApReport.Metrics(aps).Where(kv => kv.Key.EndsWith("/R40", StringComparison.Ordinal)))
+            metrics[key] = value;
+        return metrics;
     }
 }
 
 /// <summary>AP figures as report metrics and a table (shared by the evaluator and the eval-kitti command).</summary>
 public static class KittiApReport
 {
-    public static void Fill(StepOutcome outcome, IReadOnlyList<KittiAp> aps)
+    /// <summary>Per-class AP as <c>Class/metric/difficulty/R40|R11</c> and mAP (the mean over the classes that have ground truth at that difficulty).</summary>
+    public static IEnumerable<KeyValuePair<string, double>> Metrics(IReadOnlyList<KittiAp> aps)
     {
         foreach (var ap in aps.Where(a => a.GroundTruth > 0))
         {
             var key = $"{ap.Class}/{KittiAp.MetricName(ap.Metric)}/{KittiAp.DifficultyName(ap.Difficulty)}";
-            outcome.Metrics[key + "/R40"] = ap.ApR40;
-            outcome.Metrics[key + "/R11"] = ap.ApR11;
+            yield return KeyValuePair.Create(key + "/R40", ap.ApR40);
+            yield return KeyValuePair.Create(key + "/R11", ap.ApR11);
         }
-        // mAP: the mean over the classes that have ground truth at that difficulty.
         foreach (var group in aps.Where(a => a.GroundTruth > 0).GroupBy(a => (a.Metric, a.Difficulty)))
         {
             var key = $"mAP/{KittiAp.MetricName(group.Key.Metric)}/{KittiAp.DifficultyName(group.Key.Difficulty)}";
-            outcome.Metrics[key + "/R40"] = group.Average(a => a.ApR40);
-            outcome.Metrics[key + "/R11"] = group.Average(a => a.ApR11);
+            yield return KeyValuePair.Create(key + "/R40", group.Average(a => a.ApR40));
+            yield return KeyValuePair.Create(key + "/R11", group.Average(a => a.ApR11));
         }
+    }
+
+    public static void Fill(StepOutcome outcome, IReadOnlyList<KittiAp> aps)
+    {
+        foreach (var (key, value) in Metrics(aps)) outcome.Metrics[key] = value;
         // Precision over the sampled recall positions for the benchmark's headline setting (3D, moderate): plotted by the host.
         foreach (var ap in aps.Where(a => a.GroundTruth > 0 && a.Metric == KittiMetric.Box3D && a.Difficulty == KittiDifficulty.Moderate && a.Precision.Count > 0))
         {

@@ -92,15 +92,23 @@ public sealed class KittiSynthOptions
     [Description("Output folder for the KITTI object tree (must not exist or be empty).")]
     public string Out { get; set; } = "data/kitti-synth";
 
-    [Description("Number of frames (80 % train, 20 % val).")]
-    [Range(1, 100000)]
-    public int Frames { get; set; } = 500;
+    [Description("Training frames.")]
+    [Range(0, 100000)]
+    public int Train { get; set; } = SyntheticSplits.Default.Train;
+
+    [Description("Validation frames (numbered after the training frames).")]
+    [Range(0, 100000)]
+    public int Val { get; set; } = SyntheticSplits.Default.Val;
+
+    [Description("Test frames (numbered after the validation frames).")]
+    [Range(0, 100000)]
+    public int Test { get; set; } = SyntheticSplits.Default.Test;
 
     [Description("Seed: the same seed gives the same bytes.")]
     public int Seed { get; set; }
 }
 
-/// <summary><c>platform data kitti-synth --out DIR --frames N --seed S</c>: writes the synthetic KITTI-format set.</summary>
+/// <summary><c>platform data kitti-synth --out DIR --train N --val N --test N --seed S</c>: writes the synthetic KITTI-format set.</summary>
 public sealed class KittiSynthCommand(KittiSynthOptions options) : IPluginCommand
 {
     public int Run()
@@ -108,8 +116,9 @@ public sealed class KittiSynthCommand(KittiSynthOptions options) : IPluginComman
         try
         {
             var watch = Stopwatch.StartNew();
-            SyntheticKittiScenes.GenerateTree(options.Out, options.Frames, options.Seed, new ConsoleProgress());
-            Console.WriteLine($"Wrote {options.Frames} synthetic KITTI frames (seed {options.Seed}) to {Path.GetFullPath(options.Out)} in {watch.Elapsed.TotalSeconds:F1} s.");
+            var splits = new SyntheticSplits(options.Train, options.Val, options.Test);
+            SyntheticKittiScenes.GenerateTree(options.Out, splits, options.Seed, new ConsoleProgress());
+            Console.WriteLine($"Wrote {splits} of synthetic KITTI (seed {options.Seed}) to {Path.GetFullPath(options.Out)} in {watch.Elapsed.TotalSeconds:F1} s.");
             return 0;
         }
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)

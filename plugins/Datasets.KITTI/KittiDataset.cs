@@ -29,15 +29,16 @@ public sealed class KittiDataset : IDataset
         {
             if (!options.Synthetic)
                 throw new KittiFormatException($"KITTI root '{_root}' (option Root) does not exist or is empty. Point Root at a KITTI object tree, or set Synthetic=true to generate the synthetic KITTI-format set there.");
-            _logger.LogInformation("Generating the synthetic KITTI-format set ({Frames} frames, seed {Seed}) at {Root}", options.SyntheticFrames, options.SyntheticSeed, _root);
-            SyntheticKittiScenes.GenerateTree(_root, options.SyntheticFrames, options.SyntheticSeed, services.Progress);
+            _logger.LogInformation("Generating the synthetic KITTI-format set ({Splits}, seed {Seed}) at {Root}", options.SyntheticSplits, options.SyntheticSeed, _root);
+            SyntheticKittiScenes.GenerateTree(_root, options.SyntheticSplits, options.SyntheticSeed, services.Progress);
         }
         else if (options.Synthetic && SyntheticKittiScenes.ReadProvenance(_root) is { } made &&
-                 (made.Frames != options.SyntheticFrames || made.Seed != options.SyntheticSeed))
+                 (made.Splits != options.SyntheticSplits || made.Seed != options.SyntheticSeed))
         {
-            // Reusing is the point of the embedded default, but a silent mismatch would mislead a comparison.
-            _logger.LogWarning("Reusing the synthetic KITTI set at {Root}, made with {Frames} frames and seed {Seed}, although the options ask for {WantFrames} frames and seed {WantSeed}; delete the folder to regenerate.",
-                _root, made.Frames, made.Seed, options.SyntheticFrames, options.SyntheticSeed);
+            // Reusing is the point of the embedded default, but a set of other splits would silently change every figure.
+            throw new KittiFormatException(
+                $"The synthetic KITTI set at '{_root}' (option Root) was made with {made.Splits}, seed {made.Seed}, but the options ask for " +
+                $"{options.SyntheticSplits}, seed {options.SyntheticSeed}. Delete the folder to regenerate it, or point Root at another folder.");
         }
         var imageSets = Path.Combine(_root, "ImageSets");
         if (!Directory.Exists(imageSets))

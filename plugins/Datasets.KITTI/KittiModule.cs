@@ -15,6 +15,6 @@ public sealed class KittiModule : Module
         builder.RegisterCommand<EvalKittiCommand, EvalKittiOptions>("eval-kitti",
             "KITTI AP of label_2-format result files against ground truth (--gt DIR --det DIR [--split val] [--classes Car,Pedestrian]).");
         builder.RegisterCommand<KittiSynthCommand, KittiSynthOptions>("data kitti-synth",
-            "Writes a synthetic KITTI object tree by ray casting a 64-beam lidar (--out DIR --frames N --seed S).");
+            "Writes a synthetic KITTI object tree by ray casting a 64-beam lidar (--out DIR --train N --val N --test N --seed S).");
     }
 }

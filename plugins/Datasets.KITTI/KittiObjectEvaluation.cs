@@ -38,6 +38,16 @@ public static class KittiObjectEvaluation
     public static IReadOnlyList<KittiAp> Evaluate(
         IReadOnlyList<IReadOnlyList<KittiObject>> groundTruth,
         IReadOnlyList<IReadOnlyList<KittiObject>> detections,
+        IReadOnlyList<string> classes) =>
+        Prepare(groundTruth, detections, classes).Compute(null);
+
+    /// <summary>
+    /// Matches every frame once for each class, difficulty and metric and keeps what AP needs from each frame, so
+    /// that AP can be recomputed cheaply with frames counted any number of times (<see cref="KittiFrameEvidence.Compute"/>).
+    /// </summary>
+    public static KittiFrameEvidence Prepare(
+        IReadOnlyList<IReadOnlyList<KittiObject>> groundTruth,
+        IReadOnlyList<IReadOnlyList<KittiObject>> detections,
         IReadOnlyList<string> classes)
     {
         if (groundTruth.Count != detections.Count)
@@ -68,7 +78,7 @@ public static class KittiObjectEvaluation
             }
         }
 
-        var results = new List<KittiAp>();
+        var settings = new List<KittiSettingEvidence>();
         foreach (var cls in classes)
         {
             var minOverlap = MinOverlap(cls);
@@ -77,24 +87,89 @@ public static class KittiObjectEvaluation
                 var ignoredGt = new int[frames][];
                 var ignoredDt = new int[frames][];
                 var dontCare = new List<KittiObject>[frames];
-                var validGt = 0;
+                var validGt = new int[frames];
                 for (var f = 0; f < frames; f++)
                 {
-                    validGt += CleanData(groundTruth[f], detections[f], cls, d, out ignoredGt[f], out ignoredDt[f], out dontCare[f]);
+                    validGt[f] = CleanData(groundTruth[f], detections[f], cls, d, out ignoredGt[f], out ignoredDt[f], out dontCare[f]);
                 }
                 for (var m = 0; m < 3; m++)
                 {
-                    var precision = validGt == 0
-                        ? new double[SamplePoints]
-                        : InterpolatedPrecision(groundTruth, detections, overlaps, m, ignoredGt, ignoredDt, dontCare, minOverlap, validGt);
-                    double r40 = 0, r11 = 0;
-                    for (var t = 1; t < SamplePoints; t++) r40 += precision[t];
-                    for (var t = 0; t < SamplePoints; t += 4) r11 += precision[t];
-                    results.Add(new KittiAp(cls, (KittiMetric)m, (KittiDifficulty)d, r40 / 40 * 100, r11 / 11 * 100, validGt, minOverlap) { Precision = precision });
+                    settings.Add(SettingEvidence(cls, (KittiMetric)m, (KittiDifficulty)d, minOverlap, groundTruth, detections, overlaps, ignoredGt, ignoredDt, dontCare, validGt));
                 }
             }
         }
-        return results;
+        return new KittiFrameEvidence(frames, settings);
+    }
+
+    /// <summary>
+    /// What AP needs from each frame for one setting: the scores of its true positives when every detection counts
+    /// (pass 1, which chooses the thresholds), and how its tp and fp counts change as the threshold falls past each
+    /// of its detections' scores (pass 2 at any threshold is then a sum over these steps).
+    /// </summary>
+    private static KittiSettingEvidence SettingEvidence(string cls, KittiMetric metric, KittiDifficulty difficulty, double minOverlap,
+        IReadOnlyList<IReadOnlyList<KittiObject>> gt, IReadOnlyList<IReadOnlyList<KittiObject>> dt, double[][][,] overlaps,
+        int[][] ignoredGt, int[][] ignoredDt, List<KittiObject>[] dontCare, int[] validGt)
+    {
+        var m = (int)metric;
+        var tpScores = new List<(double Score, int Frame)>();
+        var steps = new List<(double Score, int Frame, int Tp, int Fp)>();
+        var frameScores = new List<double>();
+        for (var f = 0; f < gt.Count; f++)
+        {
+            if (validGt[f] == 0 && ignoredDt[f].All(i => i == -1)) continue; // nothing of this class here: no tp, no fp
+            frameScores.Clear();
+            ComputeStatistics(overlaps[f][m], gt[f], dt[f], ignoredGt[f], ignoredDt[f], dontCare[f], m, minOverlap, 0, false, frameScores);
+            foreach (var score in frameScores) tpScores.Add((score, f));
+            // Thresholds only matter where a detection of the class (ignored or not) enters: at each distinct score, highest first.
+            var scores = Enumerable.Range(0, dt[f].Count).Where(j => ignoredDt[f][j] != -1).Select(j => dt[f][j].Score).Distinct().OrderDescending();
+            int tp = 0, fp = 0;
+            foreach (var threshold in scores)
+            {
+                var s = ComputeStatistics(overlaps[f][m], gt[f], dt[f], ignoredGt[f], ignoredDt[f], dontCare[f], m, minOverlap, threshold, true, null);
+                if (s.Tp != tp || s.Fp != fp) steps.Add((threshold, f, s.Tp - tp, s.Fp - fp));
+                tp = s.Tp;
+                fp = s.Fp;
+            }
+        }
+        return new KittiSettingEvidence(cls, metric, difficulty, minOverlap, validGt,
+            tpScores.OrderByDescending(t => t.Score).ToArray(), steps.OrderByDescending(t => t.Score).ToArray());
+    }
+
+    /// <summary>AP of one setting with frame f counted counts[f] times (all once when null); pass 2 walks the steps once.</summary>
+    internal static KittiAp Ap(KittiSettingEvidence e, int[]? counts)
+    {
+        int Count(int frame) => counts is null ? 1 : counts[frame];
+        var validGt = 0;
+        for (var f = 0; f < e.ValidGt.Length; f++) validGt += e.ValidGt[f] * Count(f);
+        var precision = new double[SamplePoints];
+        if (validGt > 0)
+        {
+            var scores = new List<double>(e.TpScores.Length);
+            foreach (var (score, frame) in e.TpScores)
+            {
+                for (var c = Count(frame); c > 0; c--) scores.Add(score);
+            }
+            var thresholds = ThresholdsOfSorted(scores, validGt);
+            long tp = 0, fp = 0;
+            var next = 0;
+            for (var t = 0; t < thresholds.Count; t++)
+            {
+                // Every detection scoring at least the threshold counts; steps are ordered by falling score.
+                for (; next < e.Steps.Length && e.Steps[next].Score >= thresholds[t]; next++)
+                {
+                    var c = Count(e.Steps[next].Frame);
+                    tp += (long)c * e.Steps[next].Tp;
+                    fp += (long)c * e.Steps[next].Fp;
+                }
+                precision[t] = tp + fp == 0 ? 0 : (double)tp / (tp + fp);
+            }
+            // Interpolated precision: max over this and all higher recall positions.
+            for (var t = SamplePoints - 2; t >= 0; t--) precision[t] = Math.Max(precision[t], precision[t + 1]);
+        }
+        double r40 = 0, r11 = 0;
+        for (var t = 1; t < SamplePoints; t++) r40 += precision[t];
+        for (var t = 0; t < SamplePoints; t += 4) r11 += precision[t];
+        return new KittiAp(e.Class, e.Metric, e.Difficulty, r40 / 40 * 100, r11 / 11 * 100, validGt, e.MinOverlap) { Precision = precision };
     }
 
     /// <summary>
@@ -142,47 +217,19 @@ public static class KittiObjectEvaluation
         return valid;
     }
 
-    /// <summary>Precision at the sampled thresholds, made monotone; R40 averages positions 1..40, R11 positions 0, 4, ..., 40.</summary>
-    private static double[] InterpolatedPrecision(
-        IReadOnlyList<IReadOnlyList<KittiObject>> gt, IReadOnlyList<IReadOnlyList<KittiObject>> dt, double[][][,] overlaps, int metric,
-        int[][] ignoredGt, int[][] ignoredDt, List<KittiObject>[] dontCare, double minOverlap, int validGt)
-    {
-        // Pass 1: the scores of true positives, to choose the thresholds.
-        var tpScores = new List<double>();
-        for (var f = 0; f < gt.Count; f++)
-        {
-            ComputeStatistics(overlaps[f][metric], gt[f], dt[f], ignoredGt[f], ignoredDt[f], dontCare[f], metric, minOverlap, 0, false, tpScores);
-        }
-        var thresholds = Thresholds(tpScores, validGt);
-        // Pass 2: tp, fp, fn at each threshold.
-        var precision = new double[SamplePoints];
-        for (var t = 0; t < thresholds.Count; t++)
-        {
-            long tp = 0, fp = 0;
-            for (var f = 0; f < gt.Count; f++)
-            {
-                var s = ComputeStatistics(overlaps[f][metric], gt[f], dt[f], ignoredGt[f], ignoredDt[f], dontCare[f], metric, minOverlap, thresholds[t], true, null);
-                tp += s.Tp;
-                fp += s.Fp;
-            }
-            precision[t] = tp + fp == 0 ? 0 : (double)tp / (tp + fp);
-        }
-        // Interpolated precision: max over this and all higher recall positions.
-        for (var t = SamplePoints - 2; t >= 0; t--) precision[t] = Math.Max(precision[t], precision[t + 1]);
-        return precision;
-    }
-
     /// <summary>kitti_common get_thresholds / eval.cpp getThresholds: scores at which recall passes 0, 1/40, 2/40, ...</summary>
-    internal static List<double> Thresholds(List<double> scores, int validGt)
+    internal static List<double> Thresholds(List<double> scores, int validGt) =>
+        ThresholdsOfSorted(scores.OrderByDescending(s => s).ToArray(), validGt);
+
+    private static List<double> ThresholdsOfSorted(IReadOnlyList<double> sorted, int validGt)
     {
-        var sorted = scores.OrderByDescending(s => s).ToArray();
         var thresholds = new List<double>();
         var currentRecall = 0.0;
-        for (var i = 0; i < sorted.Length; i++)
+        for (var i = 0; i < sorted.Count; i++)
         {
             var lRecall = (i + 1) / (double)validGt;
-            var rRecall = i < sorted.Length - 1 ? (i + 2) / (double)validGt : lRecall;
-            if (rRecall - currentRecall < currentRecall - lRecall && i < sorted.Length - 1) continue;
+            var rRecall = i < sorted.Count - 1 ? (i + 2) / (double)validGt : lRecall;
+            if (rRecall - currentRecall < currentRecall - lRecall && i < sorted.Count - 1) continue;
             thresholds.Add(sorted[i]);
             currentRecall += 1.0 / (SamplePoints - 1.0);
         }
@@ -274,5 +321,30 @@ public static class KittiObjectEvaluation
             }
         }
         return (tp, fp, fn);
+    }
+}
+
+/// <summary>One setting's per-frame evidence (see <c>KittiObjectEvaluation.SettingEvidence</c>).</summary>
+internal sealed record KittiSettingEvidence(string Class, KittiMetric Metric, KittiDifficulty Difficulty, double MinOverlap, int[] ValidGt,
+    (double Score, int Frame)[] TpScores, (double Score, int Frame, int Tp, int Fp)[] Steps);
+
+/// <summary>Every setting's per-frame evidence of one evaluation: AP for any counting of the frames.</summary>
+public sealed class KittiFrameEvidence
+{
+    private readonly IReadOnlyList<KittiSettingEvidence> _settings;
+
+    internal KittiFrameEvidence(int frames, IReadOnlyList<KittiSettingEvidence> settings)
+    {
+        Frames = frames;
+        _settings = settings;
+    }
+
+    public int Frames { get; }
+
+    /// <summary>AP of every setting (or of those <paramref name="include"/> keeps) with frame f counted counts[f] times; null counts each once.</summary>
+    public IReadOnlyList<KittiAp> Compute(int[]? counts, Func<KittiMetric, KittiDifficulty, bool>? include = null)
+    {
+        if (counts is not null && counts.Length != Frames) throw new ArgumentException($"{counts.Length} counts for {Frames} frames.");
+        return _settings.Where(s => include?.Invoke(s.Metric, s.Difficulty) ?? true).Select(s => KittiObjectEvaluation.Ap(s, counts)).ToArray();
     }
 }

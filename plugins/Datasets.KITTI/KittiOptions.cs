@@ -34,9 +34,19 @@ public sealed class KittiOptions
     [Description("When Root does not exist, generate the synthetic KITTI-format set there once (ray-cast 64-beam scenes) and reuse it afterwards.")]
     public bool Synthetic { get; set; }
 
-    [Description("Frames of the synthetic set (80 % train, 20 % val).")]
-    [Range(1, 100000)]
-    public int SyntheticFrames { get; set; } = 500;
+    [Description("Training frames of the synthetic set (frames 0 .. N-1).")]
+    [Range(0, 100000)]
+    public int SyntheticTrainFrames { get; set; } = SyntheticSplits.Default.Train;
+
+    [Description("Validation frames of the synthetic set (numbered after the training frames): choose settings here.")]
+    [Range(0, 100000)]
+    public int SyntheticValFrames { get; set; } = SyntheticSplits.Default.Val;
+
+    [Description("Test frames of the synthetic set (numbered after the validation frames): report here, never tune here.")]
+    [Range(0, 100000)]
+    public int SyntheticTestFrames { get; set; } = SyntheticSplits.Default.Test;
+
+    public SyntheticSplits SyntheticSplits => new(SyntheticTrainFrames, SyntheticValFrames, SyntheticTestFrames);
 
     [Description("Seed of the synthetic set: the same seed gives the same bytes.")]
     public int SyntheticSeed { get; set; }

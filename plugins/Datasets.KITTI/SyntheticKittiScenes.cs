@@ -5,6 +5,23 @@ using Platform.Abstractions.Kit;
 namespace Platform.Plugins.Datasets.KITTI;
 
 /// <summary>One generated frame: the scan (x, y, z, reflectance) and its label_2 records.</summary>
+/// <summary>Frames in each split of a synthetic set; frames are numbered train, then val, then test.</summary>
+public readonly record struct SyntheticSplits(int Train, int Val, int Test)
+{
+    /// <summary>The embedded default: 400 training frames, and val and test splits large enough that AP intervals are a point or two wide.</summary>
+    public static SyntheticSplits Default => new(400, 500, 500);
+
+    public int Total => Train + Val + Test;
+
+    public void Validate()
+    {
+        if (Train < 0 || Val < 0 || Test < 0 || Total < 1 || (long)Train + Val + Test > 100_000)
+            throw new ArgumentException($"The synthetic KITTI set needs 0 or more frames per split and 1 to 100000 in all (train {Train}, val {Val}, test {Test}).");
+    }
+
+    public override string ToString() => $"{Train} train, {Val} val, {Test} test frames";
+}
+
 public sealed record SyntheticFrame(float[] Points, IReadOnlyList<KittiObject> Labels, int RaysCast);
 
 /// <summary>
@@ -56,10 +73,14 @@ public static class SyntheticKittiScenes
         return new SyntheticFrame(cast.Points, labels, cast.Rays);
     }
 
-    /// <summary>Writes a complete KITTI object tree at <paramref name="root"/>: it appears whole or not at all.</summary>
-    public static void GenerateTree(string root, int frames, int seed, IProgressReporter progress)
+    /// <summary>
+    /// Writes a complete KITTI object tree at <paramref name="root"/>: it appears whole or not at all. Frames are
+    /// numbered train first, then val, then test, and frame i's content depends only on (seed, i), so a larger
+    /// val or test split never changes the training frames.
+    /// </summary>
+    public static void GenerateTree(string root, SyntheticSplits splits, int seed, IProgressReporter progress)
     {
-        if (frames < 1) throw new ArgumentException($"The synthetic KITTI set needs at least one frame (Frames/SyntheticFrames = {frames}).");
+        splits.Validate();
         root = Path.GetFullPath(root);
         if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
             throw new IOException($"{root}: folder exists and is not empty; choose another output folder for the synthetic KITTI set.");
@@ -71,28 +92,29 @@ public static class SyntheticKittiScenes
             var training = Path.Combine(staging, "training");
             foreach (var sub in new[] { "velodyne", "label_2", "calib" }) Directory.CreateDirectory(Path.Combine(training, sub));
             var calibText = KittiFiles.FormatCalibration(Calibration);
-            var ids = new List<string>(frames);
-            using (var task = progress.Start($"Generating synthetic KITTI ({frames} frames, seed {seed})", frames))
+            var frames = splits.Total;
+            var ids = Enumerable.Range(0, frames).Select(i => i.ToString("D6", CultureInfo.InvariantCulture)).ToArray();
+            using (var task = progress.Start($"Generating synthetic KITTI ({splits}, seed {seed})", frames))
             {
-                for (var i = 0; i < frames; i++)
+                // Frames are independent; the order of writing does not change a byte.
+                Parallel.For(0, frames, i =>
                 {
-                    var id = i.ToString("D6", CultureInfo.InvariantCulture);
                     var frame = Generate(seed, i);
-                    KittiFiles.WriteVelodyne(Path.Combine(training, "velodyne", id + ".bin"), frame.Points);
-                    KittiFiles.WriteLabels(Path.Combine(training, "label_2", id + ".txt"), frame.Labels, withScore: false);
-                    AtomicFile.WriteAllText(Path.Combine(training, "calib", id + ".txt"), calibText);
-                    ids.Add(id);
-                    task.Advance();
-                }
+                    KittiFiles.WriteVelodyne(Path.Combine(training, "velodyne", ids[i] + ".bin"), frame.Points);
+                    KittiFiles.WriteLabels(Path.Combine(training, "label_2", ids[i] + ".txt"), frame.Labels, withScore: false);
+                    AtomicFile.WriteAllText(Path.Combine(training, "calib", ids[i] + ".txt"), calibText);
+                    lock (task) task.Advance();
+                });
             }
-            // 80 % train, 20 % val (at least one val frame when there are two or more).
-            var trainCount = frames == 1 ? 1 : Math.Min(frames - 1, (int)Math.Round(frames * 0.8));
             var sets = Path.Combine(staging, "ImageSets");
-            AtomicFile.WriteAllText(Path.Combine(sets, "train.txt"), string.Concat(ids.Take(trainCount).Select(id => id + "\n")));
-            AtomicFile.WriteAllText(Path.Combine(sets, "val.txt"), string.Concat(ids.Skip(trainCount).Select(id => id + "\n")));
-            AtomicFile.WriteAllText(Path.Combine(sets, "trainval.txt"), string.Concat(ids.Select(id => id + "\n")));
+            static string Lines(IEnumerable<string> list) => string.Concat(list.Select(id => id + "\n"));
+            AtomicFile.WriteAllText(Path.Combine(sets, "train.txt"), Lines(ids.Take(splits.Train)));
+            AtomicFile.WriteAllText(Path.Combine(sets, "val.txt"), Lines(ids.Skip(splits.Train).Take(splits.Val)));
+            if (splits.Test > 0) AtomicFile.WriteAllText(Path.Combine(sets, "test.txt"), Lines(ids.Skip(splits.Train + splits.Val)));
+            AtomicFile.WriteAllText(Path.Combine(sets, "trainval.txt"), Lines(ids.Take(splits.Train + splits.Val)));
             AtomicFile.WriteAllText(Path.Combine(staging, ProvenanceFile),
-                $"{GeneratorVersion}\nframes {frames}\nseed {seed}\nsensor 64 beams, {ElevationTopDeg}..{ElevationBottomDeg} deg, {AzimuthStepDeg} deg steps within +-{AzimuthHalfWidthDeg} deg, {SensorHeight} m high\n");
+                $"{GeneratorVersion}\nframes {frames}\ntrain {splits.Train}\nval {splits.Val}\ntest {splits.Test}\nseed {seed}\n" +
+                $"sensor 64 beams, {ElevationTopDeg}..{ElevationBottomDeg} deg, {AzimuthStepDeg} deg steps within +-{AzimuthHalfWidthDeg} deg, {SensorHeight} m high\n");
             if (Directory.Exists(root)) Directory.Delete(root);
             try
             {
@@ -111,22 +133,25 @@ public static class SyntheticKittiScenes
 
     private const string ProvenanceFile = "kitti-synth.txt";
 
-    /// <summary>Frames and seed a generated tree was made with (null when the folder is not a generated set).</summary>
-    public static (int Frames, int Seed)? ReadProvenance(string root)
+    /// <summary>
+    /// Split sizes and seed a generated tree was made with (null when the folder is not a generated set). Trees
+    /// written before the splits were recorded (80 % train, 20 % val) read as such.
+    /// </summary>
+    public static (SyntheticSplits Splits, int Seed)? ReadProvenance(string root)
     {
         var path = Path.Combine(root, ProvenanceFile);
         if (!File.Exists(path)) return null;
-        int? frames = null, seed = null;
-        foreach (var line in File.ReadAllLines(path))
+        var values = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(path).Take(64))
         {
             var parts = line.Split(' ');
-            if (parts.Length == 2 && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
-            {
-                if (parts[0] == "frames") frames = v;
-                if (parts[0] == "seed") seed = v;
-            }
+            if (parts.Length == 2 && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) values[parts[0]] = v;
         }
-        return frames is { } f && seed is { } s ? (f, s) : null;
+        if (!values.TryGetValue("frames", out var frames) || !values.TryGetValue("seed", out var seed)) return null;
+        if (values.TryGetValue("train", out var train) && values.TryGetValue("val", out var val))
+            return (new SyntheticSplits(train, val, values.GetValueOrDefault("test")), seed);
+        var oldTrain = frames == 1 ? 1 : Math.Min(frames - 1, (int)Math.Round(frames * 0.8));
+        return (new SyntheticSplits(oldTrain, frames - oldTrain, 0), seed);
     }
 
     // ---- scene composition ----

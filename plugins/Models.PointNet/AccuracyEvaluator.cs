@@ -45,6 +45,7 @@ public sealed class AccuracyEvaluator(NoOptions options) : IEvaluator
         outcome.Metrics["accuracy"] = 100.0 * correct / items.Count;
         outcome.Metrics["meanClassAccuracy"] = 100.0 * recalls.Average();
         outcome.Tables.Add(new ReportTable("Accuracy per class (%)", ["class", "shapes", "accuracy"], rows));
+        outcome.Resamplable = new AccuracyResampling(items.Select(i => i.Sample.Id).ToArray(), items.Select(i => i.Sample.Label).ToArray(), items.Select(i => i.Prediction.ClassId).ToArray(), classes);
 
         var csv = new StringBuilder("label\\predicted," + string.Join(",", dataset.ClassNames) + "\n");
         for (var c = 0; c < classes; c++)
@@ -52,5 +53,28 @@ public sealed class AccuracyEvaluator(NoOptions options) : IEvaluator
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, "confusion.csv"), csv.ToString());
         outcome.Files.Add(Path.GetFullPath(Path.Combine(outputDirectory, "confusion.csv")));
         return outcome;
+    }
+}
+
+/// <summary>Accuracy and mean class accuracy with shapes counted any number of times: intervals over shapes.</summary>
+public sealed class AccuracyResampling(IReadOnlyList<string> ids, int[] labels, int[] predicted, int classes) : IResamplableMetrics
+{
+    public IReadOnlyList<string> SampleIds => ids;
+
+    public IReadOnlyDictionary<string, double> Compute(int[] counts)
+    {
+        var total = new long[classes];
+        var correct = new long[classes];
+        for (var i = 0; i < labels.Length; i++)
+        {
+            total[labels[i]] += counts[i];
+            if (predicted[i] == labels[i]) correct[labels[i]] += counts[i];
+        }
+        var recalls = Enumerable.Range(0, classes).Where(c => total[c] > 0).Select(c => (double)correct[c] / total[c]).ToArray();
+        return new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["accuracy"] = 100.0 * correct.Sum() / Math.Max(1, total.Sum()),
+            ["meanClassAccuracy"] = 100.0 * (recalls.Length == 0 ? 0 : recalls.Average()),
+        };
     }
 }

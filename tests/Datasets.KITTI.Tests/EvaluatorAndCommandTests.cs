@@ -18,7 +18,7 @@ public class EvaluatorAndCommandTests
     {
         _parent = TestPaths.NewTempDirectory("kitti-eval");
         _root = Path.Combine(_parent, "synth");
-        SyntheticKittiScenes.GenerateTree(_root, 5, 21, NullProgressReporter.Instance);
+        SyntheticKittiScenes.GenerateTree(_root, new SyntheticSplits(4, 1, 0), 21, NullProgressReporter.Instance);
     }
 
     [OneTimeTearDown]
@@ -106,13 +106,14 @@ public class EvaluatorAndCommandTests
     public void Kitti_synth_writes_a_tree_and_refuses_to_overwrite_one()
     {
         var output = Path.Combine(_parent, "cmd-" + Guid.NewGuid().ToString("N")[..6]);
-        Assert.That(new KittiSynthCommand(new KittiSynthOptions { Out = output, Frames = 2, Seed = 1 }).Run(), Is.EqualTo(0));
+        Assert.That(new KittiSynthCommand(new KittiSynthOptions { Out = output, Train = 1, Val = 1, Test = 1, Seed = 1 }).Run(), Is.EqualTo(0));
         Assert.That(File.ReadAllLines(Path.Combine(output, "ImageSets", "val.txt")), Is.EqualTo(new[] { "000001" }));
+        Assert.That(File.ReadAllLines(Path.Combine(output, "ImageSets", "test.txt")), Is.EqualTo(new[] { "000002" }));
         var saved = Console.Error;
         Console.SetError(TextWriter.Null);
         try
         {
-            Assert.That(new KittiSynthCommand(new KittiSynthOptions { Out = output, Frames = 2, Seed = 1 }).Run(), Is.EqualTo(2));
+            Assert.That(new KittiSynthCommand(new KittiSynthOptions { Out = output, Train = 1, Val = 1, Test = 1, Seed = 1 }).Run(), Is.EqualTo(2));
         }
         finally
         {
@@ -132,5 +133,18 @@ public class EvaluatorAndCommandTests
             (ComponentKind.Dataset, "kitti"), (ComponentKind.Evaluator, "kitti-ap"),
             (ComponentKind.Command, "eval-kitti"), (ComponentKind.Command, "data kitti-synth"),
         }));
+    }
+
+    [Test]
+    public void The_evaluator_offers_3D_and_BEV_R40_AP_for_intervals_that_match_its_own_figures_when_every_frame_counts_once()
+    {
+        var items = GroundTruthAsPredictions(out var dataset);
+        var outcome = new KittiApEvaluator(new KittiApOptions { WriteResultFiles = false }).Evaluate(items, dataset.Info, Path.Combine(_parent, "resample"));
+        var resamplable = outcome.Resamplable!;
+        Assert.That(resamplable.SampleIds, Is.EqualTo(items.Select(i => i.Item1.Id)));
+        var once = resamplable.Compute(Enumerable.Repeat(1, items.Count).ToArray());
+        Assert.That(once.Keys, Has.Some.EqualTo("mAP/3d/moderate/R40").And.Some.EqualTo("Car/bev/easy/R40"));
+        Assert.That(once.Keys, Has.None.Contains("/2d/").And.None.EndsWith("/R11"));
+        foreach (var (key, value) in once) Assert.That(value, Is.EqualTo(outcome.Metrics[key]).Within(1e-9), key);
     }
 }

@@ -17,7 +17,7 @@ public class KittiDatasetTests
     {
         _parent = TestPaths.NewTempDirectory("kitti-dataset");
         _root = Path.Combine(_parent, "synth");
-        SyntheticKittiScenes.GenerateTree(_root, 6, 5, NullProgressReporter.Instance);
+        SyntheticKittiScenes.GenerateTree(_root, new SyntheticSplits(5, 1, 0), 5, NullProgressReporter.Instance);
     }
 
     [OneTimeTearDown]
@@ -106,15 +106,20 @@ public class KittiDatasetTests
         var root = Path.Combine(_parent, "embedded-" + Guid.NewGuid().ToString("N")[..6]);
         var progress = new CountingProgress();
         var services = new RunServices(0, TorchSharp.torch.CPU, _parent, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, progress);
-        var options = new KittiOptions { Root = root, Synthetic = true, SyntheticFrames = 3, SyntheticSeed = 9 };
+        var options = new KittiOptions { Root = root, Synthetic = true, SyntheticTrainFrames = 1, SyntheticValFrames = 1, SyntheticTestFrames = 1, SyntheticSeed = 9 };
         var first = new KittiDataset(options, services);
         Assert.That(progress.Advanced, Is.EqualTo(3));
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(root, "training", "velodyne", "000000.bin"));
         var second = new KittiDataset(options, services);
         Assert.That(progress.Advanced, Is.EqualTo(3), "the second dataset reuses the tree");
         Assert.That(File.GetLastWriteTimeUtc(Path.Combine(root, "training", "velodyne", "000000.bin")), Is.EqualTo(stamp));
-        Assert.That(second.GetSplit("train").Count + second.GetSplit("val").Count, Is.EqualTo(3));
+        Assert.That(second.GetSplit("train").Count + second.GetSplit("val").Count + second.GetSplit("test").Count, Is.EqualTo(3));
         Assert.That(first.GetSplit("val").Get(0).Points, Is.EqualTo(second.GetSplit("val").Get(0).Points));
+
+        // Other split sizes over the same folder would change every figure silently: refused, naming the folder and the sizes.
+        var other = new KittiOptions { Root = root, Synthetic = true, SyntheticTrainFrames = 1, SyntheticValFrames = 2, SyntheticTestFrames = 1, SyntheticSeed = 9 };
+        var e = Assert.Throws<KittiFormatException>(() => new KittiDataset(other, services))!;
+        Assert.That(e.Message, Does.Contain(root).And.Contain("1 train, 1 val, 1 test").And.Contain("1 train, 2 val, 1 test").And.Contain("Delete the folder"));
     }
 
     [Test]

@@ -206,4 +206,41 @@ public class KittiEvaluationTests
         }
         Assert.That(checkedFigures, Is.EqualTo(54));
     }
+
+    [Test]
+    public void Counting_frames_several_times_gives_the_AP_of_the_list_with_those_frames_repeated()
+    {
+        // The devkit reference frames, each counted 0, 1, 2 or 3 times, against the same frames written out repeated.
+        var folder = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "tests", "Datasets.KITTI.Tests", "Fixtures", "devkit-reference");
+        var ids = Enumerable.Range(400, 20).Select(i => i.ToString("D6")).ToArray();
+        List<IReadOnlyList<KittiObject>> Read(string file)
+        {
+            var lines = File.ReadAllLines(Path.Combine(folder, file));
+            return ids.Select(id => (IReadOnlyList<KittiObject>)lines.Where(l => l.StartsWith(id + " ", StringComparison.Ordinal))
+                .Select((l, n) => KittiFiles.ParseLabelLine(l[(id.Length + 1)..], file, n + 1)).ToList()).ToList();
+        }
+        var gt = Read("ground-truth.txt");
+        var dt = Read("detections.txt");
+        var counts = Enumerable.Range(0, ids.Length).Select(i => (i * 7 + 3) % 4).ToArray();
+        var repeatedGt = new List<IReadOnlyList<KittiObject>>();
+        var repeatedDt = new List<IReadOnlyList<KittiObject>>();
+        for (var f = 0; f < ids.Length; f++)
+        for (var c = 0; c < counts[f]; c++)
+        {
+            repeatedGt.Add(gt[f]);
+            repeatedDt.Add(dt[f]);
+        }
+        var expected = KittiObjectEvaluation.Evaluate(repeatedGt, repeatedDt, Classes);
+        var evidence = KittiObjectEvaluation.Prepare(gt, dt, Classes);
+        var actual = evidence.Compute(counts);
+        Assert.That(actual, Has.Count.EqualTo(expected.Count));
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.That(actual[i].ApR40, Is.EqualTo(expected[i].ApR40).Within(1e-9), $"{expected[i].Class} {expected[i].Metric} {expected[i].Difficulty}");
+            Assert.That(actual[i].ApR11, Is.EqualTo(expected[i].ApR11).Within(1e-9));
+            Assert.That(actual[i].GroundTruth, Is.EqualTo(expected[i].GroundTruth));
+        }
+        Assert.That(expected.Select(a => a.ApR40).Distinct().Count(), Is.GreaterThan(5), "the case is not degenerate");
+        Assert.That(actual.Select(a => a.ApR40), Is.Not.EqualTo(evidence.Compute(null).Select(a => a.ApR40)), "the counts change the figures");
+    }
 }

@@ -96,14 +96,16 @@ public class SyntheticScenesTests
         var dir = TestPaths.NewTempDirectory("kitti-synth");
         try
         {
-            SyntheticKittiScenes.GenerateTree(Path.Combine(dir, "a"), 5, 11, NullProgressReporter.Instance);
-            SyntheticKittiScenes.GenerateTree(Path.Combine(dir, "b"), 5, 11, NullProgressReporter.Instance);
+            SyntheticKittiScenes.GenerateTree(Path.Combine(dir, "a"), new SyntheticSplits(3, 1, 1), 11, NullProgressReporter.Instance);
+            SyntheticKittiScenes.GenerateTree(Path.Combine(dir, "b"), new SyntheticSplits(3, 1, 1), 11, NullProgressReporter.Instance);
             var a = Directory.GetFiles(Path.Combine(dir, "a"), "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(Path.Combine(dir, "a"), p)).Order().ToArray();
             Assert.That(a, Does.Contain(Path.Combine("training", "velodyne", "000004.bin")));
             Assert.That(a, Does.Contain(Path.Combine("training", "label_2", "000000.txt")));
             Assert.That(a, Does.Contain(Path.Combine("training", "calib", "000002.txt")));
-            Assert.That(File.ReadAllLines(Path.Combine(dir, "a", "ImageSets", "train.txt")), Is.EqualTo(new[] { "000000", "000001", "000002", "000003" }));
-            Assert.That(File.ReadAllLines(Path.Combine(dir, "a", "ImageSets", "val.txt")), Is.EqualTo(new[] { "000004" }));
+            Assert.That(File.ReadAllLines(Path.Combine(dir, "a", "ImageSets", "train.txt")), Is.EqualTo(new[] { "000000", "000001", "000002" }));
+            Assert.That(File.ReadAllLines(Path.Combine(dir, "a", "ImageSets", "val.txt")), Is.EqualTo(new[] { "000003" }));
+            Assert.That(File.ReadAllLines(Path.Combine(dir, "a", "ImageSets", "test.txt")), Is.EqualTo(new[] { "000004" }));
+            Assert.That(SyntheticKittiScenes.ReadProvenance(Path.Combine(dir, "a")), Is.EqualTo((new SyntheticSplits(3, 1, 1), 11)));
             foreach (var rel in a)
                 Assert.That(File.ReadAllBytes(Path.Combine(dir, "b", rel)), Is.EqualTo(File.ReadAllBytes(Path.Combine(dir, "a", rel))), rel);
             Assert.That(Directory.GetDirectories(dir), Has.Length.EqualTo(2), "no staging folder left behind");

@@ -167,5 +167,11 @@ public class AccuracyEvaluatorTests
         Assert.That(outcome.Metrics["meanClassAccuracy"], Is.EqualTo(100 * (2.0 / 3 + 1) / 2).Within(1e-9));
         var confusion = File.ReadAllLines(Path.Combine(folder, "confusion.csv"));
         Assert.That(confusion[1], Is.EqualTo("a,2,1,0"));
+
+        // Resampled: counting the wrong shape three times and dropping the last gives 2 of 5 right.
+        var resampled = outcome.Resamplable!.Compute([1, 3, 1, 0]);
+        Assert.That(resampled["accuracy"], Is.EqualTo(40).Within(1e-9));
+        Assert.That(resampled["meanClassAccuracy"], Is.EqualTo(40).Within(1e-9), "class b is absent from this resample");
+        Assert.That(outcome.Resamplable.Compute([1, 1, 1, 1])["accuracy"], Is.EqualTo(outcome.Metrics["accuracy"]));
     }
 }

@@ -24,6 +24,9 @@ public sealed class StepOutcome
     public List<string> Files { get; } = [];
     public List<string> Notes { get; } = [];
 
+    /// <summary>Set by evaluators whose metrics can be recomputed on resampled samples; the host then reports intervals.</summary>
+    public IResamplableMetrics? Resamplable { get; set; }
+
     public static StepOutcome Empty => new();
 }
 
@@ -40,4 +43,18 @@ public interface IEvaluator
     /// <param name="dataset">What the classes are.</param>
     /// <param name="outputDirectory">Where the evaluator may write result files (a folder of its own).</param>
     StepOutcome Evaluate(IReadOnlyList<(Sample Sample, Prediction Prediction)> items, DatasetInfo dataset, string outputDirectory);
+}
+
+/// <summary>
+/// An evaluation whose headline metrics can be recomputed with each evaluated sample counted a given number of
+/// times: what a bootstrap over samples needs (Efron and Tibshirani, ch. 6), and, with the same counts applied
+/// to two evaluations of the same samples, a paired interval for their difference.
+/// </summary>
+public interface IResamplableMetrics
+{
+    /// <summary>Ids of the evaluated samples, in the order <see cref="Compute"/> reads its counts.</summary>
+    IReadOnlyList<string> SampleIds { get; }
+
+    /// <summary>The metrics that get intervals, with sample i counted <paramref name="counts"/>[i] times.</summary>
+    IReadOnlyDictionary<string, double> Compute(int[] counts);
 }

@@ -30,6 +30,12 @@ public sealed class PipelineContext
     /// <summary>Free-form values one step leaves for a later one (for example a pruning plan).</summary>
     public Dictionary<string, object> Items { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The first evaluation of each split by each evaluator (key "split|evaluator"), kept so that later
+    /// evaluations of the same samples (after compression) report a paired interval of their difference.
+    /// </summary>
+    public Dictionary<string, (int StepIndex, IResamplableMetrics Evaluation)> ReferenceEvaluations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The step running now: its index in the pipeline and its component name (for folder and file names).</summary>
     public (int Index, string Use) CurrentStep { get; set; }
 

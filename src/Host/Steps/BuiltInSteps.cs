@@ -77,6 +77,18 @@ public sealed class EvaluateStepOptions
     [Description("Evaluate at most this many samples (0: all).")]
     [Range(0, int.MaxValue)]
     public int MaxSamples { get; set; }
+
+    [Description("Bootstrap resamples over samples for the intervals of the evaluator's headline metrics (0: no intervals). " +
+                 "A later evaluation of the same samples also gets a paired interval of its difference to the first one.")]
+    [Range(0, 100000)]
+    public int Resamples { get; set; } = 1000;
+
+    [Description("Level of the intervals (0.95: 95 %).")]
+    [Range(0.5, 0.999)]
+    public double IntervalLevel { get; set; } = 0.95;
+
+    [Description("Seed of the bootstrap resamples (the same seed draws the same resamples, so paired intervals line up).")]
+    public int IntervalSeed { get; set; }
 }
 
 public sealed class EvaluateStep(EvaluateStepOptions options, RunServices services, ComponentRegistry registry) : IPipelineStep
@@ -98,7 +110,58 @@ public sealed class EvaluateStep(EvaluateStepOptions options, RunServices servic
         var outcome = evaluator.Evaluate(items, context.Dataset.Info, context.StepDirectory("evaluation"));
         outcome.Metrics["samples"] = items.Count;
         outcome.Metrics["inferenceSecondsPerSample"] = items.Count == 0 ? 0 : inferenceSeconds / items.Count;
+        if (outcome.Resamplable is { } resamplable && options.Resamples > 0 && items.Count > 0)
+            AddIntervals(outcome, resamplable, context, $"{options.Split}|{name}");
         return outcome;
+    }
+
+    /// <summary>
+    /// Percentile bootstrap intervals as metrics <c>NAME/lo</c> and <c>NAME/hi</c>; against the first evaluation of
+    /// the same samples, the difference <c>NAME/delta</c> with <c>NAME/delta/lo</c> and <c>NAME/delta/hi</c>.
+    /// </summary>
+    private void AddIntervals(StepOutcome outcome, IResamplableMetrics evaluation, PipelineContext context, string key)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        IResamplableMetrics? reference = null;
+        int? referenceStep = null;
+        if (context.ReferenceEvaluations.TryGetValue(key, out var first))
+        {
+            if (first.Evaluation.SampleIds.SequenceEqual(evaluation.SampleIds, StringComparer.Ordinal))
+                (referenceStep, reference) = (first.StepIndex, first.Evaluation);
+            else
+                outcome.Notes.Add($"No paired interval: step {first.StepIndex} evaluated other samples of this split.");
+        }
+        else
+        {
+            context.ReferenceEvaluations[key] = (context.CurrentStep.Index, evaluation);
+        }
+        var resamples = Bootstrap.Resamples(evaluation.SampleIds.Count, options.Resamples, options.IntervalSeed);
+        var intervals = Bootstrap.Intervals(evaluation, resamples, options.IntervalLevel, reference);
+        static string F(double v) => v.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var m in intervals)
+        {
+            outcome.Metrics[m.Metric + "/lo"] = m.Interval.Low;
+            outcome.Metrics[m.Metric + "/hi"] = m.Interval.High;
+            var row = new List<string> { m.Metric, F(m.Value), $"[{F(m.Interval.Low)}, {F(m.Interval.High)}]" };
+            if (m.Delta is { } delta && m.DeltaInterval is { } d)
+            {
+                outcome.Metrics[m.Metric + "/delta"] = delta;
+                outcome.Metrics[m.Metric + "/delta/lo"] = d.Low;
+                outcome.Metrics[m.Metric + "/delta/hi"] = d.High;
+                row.AddRange([F(delta), $"[{F(d.Low)}, {F(d.High)}]"]);
+            }
+            else if (reference is not null)
+            {
+                row.AddRange(["-", "-"]);
+            }
+            rows.Add(row);
+        }
+        var level = (options.IntervalLevel * 100).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+        List<string> columns = ["metric", "value", $"{level} % interval"];
+        if (reference is not null) columns.AddRange([$"change vs step {referenceStep}", $"{level} % paired interval"]);
+        outcome.Tables.Add(new ReportTable($"Bootstrap intervals over {evaluation.SampleIds.Count} samples ({options.Resamples} resamples, seed {options.IntervalSeed})", columns, rows));
+        outcome.Metrics["intervalSeconds"] = watch.Elapsed.TotalSeconds;
     }
 }
 
