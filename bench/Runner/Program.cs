@@ -78,9 +78,10 @@ public static class Program
             }
         }
 
+        var provenance = Provenance(outcomes);
         Directory.CreateDirectory(resultsDirectory);
         var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
-        WriteJson(definition, outcomes, table, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
+        WriteJson(definition, outcomes, table, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
         var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
         foreach (var (row, match) in definition.CollectPlots)
         {
@@ -93,9 +94,35 @@ public static class Program
                 plotFiles.Add(target);
             }
         }
-        WriteMarkdown(definition, outcomes, table, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
+        WriteMarkdown(definition, outcomes, table, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
         return outcomes.Any(o => o.Error is not null) ? 1 : 0;
+    }
+
+    /// <summary>
+    /// What every row was made from: the checkpoint its load step read (SHA-256) and the dataset's description. A
+    /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows.
+    /// </summary>
+    public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes)
+    {
+        var made = outcomes.Where(o => o.Report is not null).Select(o => (o.Row.Label, Report: o.Report!)).ToList();
+        var checkpoints = made.Select(m => (m.Label, Checkpoint: m.Report.Steps.FirstOrDefault(s => s.Use == "load" && s.Provenance?.ContainsKey("checkpointSha256") == true)?.Provenance))
+            .Where(c => c.Checkpoint is not null).ToList();
+        var distinct = checkpoints.GroupBy(c => c.Checkpoint!["checkpointSha256"]).ToList();
+        if (distinct.Count > 1)
+            throw new PlatformException("the rows were made from different checkpoints, so their figures cannot share a table: " +
+                string.Join("; ", distinct.Select(g => $"{g.First().Checkpoint!["checkpoint"]} (SHA-256 {g.Key[..12]}...) in rows {string.Join(", ", g.Select(c => c.Label))}")));
+        var datasets = made.GroupBy(m => string.Join(";", m.Report.Dataset.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value))).ToList();
+        if (datasets.Count > 1)
+            throw new PlatformException("the rows were made on different data, so their figures cannot share a table: " +
+                string.Join("; ", datasets.Select(g => $"{g.Key} in rows {string.Join(", ", g.Select(m => m.Label))}")));
+        var provenance = made.Count == 0 ? new Dictionary<string, string>() : made[0].Report.Dataset.ToDictionary(kv => "data " + kv.Key, kv => kv.Value);
+        if (checkpoints.Count > 0)
+        {
+            provenance["checkpoint"] = checkpoints[0].Checkpoint!["checkpoint"];
+            provenance["checkpoint SHA-256"] = distinct[0].Key;
+        }
+        return provenance;
     }
 
     private static double Value(BenchColumn column, BenchRow row, RunReport report)
@@ -151,7 +178,7 @@ public static class Program
     private static string Cell(double value, string format) =>
         double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
-    private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, string path, string arguments, double seconds)
+    private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, Dictionary<string, string> provenance, string path, string arguments, double seconds)
     {
         var rows = outcomes.Select((o, i) => new Dictionary<string, object?>
         {
@@ -169,18 +196,21 @@ public static class Program
             ["cores"] = Environment.ProcessorCount,
             ["command"] = "dotnet artifacts/bench-runner/bench-runner.dll " + arguments,
             ["seconds"] = seconds,
+            ["provenance"] = provenance,
             ["rows"] = rows,
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<string> plots, string path, string arguments, double seconds)
+    private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds)
     {
         var md = new StringBuilder();
         md.AppendLine($"# {d.Title}").AppendLine();
         md.AppendLine($"- produced by: `dotnet build Platform.sln -c Release && dotnet artifacts/bench-runner/bench-runner.dll {arguments}`");
         md.AppendLine($"- date: {DateTimeOffset.UtcNow:u}; machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; {outcomes.Count} runs in {seconds / 60:F1} min");
         md.AppendLine("- every figure below was read from the runs' own report.json files (under `runs/bench/" + d.Name + "/`).");
+        if (provenance.Count > 0)
+            md.AppendLine("- made from: " + string.Join("; ", provenance.Where(kv => kv.Key != "data root").Select(kv => $"{kv.Key} {kv.Value}")));
         foreach (var note in d.Notes) md.AppendLine($"- {note}");
         md.AppendLine();
         md.AppendLine("| run | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");

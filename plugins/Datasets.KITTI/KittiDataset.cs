@@ -49,6 +49,22 @@ public sealed class KittiDataset : IDataset
     }
 
     public DatasetInfo Info { get; }
+
+    public IReadOnlyDictionary<string, string> Provenance
+    {
+        get
+        {
+            var p = new Dictionary<string, string>(StringComparer.Ordinal) { ["root"] = _root };
+            if (SyntheticKittiScenes.ReadProvenance(_root) is { } made)
+            {
+                p["syntheticSeed"] = made.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                p["syntheticSplits"] = made.Splits.ToString();
+            }
+            foreach (var split in Splits)
+                p["frames/" + split] = KittiFiles.ReadImageSet(Path.Combine(_root, "ImageSets", split + ".txt")).Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return p;
+        }
+    }
     public IReadOnlyList<string> Splits { get; }
     public string DefaultEvaluator => "kitti-ap";
 

@@ -69,6 +69,16 @@ public sealed class ShapesDataset : IDataset
     public IReadOnlyList<string> Splits => [.. splits.Keys];
     public string DefaultEvaluator => "accuracy";
 
+    public IReadOnlyDictionary<string, string> Provenance => new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["dataSeed"] = options.DataSeed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["classes"] = options.Classes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["points"] = options.Points.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["frames/train"] = options.TrainCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["frames/val"] = options.ValCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["frames/test"] = options.TestCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public ISampleSource GetSplit(string split) =>
         splits.TryGetValue(split, out var source) ? source
             : throw new KeyNotFoundException($"Dataset 'shapes' has no split '{split}'; it has {string.Join(", ", splits.Keys)}.");

@@ -21,6 +21,9 @@ public interface IDataset
 
     /// <exception cref="KeyNotFoundException">The split does not exist; the message lists those that do.</exception>
     ISampleSource GetSplit(string split);
+
+    /// <summary>What identifies the data for a results file (root, generator seed, frames per split...); recorded in every report.</summary>
+    IReadOnlyDictionary<string, string> Provenance => new Dictionary<string, string>();
 }
 
 /// <summary>An indexable, lazily loaded list of samples (a split, or a split seen through transforms).</summary>

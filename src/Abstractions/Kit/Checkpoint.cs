@@ -18,6 +18,13 @@ public static class Checkpoint
 
     public sealed record Header(ModelSpec Spec, IReadOnlyDictionary<string, double> Metadata);
 
+    /// <summary>SHA-256 of a file as lowercase hex: what reports record to say which checkpoint a figure came from.</summary>
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
     public static void Save(IModel model, string path, IReadOnlyDictionary<string, double>? metadata = null)
     {
         AtomicFile.Write(path, stream =>

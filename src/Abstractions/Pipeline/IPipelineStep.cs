@@ -24,6 +24,9 @@ public sealed class StepOutcome
     public List<string> Files { get; } = [];
     public List<string> Notes { get; } = [];
 
+    /// <summary>What identifies the step's inputs and outputs beyond numbers: a checkpoint's path and SHA-256, for example.</summary>
+    public Dictionary<string, string> Provenance { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Set by evaluators whose metrics can be recomputed on resampled samples; the host then reports intervals.</summary>
     public IResamplableMetrics? Resamplable { get; set; }
 

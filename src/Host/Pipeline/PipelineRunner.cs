@@ -71,6 +71,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
             writer.Write(report);
             throw new PlatformException($"{definition.Dataset.Path}: {e.Message}", e);
         }
+        report.Dataset = dataset.Provenance.ToDictionary();
         var context = new PipelineContext(services, dataset, factory);
         if (modelDescriptor is not null)
         {
@@ -97,6 +98,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
                     step.Status = "ok";
                     step.Metrics = outcome.Metrics;
                     step.Notes = outcome.Notes;
+                    step.Provenance = outcome.Provenance.Count == 0 ? null : outcome.Provenance;
                     step.Tables = outcome.Tables;
                     step.Files = outcome.Files.Select(f => Path.IsPathRooted(f) ? Path.GetRelativePath(output, f) : f).ToList();
                     step.Files.AddRange(writer.Plot(step, outcome.Series));

@@ -22,6 +22,7 @@ public sealed class StepReport
     public Dictionary<string, double> Metrics { get; set; } = new();
     public List<string> Files { get; set; } = [];
     public List<string> Notes { get; set; } = [];
+    public Dictionary<string, string>? Provenance { get; set; }
     public string? Error { get; set; }
 
     [JsonIgnore] public List<ReportTable> Tables { get; set; } = [];
@@ -46,6 +47,9 @@ public sealed class RunReport
     public string Status { get; set; } = "running";
     public double Seconds { get; set; }
     public int Cores { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>The dataset's own description of what it is (root, generator seed, frames per split).</summary>
+    public Dictionary<string, string> Dataset { get; set; } = new();
     public List<StepReport> Steps { get; } = [];
     public List<TransformReport> Transforms { get; set; } = [];
 

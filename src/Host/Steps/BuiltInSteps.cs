@@ -185,6 +185,8 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
         Checkpoint.Save(model, path);
         var outcome = new StepOutcome();
         outcome.Files.Add(System.IO.Path.GetFullPath(path));
+        outcome.Provenance["checkpoint"] = path;
+        outcome.Provenance["checkpointSha256"] = Checkpoint.Sha256(path);
         outcome.Metrics["bytes"] = new FileInfo(path).Length;
         return outcome;
     }
@@ -230,6 +232,8 @@ public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
         }
         outcome.Metrics["loaded"] = 1;
         outcome.Files.Add(System.IO.Path.GetFullPath(options.Path));
+        outcome.Provenance["checkpoint"] = options.Path;
+        outcome.Provenance["checkpointSha256"] = Checkpoint.Sha256(options.Path);
         return outcome;
     }
 }
