@@ -22,7 +22,8 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
     protected virtual bool NeedsCalibration => false;
 
     /// <summary>What a method decides: per candidate, how many weights go and the scores ranking them.</summary>
-    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion);
+    /// <param name="PredictionMetric">The metric the summed per-layer distortions are reported as.</param>
+    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion, string PredictionMetric = "distortion_predicted");
 
     private protected abstract Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome);
 
@@ -49,18 +50,22 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         }
 
         if (Options.RecalibrateBatchNorm && calibration is not null)
+        {
+            // The per-layer curves are taken without re-estimation: this is the joint distortion that their sum predicts (issue 10 §4).
+            outcome.Metrics["distortion_measured_before_batchnorm"] = calibration.Measure(model);
             outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(model, calibration.Batches);
+        }
 
         var plan = new LayerSparsityPlan(Method, budget.Candidates.Select((c, i) =>
             new LayerSparsityChoice(c.Name, c.Layer.Kind, c.Weights, Math.Max(decision.Pruned[i], c.AlreadyZero), c.FlopsPerWeight, decision.PredictedDistortion[i])).ToList());
-        Report(context, model, budget, plan, calibration, outcome);
+        Report(context, model, budget, plan, calibration, outcome, decision.PredictionMetric);
         outcome.Metrics["pruning_seconds"] = total.Elapsed.TotalSeconds;
         context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x whole model) in {Seconds:F1} s",
             Method, outcome.Metrics["flops_before"], outcome.Metrics["flops_after"], outcome.Metrics["flops_reduction"], total.Elapsed.TotalSeconds);
         return outcome;
     }
 
-    private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome)
+    private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome, string predictionMetric)
     {
         var before = budget.Before;
         var after = ModelStats.Measure(model);
@@ -86,7 +91,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             m["calibration_samples"] = calibration.Samples;
         }
         if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
-            m["distortion_predicted"] = plan.Layers.Sum(l => l.PredictedDistortion);
+            m[predictionMetric] = plan.Layers.Sum(l => l.PredictedDistortion);
 
         outcome.Tables.Add(plan.ToTable());
         outcome.Series[$"{Method} per-layer sparsity"] = plan.ToSeries();

@@ -97,19 +97,37 @@ public enum AllocationSolver
     Lagrangian,
 }
 
+/// <summary>Where the per-layer distortion curves the allocation reads come from.</summary>
+public enum CurveSource
+{
+    /// <summary>Each layer pruned alone (magnitude order) at CurveLevels sparsities, the calibration set run for real (ICCV 2023 §3.1; issue 10 §1).</summary>
+    Measured,
+
+    /// <summary>The Estimator's second-order prediction along the Ranking order (DM3D).</summary>
+    Predicted,
+}
+
 public sealed class HessianDPOptions : PruningOptions
 {
+    // Measured: the Gauss-Newton prediction read 0.01 where the real single-layer distortion was 0.29 at 98% (issue 10 §2).
+    [Description("Per-layer distortion curves: Measured (each layer pruned alone by magnitude at CurveLevels sparsities, output distortion measured on the calibration set) or Predicted (the Estimator's second-order estimate, ranked by Ranking).")]
+    public CurveSource Curves { get; set; } = CurveSource.Measured;
+
+    [Description("Measured curves: sparsities measured per layer (one calibration pass each), at 1-(1-d/CurveLevels)^1.5 of MaxSparsity: denser towards MaxSparsity, where distortion climbs fastest.")]
+    [Range(1, 1000)]
+    public int CurveLevels { get; set; } = 12;
+
     [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]
     public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;
 
     // w²·H measured best on the PointNet benchmark (bench/results/hessiandp-pointnet.md, rows hessian-dp vs hessian-dp-mag).
-    [Description("Which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|). The curves always use the Estimator's distortion.")]
+    [Description("Predicted curves: which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|). Measured curves always remove by magnitude.")]
     public WithinLayerRanking Ranking { get; set; } = WithinLayerRanking.HessianSaliency;
 
     [Description("How sparsities are allocated across layers: DynamicProgramming (exact on the discretised budget) or Lagrangian.")]
     public AllocationSolver Solver { get; set; } = AllocationSolver.DynamicProgramming;
 
-    [Description("Sparsity grid: each layer chooses among sparsities d/SparsityLevels, d = 0..SparsityLevels (capped at MaxSparsity).")]
+    [Description("Predicted curves: sparsity grid: each layer chooses among sparsities d/SparsityLevels, d = 0..SparsityLevels (capped at MaxSparsity).")]
     [Range(1, 1000)]
     public int SparsityLevels { get; set; } = 100;
 
@@ -125,7 +143,7 @@ public sealed class HessianDPOptions : PruningOptions
     [Range(0.0, 1e6)]
     public double FisherDamping { get; set; } = 1e-7;
 
-    [Description("Honesty check: this many layers are pruned alone at HonestyLevels sparsities, and the real distortion is compared with the prediction (0: skip).")]
+    [Description("Predicted curves: honesty check: this many layers are pruned alone at HonestyLevels sparsities, and the real distortion is compared with the prediction (0: skip).")]
     [Range(0, 1000)]
     public int HonestyLayers { get; set; } = 3;
 

@@ -77,11 +77,14 @@ public class CompressorTests
 
     // The classifier (logits) with the default options, and the two-head detector with Ranking=Magnitude: on the detector
     // head with sigmoid scores the default w²·H ranking loses to uniform on this tiny model (see the plugin README).
-    [TestCase(true, WithinLayerRanking.HessianSaliency, 4.0)]
-    [TestCase(true, WithinLayerRanking.HessianSaliency, 8.0)]
-    [TestCase(false, WithinLayerRanking.Magnitude, 4.0)]
-    [TestCase(false, WithinLayerRanking.Magnitude, 8.0)]
-    public void Hessian_dp_distorts_the_outputs_less_than_uniform_magnitude_at_the_same_flops(bool classifier, WithinLayerRanking ranking, double reduction)
+    [TestCase(true, WithinLayerRanking.HessianSaliency, 4.0, CurveSource.Predicted)]
+    [TestCase(true, WithinLayerRanking.HessianSaliency, 8.0, CurveSource.Predicted)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 4.0, CurveSource.Predicted)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 8.0, CurveSource.Predicted)]
+    [TestCase(true, WithinLayerRanking.Magnitude, 4.0, CurveSource.Measured)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 4.0, CurveSource.Measured)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 8.0, CurveSource.Measured)]
+    public void Hessian_dp_distorts_the_outputs_less_than_uniform_magnitude_at_the_same_flops(bool classifier, WithinLayerRanking ranking, double reduction, CurveSource curves)
     {
         var split = new SyntheticPointDataset(0).GetSplit("val");
         var distortion = new Dictionary<string, double>();
@@ -92,7 +95,7 @@ public class CompressorTests
             var batches = Enumerable.Range(0, 4).Select(b => model.Collate(Enumerable.Range(b * 8, 8).Select(split.Get).ToList(), CPU)).ToList();
             List<ModelOutput> dense;
             using (no_grad()) dense = batches.Select(model.Forward).ToList();
-            Create(method, reduction, o => { if (o is HessianDPOptions h) h.Ranking = ranking; }).Run(TestPipeline.Context(model));
+            Create(method, reduction, o => { if (o is HessianDPOptions h) { h.Ranking = ranking; h.Curves = curves; } }).Run(TestPipeline.Context(model));
             distortion[method] = ValDistortion(model, dense, batches);
             flops[method] = ModelStats.Measure(model).Flops;
             foreach (var b in batches) b.Dispose();
@@ -106,7 +109,7 @@ public class CompressorTests
     public void The_predicted_distortion_ranks_like_the_measured_one_in_the_honesty_check()
     {
         using var model = TrainedModels.Detector(seed: 6);
-        var outcome = Create("hessian-dp", 4, o => ((HessianDPOptions)o).HonestyLayers = 4).Run(TestPipeline.Context(model));
+        var outcome = Create("hessian-dp", 4, o => { var h = (HessianDPOptions)o; h.Curves = CurveSource.Predicted; h.HonestyLayers = 4; }).Run(TestPipeline.Context(model));
         TestContext.Out.WriteLine($"rank correlation {outcome.Metrics["honesty_rank_correlation"]:F3}");
         Assert.That(outcome.Metrics["honesty_rank_correlation"], Is.GreaterThan(0.6));
         Assert.That(outcome.Tables.Single(t => t.Title.Contains("honesty")).Rows, Has.Count.EqualTo(4 * 3));
@@ -125,6 +128,7 @@ public class CompressorTests
         Create("hessian-dp", 4, o =>
         {
             var h = (HessianDPOptions)o;
+            h.Curves = CurveSource.Predicted;
             h.Estimator = estimator;
             h.Ranking = ranking;
             h.Solver = solver;
