@@ -31,12 +31,15 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
     {
         var total = Stopwatch.StartNew();
         var model = context.RequireModel(Method);
+        // At capacity first: bad options are refused before any sample is read.
         var budget = FlopsBudget.Resolve(model, Options, Method);
         var outcome = new StepOutcome();
 
         var watch = Stopwatch.StartNew();
         using var calibration = NeedsCalibration || Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
         outcome.Metrics["calibration_load_seconds"] = watch.Elapsed.TotalSeconds;
+        var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
+        if (costs is not null) budget = FlopsBudget.Resolve(model, Options, Method, costs);
 
         var decision = Decide(context, model, budget, calibration, outcome);
         try
@@ -68,8 +71,8 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
     private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome, string predictionMetric)
     {
         var before = budget.Before;
-        var after = ModelStats.Measure(model);
-        var densePrunable = before.DenseFlops - model.OtherFlopsPerSample;
+        var after = ModelStats.Measure(model, budget.Costs);
+        var densePrunable = before.DenseFlops - budget.OtherFlopsAtInput;
         var m = outcome.Metrics;
         m["dense_flops"] = before.DenseFlops;
         m["flops_before"] = before.Flops;
@@ -78,7 +81,15 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         m["prunable_flops_before"] = before.PrunableFlops;
         m["prunable_flops_after"] = after.PrunableFlops;
         m["prunable_flops_reduction"] = densePrunable / after.PrunableFlops;
-        m["other_flops"] = model.OtherFlopsPerSample;
+        m["other_flops"] = budget.OtherFlopsAtInput;
+        // Both counts: flops_* above are at the budget's input; capacity_* at the model's configured capacity.
+        var capacityAfter = ModelStats.Measure(model);
+        m["capacity_dense_flops"] = capacityAfter.DenseFlops;
+        m["capacity_flops_after"] = capacityAfter.Flops;
+        m["capacity_flops_reduction"] = capacityAfter.DenseFlops / capacityAfter.Flops;
+        m["costs_at_calibration_input"] = budget.Costs is null ? 0 : 1;
+        if (calibration is not null)
+            foreach (var (key, value) in calibration.Input) m["input/" + key] = value;
         m["target_flops"] = budget.TargetFlops;
         var achieved = budget.Scope == BudgetScope.WholeModel ? after.Flops : after.PrunableFlops;
         m["budget_relative_error"] = (achieved - budget.TargetFlops) / budget.TargetFlops;
@@ -95,8 +106,9 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
 
         outcome.Tables.Add(plan.ToTable());
         outcome.Series[$"{Method} per-layer sparsity"] = plan.ToSeries();
-        outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}; " +
-                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
+        outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}, " +
+                          $"counted {(budget.Costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}; " +
+                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x, at capacity {m["capacity_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
         context.Items[LayerSparsityPlan.ContextKey] = plan;
         var file = $"{Method}-plan.json";
         plan.Save(Path.Combine(context.Services.OutputDirectory, file));

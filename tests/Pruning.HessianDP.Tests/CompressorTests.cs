@@ -234,3 +234,35 @@ public class CompressorTests
         Assert.That(total, Is.GreaterThan(0));
     }
 }
+
+public class InputCostTests
+{
+    [TestCase("lamp", CostBasis.CalibrationInput)]
+    [TestCase("hessian-dp", CostBasis.CalibrationInput)]
+    [TestCase("hessian-dp", CostBasis.Capacity)]
+    public void Input_dependent_layers_are_costed_at_the_calibration_samples_mean_input(string method, CostBasis basis)
+    {
+        Seeding.Seed(21);
+        using var model = new TinyPointModel(inputCosts: true);
+        // Points with x > 0 in the 16 calibration samples (the first of train), counted here.
+        var split = new SyntheticPointDataset(0).GetSplit("train");
+        var active = Enumerable.Range(0, 16).Select(split.Get).Average(s => Enumerable.Range(0, TinyPointModel.Points).Count(p => s.Points[p * 3] > 0));
+        Assert.That(active, Is.GreaterThan(4).And.LessThan(28), "the input is neither empty nor full");
+        PruningOptions options = method == "hessian-dp" ? new HessianDPOptions() : new PruningOptions();
+        options.FlopsReduction = 2;
+        options.Costs = basis;
+        var outcome = (method == "lamp" ? (ICompressor)new LampCompressor(options) : new HessianDPCompressor((HessianDPOptions)options)).Run(TestPipeline.Context(model));
+
+        // By hand: a conv1d weight costs one MAC per active point (or per point slot at capacity), a linear weight one; 500 other.
+        var perPoint = basis == CostBasis.CalibrationInput ? active : TinyPointModel.Points;
+        double Flops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * (l.Kind == "conv1d" ? perPoint : 1.0));
+        double CapacityFlops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * l.FlopsPerWeight);
+        Assert.That(outcome.Metrics["dense_flops"], Is.EqualTo(Flops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["flops_after"], Is.EqualTo(Flops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(2).Within(0.02), "the budget is met in its own count");
+        Assert.That(outcome.Metrics["capacity_dense_flops"], Is.EqualTo(CapacityFlops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["capacity_flops_after"], Is.EqualTo(CapacityFlops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["costs_at_calibration_input"], Is.EqualTo(basis == CostBasis.CalibrationInput ? 1 : 0));
+        Assert.That(outcome.Metrics["input/activePoints"], Is.EqualTo(active).Within(1e-9));
+    }
+}

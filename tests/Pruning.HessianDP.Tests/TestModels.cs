@@ -12,19 +12,31 @@ namespace Platform.Plugins.Pruning.HessianDP.Tests;
 /// number of points), max-pool, a hidden linear layer, then a confidence head (sigmoid scores) and a
 /// locality head (box regression) - or a logits head in classifier mode.
 /// </summary>
-internal sealed class TinyPointModel : ModelBase
+internal sealed class TinyPointModel : ModelBase, IDescribesInput
 {
     public const int Points = 32;
     private readonly Net _net;
     private readonly bool _classifier;
+    private readonly bool _inputCosts;
 
-    public TinyPointModel(bool classifier = false, double otherFlops = 500, int width = 64)
+    /// <param name="inputCosts">Cost the conv layers per point with x &gt; 0 at a measured input (as a pillar net runs per non-empty pillar).</param>
+    public TinyPointModel(bool classifier = false, double otherFlops = 500, int width = 64, bool inputCosts = false)
         : base("tiny-point", new { classifier, width }, new DatasetInfo("synthetic", classifier ? ModelTask.Classification : ModelTask.Detection3D, ["a", "b", "c", "d"], 3))
     {
         _classifier = classifier;
+        _inputCosts = inputCosts;
         OtherFlops = otherFlops;
         _net = new Net(width, classifier);
     }
+
+    public IReadOnlyDictionary<string, double> DescribeInput(ModelBatch batch) => new Dictionary<string, double>
+    {
+        ["activePoints"] = batch["points"][.., 0, ..].gt(0).sum().item<long>() / (double)batch.Samples.Count,
+    };
+
+    public InputCosts? CostsAt(IReadOnlyDictionary<string, double> input) => _inputCosts
+        ? new InputCosts(PrunableLayers.Where(l => l.Kind == "conv1d").ToDictionary(l => l.Name, _ => input["activePoints"]), OtherFlops)
+        : null;
 
     public double OtherFlops { get; }
     public override ModelTask Task => _classifier ? ModelTask.Classification : ModelTask.Detection3D;
