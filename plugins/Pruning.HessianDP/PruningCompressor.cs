@@ -41,6 +41,11 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
         if (costs is not null) budget = FlopsBudget.Resolve(model, Options, Method, costs);
 
+        if (Options.Reconstruct && calibration is null)
+            throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
+        // Reconstruction's targets: the layers as they are before this step's masks.
+        var dense = Options.Reconstruct ? model.PrunableLayers.ToDictionary(l => l.Name, l => l.Weight.detach().clone()) : null;
+
         var decision = Decide(context, model, budget, calibration, outcome);
         try
         {
@@ -50,6 +55,19 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         finally
         {
             foreach (var s in decision.Scores) s.Dispose();
+        }
+
+        if (dense is not null)
+        {
+            watch.Restart();
+            if (calibration is not null) outcome.Metrics["distortion_measured_before_reconstruction"] = calibration.Measure(model);
+            var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
+                Options.ReconstructionDamping, context.Services.Progress, Method);
+            foreach (var t in dense.Values) t.Dispose();
+            outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["reconstructed_layers"] = result.Reconstructed;
+            if (result.Skipped.Count > 0)
+                outcome.Notes.Add($"{Method}: reconstruction skipped {result.Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", result.Skipped)}.");
         }
 
         if (Options.RecalibrateBatchNorm && calibration is not null)

@@ -51,6 +51,13 @@ public class PruningOptions
     [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
     public string KeepDense { get; set; } = "";
 
+    [Description("After the masks are chosen, refit each pruned layer's surviving weights by least squares on the calibration samples (in forward order, each on the already-pruned network's inputs, to the dense layer's outputs).")]
+    public bool Reconstruct { get; set; }
+
+    [Description("Reconstruction: λ of the damped Gram matrix XᵀX + λI, as a fraction of its mean diagonal.")]
+    [Range(0.0, 1e6)]
+    public double ReconstructionDamping { get; set; } = 0.01;
+
     [Description("Split the calibration samples come from (the first CalibrationSamples of it).")]
     public string CalibrationSplit { get; set; } = "train";
 

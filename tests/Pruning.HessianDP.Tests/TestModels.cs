@@ -105,12 +105,13 @@ internal sealed class TinyPointModel : ModelBase, IDescribesInput
 
         public ModelOutput Run(Tensor points)
         {
-            var x = nn.functional.relu(conv2.forward(nn.functional.relu(conv1.forward(points))));
+            // call, not forward: weight reconstruction sees layer inputs through forward hooks.
+            var x = nn.functional.relu(conv2.call(nn.functional.relu(conv1.call(points))));
             var pooled = x.amax([2]);
-            var h = nn.functional.relu(fc1.forward(pooled));
+            var h = nn.functional.relu(fc1.call(pooled));
             return logits is not null
-                ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.forward(h) })
-                : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.forward(h), ["boxes"] = boxes!.forward(h) });
+                ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.call(h) })
+                : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.call(h), ["boxes"] = boxes!.call(h) });
         }
     }
 }
@@ -225,4 +226,26 @@ internal static class TrainedModels
             new Platform.Abstractions.Kit.TrainOptions { Epochs = 8, BatchSize = 8, LearningRate = 1e-2 });
         return model;
     }
+}
+
+/// <summary>One linear layer y = Wx + b on batch["x"], called through hooks: the least-squares problem of reconstruction in its plainest form.</summary>
+internal sealed class OneLinearModel : ModelBase
+{
+    private readonly TorchSharp.Modules.Linear _linear;
+    private readonly nn.Module _root;
+
+    public OneLinearModel(int inputs, int outputs) : base("one-linear", new { inputs, outputs }, new DatasetInfo("synthetic", ModelTask.Classification, ["a"], 3))
+    {
+        _linear = nn.Linear(inputs, outputs);
+        _root = nn.Sequential(("fc", _linear)); // named_modules lists children, not the root
+    }
+
+    public override ModelTask Task => ModelTask.Classification;
+    public override nn.Module Module => _root;
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("logits", DistortionGroup.Logits)];
+    protected override double FlopsPerWeight(string layerName, nn.Module layer) => 1;
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) => throw new NotSupportedException();
+    public override ModelOutput Forward(ModelBatch batch) => new(new Dictionary<string, Tensor> { ["logits"] = _linear.call(batch["x"]) });
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
 }
