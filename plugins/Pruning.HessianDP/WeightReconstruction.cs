@@ -112,10 +112,11 @@ internal static class WeightReconstruction
         foreach (var batch in batches)
         {
             using var batchScope = NewDisposeScope();
-            var xDense = Rows(module, CaptureInput(model, module, batch, dense)).to_type(ScalarType.Float64);
-            var x = Rows(module, CaptureInput(model, module, batch, null)).to_type(ScalarType.Float64);
-            var g = x.t().matmul(x);
-            var c = x.t().matmul(xDense);
+            // Rows stay in the layer's dtype (a 3x3 conv's unfolded input is [B·H·W, 9C]); only the d x d sums go to float64.
+            var xDense = Rows(module, CaptureInput(model, module, batch, dense));
+            var x = Rows(module, CaptureInput(model, module, batch, null));
+            var g = x.t().matmul(x).to_type(ScalarType.Float64);
+            var c = x.t().matmul(xDense).to_type(ScalarType.Float64);
             gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
             cross = cross is null ? c.MoveToOuterDisposeScope() : cross.add_(c);
         }

@@ -98,3 +98,19 @@ public class ReconstructionTests
         Assert.That(distortion[true], Is.LessThan(distortion[false]));
     }
 }
+
+public class HookTests
+{
+    // Reconstruction sees layer inputs through pre-hooks; models built from Sequential blocks rely on this.
+    [Test]
+    public void A_pre_hook_on_a_layer_inside_a_sequential_fires_when_the_sequential_runs()
+    {
+        var second = nn.Linear(4, 2);
+        var seq = nn.Sequential(("first", nn.Linear(3, 4)), ("second", second));
+        var fired = 0;
+        var handle = second.register_forward_pre_hook((_, x) => { fired++; return null!; });
+        using (no_grad()) seq.call(randn(5, 3));
+        handle.remove();
+        Assert.That(fired, Is.EqualTo(1));
+    }
+}
