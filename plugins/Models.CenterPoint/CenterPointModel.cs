@@ -1,6 +1,7 @@
 using Autofac;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,9 +53,27 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput
         new("dim", DistortionGroup.Locality), new("rot", DistortionGroup.Locality),
     ];
 
-    protected override double FlopsPerWeight(string layerName, nn.Module layer) =>
-        _use.FlopsPerWeight.TryGetValue(layer, out var flops) ? flops
+    protected override double FlopsPerWeight(string layerName, nn.Module layer)
+    {
+        if (_use.UsesPerPillar.TryGetValue(layer, out var perPillar)) _usesPerPillar[layerName] = perPillar;
+        return _use.FlopsPerWeight.TryGetValue(layer, out var flops) ? flops
             : throw new InvalidOperationException($"CenterPoint layer '{layerName}' has no recorded FLOPs per weight.");
+    }
+
+    private readonly Dictionary<string, double> _usesPerPillar = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The pillar net at a measured number of non-empty pillars instead of MaxPillars (issue 10 §2): its linear
+    /// layer and norm run once per point slot of each non-empty pillar; every other layer runs on the full grid.
+    /// </summary>
+    public InputCosts? CostsAt(IReadOnlyDictionary<string, double> input)
+    {
+        if (!input.TryGetValue("nonEmptyPillars", out var pillars)) return null;
+        _ = PrunableLayers; // fills _usesPerPillar
+        var perWeight = _usesPerPillar.ToDictionary(kv => kv.Key, kv => pillars * kv.Value);
+        var other = _use.NormElements - (Config.MaxPillars - pillars) * _use.NormElementsPerPillar;
+        return new InputCosts(perWeight, other);
+    }
 
     public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
     {
@@ -95,13 +114,14 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput
     {
         double frames = batch.Samples.Count;
         var pillars = batch["pillar_counts"].shape[0];
-        var encoderWeights = PrunableLayers.Where(l => l.Name.StartsWith("pfn.", StringComparison.Ordinal)).Sum(l => (double)l.Weight.count_nonzero().item<long>());
+        var costs = CostsAt(new Dictionary<string, double> { ["nonEmptyPillars"] = pillars / frames })!;
         return new Dictionary<string, double>
         {
             ["points"] = batch.Samples.Sum(s => s.PointCount) / frames,
             ["nonEmptyPillars"] = pillars / frames,
             ["pointsInPillars"] = batch["pillar_counts"].sum().item<long>() / frames,
-            ["encoderFlopsAtThisInput"] = pillars / frames * Config.MaxPointsPerPillar * encoderWeights,
+            ["encoderFlopsAtThisInput"] = PrunableLayers.Where(l => costs.FlopsPerWeight.ContainsKey(l.Name))
+                .Sum(l => ModelStats.LayerFlops(l, l.Weight.count_nonzero().item<long>(), costs)),
         };
     }
 

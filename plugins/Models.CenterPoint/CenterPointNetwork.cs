@@ -14,6 +14,12 @@ internal sealed class LayerUse
     public double NormElements { get; set; }
 
     public T Conv<T>(T conv, double positions) where T : nn.Module { FlopsPerWeight[conv] = positions; return conv; }
+
+    /// <summary>Layers run once per (pillar, point) slot: their uses per non-empty pillar, for costs at a measured input.</summary>
+    public Dictionary<nn.Module, double> UsesPerPillar { get; } = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The part of <see cref="NormElements"/> that is per pillar slot.</summary>
+    public double NormElementsPerPillar { get; set; }
 }
 
 /// <summary>
@@ -36,6 +42,9 @@ internal sealed class PillarFeatureNet : nn.Module
         linear = use.Conv(nn.Linear(9, config.PillarChannels, hasBias: false), slots);
         norm = nn.BatchNorm1d(config.PillarChannels, eps: 1e-3, momentum: config.BatchNormMomentum);
         use.NormElements += slots * config.PillarChannels;
+        // At a real input only the non-empty pillars' slots run (CenterPointModel.CostsAt).
+        use.UsesPerPillar[linear] = config.MaxPointsPerPillar;
+        use.NormElementsPerPillar += (double)config.MaxPointsPerPillar * config.PillarChannels;
         RegisterComponents();
     }
 
@@ -53,7 +62,7 @@ internal sealed class PillarFeatureNet : nn.Module
         var centreOffset = xyz[.., .., ..2] - centre.unsqueeze(1);
         var decorated = cat([points, clusterOffset, centreOffset], 2) * valid.unsqueeze(2).to_type(points.dtype);
 
-        var x = linear.forward(decorated);                                                   // [P, M, C]
+        var x = linear.call(decorated);                                                      // [P, M, C]; call runs hooks (weight reconstruction)
         x = norm.forward(x.reshape(p * m, -1)).reshape(p, m, -1).relu();
         var pillarFeatures = x.amax([1]);                                                    // [P, C]
 

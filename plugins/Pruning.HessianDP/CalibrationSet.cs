@@ -15,13 +15,20 @@ internal sealed class CalibrationSet : IDisposable
     private readonly List<ModelBatch> _batches;
     private readonly List<ModelOutput> _reference;
 
-    private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples)
+    private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples, IReadOnlyDictionary<string, double> input)
     {
         _batches = batches;
         _reference = reference;
         Weights = weights;
         Samples = samples;
+        Input = input;
     }
+
+    /// <summary>The model's own figures of the calibration input (IDescribesInput), averaged per sample; empty when it gives none.</summary>
+    public IReadOnlyDictionary<string, double> Input { get; }
+
+    /// <summary>What one sample costs at this input, where the model's cost depends on it (null otherwise).</summary>
+    public InputCosts? CostsOf(IModel model) => model is IDescribesInput describes && Input.Count > 0 ? describes.CostsAt(Input) : null;
 
     public IReadOnlyList<ModelBatch> Batches => _batches;
     public DistortionWeights Weights { get; }
@@ -54,12 +61,16 @@ internal sealed class CalibrationSet : IDisposable
         model.Module.eval();
         var batches = new List<ModelBatch>();
         var reference = new List<ModelOutput>();
+        var input = new Dictionary<string, double>();
         using var progress = context.Services.Progress.Start($"{step}: calibration samples", count);
         for (var start = 0; start < count; start += options.CalibrationBatchSize)
         {
             var samples = Enumerable.Range(start, Math.Min(options.CalibrationBatchSize, count - start)).Select(split.Get).ToArray();
             var batch = model.Collate(samples, context.Services.Device);
             batches.Add(batch);
+            // DescribeInput gives per-sample figures of one batch: weigh them by the batch's samples.
+            if (model is IDescribesInput describes)
+                foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value * samples.Length / count;
             using (no_grad())
             using (var scope = NewDisposeScope())
             {
@@ -69,7 +80,7 @@ internal sealed class CalibrationSet : IDisposable
             }
             progress.Advance(samples.Length);
         }
-        return new CalibrationSet(batches, reference, weights, count);
+        return new CalibrationSet(batches, reference, weights, count, input);
     }
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];

@@ -1,11 +1,14 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
 using static TorchSharp.torch;
 
 namespace Platform.Plugins.Pruning.HessianDP;
 
 /// <summary>
-/// One layer's predicted distortion as a function of how many of its weights are removed, in the
-/// layer's removal order (issue 5 §3). <see cref="Prefix"/>[n] is the prediction with the first n removed,
-/// at one-weight resolution, so the sparsity grid and the final budget fill read the same curve.
+/// One layer's distortion as a function of how many of its weights are removed, in the layer's removal
+/// order (issue 5 §3). <see cref="Prefix"/>[n] is the value with the first n removed, at one-weight
+/// resolution, so the sparsity grid and the final budget fill read the same curve. Predicted curves are
+/// exact at every n; measured curves are measured at <see cref="Levels"/> and linear in between.
 /// </summary>
 internal sealed class LayerDistortionCurve : IDisposable
 {
@@ -17,6 +20,12 @@ internal sealed class LayerDistortionCurve : IDisposable
 
     /// <summary>The within-layer ranking scores (same shape as the weight).</summary>
     public required Tensor Scores { get; init; }
+
+    /// <summary>Measured curves: the removed-weight counts that were measured (the DP's choices), ascending.</summary>
+    public long[]? Levels { get; init; }
+
+    /// <summary>Measured curves: the distortion measured at each of <see cref="Levels"/>, before it was made monotone.</summary>
+    public double[]? Measured { get; init; }
 
     public double At(long pruned) => Prefix[Math.Clamp(pruned, 0, Prefix.Length - 1)];
 
@@ -39,6 +48,98 @@ internal sealed class LayerDistortionCurve : IDisposable
 
 internal static class DistortionCurves
 {
+    /// <summary>
+    /// Measured curves (ICCV 2023 §3.1, issue 10 §1): each layer alone is pruned by magnitude to each of its
+    /// <see cref="MeasuredLevels"/>, the calibration set is run, the output distortion recorded, and the layer
+    /// restored. Made monotone in sparsity (a running maximum), then interpolated linearly between levels.
+    /// </summary>
+    public static List<LayerDistortionCurve> Measure(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
+        int levels, IProgressReporter progress, string step)
+    {
+        var grids = candidates.Select(c => MeasuredLevels(c, levels)).ToArray();
+        var curves = new List<LayerDistortionCurve>(candidates.Count);
+        using var task = progress.Start($"{step}: measured curves (one layer pruned alone)", grids.Sum(g => g.Length - 1L));
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            var grid = grids[i];
+            var weight = candidate.Layer.Weight;
+            Tensor scores, order;
+            using (no_grad())
+            {
+                scores = weight.detach().abs().to_type(ScalarType.Float64).cpu();
+                order = LayerPruning.RankOrder(weight, scores);
+            }
+            // The layer as it is: distortion 0 against the reference taken from it.
+            var measured = new double[grid.Length];
+            using (var backup = weight.detach().clone())
+            {
+                try
+                {
+                    for (var j = 1; j < grid.Length; j++)
+                    {
+                        // Levels ascend, so each level removes only the weights between the previous count and its own.
+                        using (no_grad())
+                        using (var scope = NewDisposeScope())
+                            weight.view(-1).index_fill_(0, order.slice(0, grid[j - 1], grid[j], 1).to(weight.device), 0);
+                        measured[j] = calibration.Measure(model);
+                        task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
+                    }
+                }
+                finally
+                {
+                    using (no_grad()) weight.copy_(backup);
+                }
+            }
+            curves.Add(new LayerDistortionCurve
+            {
+                Candidate = candidate,
+                Prefix = Interpolate(grid, Monotone(measured), candidate.Weights),
+                Order = order,
+                Scores = scores,
+                Levels = grid,
+                Measured = measured,
+            });
+        }
+        return curves;
+    }
+
+    /// <summary>
+    /// Removed-weight counts measured for one layer: AlreadyZero + (1 − (1 − d/levels)^1.5)·(MaxPruned − AlreadyZero),
+    /// d = 0..levels, distinct: steps shrink towards MaxPruned, where a layer's distortion climbs fastest.
+    /// </summary>
+    public static long[] MeasuredLevels(PruningCandidate c, int levels)
+    {
+        var counts = new SortedSet<long> { c.AlreadyZero, c.MaxPruned };
+        for (var d = 1; d < levels; d++)
+            counts.Add(c.AlreadyZero + (long)Math.Round((1 - Math.Pow(1 - (double)d / levels, 1.5)) * (c.MaxPruned - c.AlreadyZero)));
+        return counts.ToArray();
+    }
+
+    /// <summary>Running maximum: removing more weights of a layer is never credited with less distortion.</summary>
+    internal static double[] Monotone(IReadOnlyList<double> values)
+    {
+        var result = new double[values.Count];
+        var max = double.NegativeInfinity;
+        for (var i = 0; i < values.Count; i++) result[i] = max = Math.Max(max, values[i]);
+        return result;
+    }
+
+    /// <summary>One-weight-resolution curve through the measured points: 0 up to the first level, linear between, flat after the last.</summary>
+    private static double[] Interpolate(long[] grid, double[] values, long weights)
+    {
+        var prefix = new double[weights + 1];
+        for (var j = 1; j < grid.Length; j++)
+        {
+            long a = grid[j - 1], b = grid[j];
+            for (var n = a; n <= b; n++)
+                prefix[n] = values[j - 1] + (values[j] - values[j - 1]) * (n - a) / (b - a);
+        }
+        for (var n = grid[^1] + 1; n <= weights; n++) prefix[n] = values[^1];
+        for (var n = 0; n < grid[0]; n++) prefix[n] = values[0];
+        return prefix;
+    }
+
     /// <summary>Builds every candidate layer's curve from the Hessian estimate; the ranking decides the removal order.</summary>
     public static List<LayerDistortionCurve> Build(HessianEstimate estimate, HessianDPOptions options)
     {

@@ -11,8 +11,12 @@ namespace Platform.Plugins.Pruning.HessianDP;
 internal sealed record PruningCandidate(PrunableLayer Layer, long Weights, long AlreadyZero, long MaxPruned)
 {
     public string Name => Layer.Name;
-    public double FlopsPerWeight => Layer.FlopsPerWeight;
-    public double FlopsAt(long pruned) => ModelStats.LayerFlops(Layer, Weights - Math.Max(pruned, AlreadyZero));
+
+    /// <summary>The budget's cost of one weight: at the calibration input where the model reports one, else at capacity.</summary>
+    public InputCosts? Costs { get; init; }
+
+    public double FlopsPerWeight => Costs?.FlopsPerWeightOf(Layer) ?? Layer.FlopsPerWeight;
+    public double FlopsAt(long pruned) => ModelStats.LayerFlops(Layer, Weights - Math.Max(pruned, AlreadyZero), Costs);
 }
 
 /// <summary>
@@ -35,7 +39,13 @@ internal sealed class FlopsBudget
 
     public required BudgetScope Scope { get; init; }
 
-    public static FlopsBudget Resolve(IModel model, PruningOptions options, string step)
+    /// <summary>The input the FLOPs are counted at (null: the model's capacity).</summary>
+    public InputCosts? Costs { get; init; }
+
+    /// <summary>FLOPs per sample outside the prunable layers, at the same input.</summary>
+    public required double OtherFlopsAtInput { get; init; }
+
+    public static FlopsBudget Resolve(IModel model, PruningOptions options, string step, InputCosts? costs = null)
     {
         var layers = model.PrunableLayers;
         if (layers.Count == 0)
@@ -48,7 +58,8 @@ internal sealed class FlopsBudget
             throw new ArgumentException($"Step '{step}': option MaxSparsity must lie in [0, 1], got {options.MaxSparsity}.");
 
         var keepDense = KeepDensePattern(options.KeepDense);
-        var before = ModelStats.Measure(model);
+        var before = ModelStats.Measure(model, costs);
+        var otherFlops = costs?.OtherFlopsPerSample ?? model.OtherFlopsPerSample;
         var candidates = new List<PruningCandidate>();
         double fixedPrunableFlops = 0, densePrunableFlops = 0;
         using (no_grad())
@@ -57,15 +68,15 @@ internal sealed class FlopsBudget
             {
                 var weights = layer.WeightCount;
                 var nonzero = layer.Weight.count_nonzero().item<long>();
-                densePrunableFlops += ModelStats.LayerFlops(layer, weights);
+                densePrunableFlops += ModelStats.LayerFlops(layer, weights, costs);
                 if (keepDense is not null && keepDense.IsMatch(layer.Name))
                 {
-                    fixedPrunableFlops += ModelStats.LayerFlops(layer, nonzero);
+                    fixedPrunableFlops += ModelStats.LayerFlops(layer, nonzero, costs);
                     continue;
                 }
                 var zero = weights - nonzero;
                 var maxPruned = Math.Max(zero, (long)Math.Floor(options.MaxSparsity * weights + 1e-9));
-                candidates.Add(new PruningCandidate(layer, weights, zero, maxPruned));
+                candidates.Add(new PruningCandidate(layer, weights, zero, maxPruned) { Costs = costs });
             }
         }
         if (candidates.Count == 0)
@@ -73,7 +84,7 @@ internal sealed class FlopsBudget
 
         var scope = options.BudgetScope;
         var scopeDense = scope == BudgetScope.WholeModel ? before.DenseFlops : densePrunableFlops;
-        var fixedFlops = fixedPrunableFlops + (scope == BudgetScope.WholeModel ? model.OtherFlopsPerSample : 0);
+        var fixedFlops = fixedPrunableFlops + (scope == BudgetScope.WholeModel ? otherFlops : 0);
         var (optionName, target) = options.RemainingFlops > 0
             ? ("RemainingFlops", options.RemainingFlops)
             : ("FlopsReduction", scopeDense / options.FlopsReduction);
@@ -96,6 +107,8 @@ internal sealed class FlopsBudget
             TargetFlops = target,
             CandidateBudget = candidateBudget,
             Scope = scope,
+            Costs = costs,
+            OtherFlopsAtInput = otherFlops,
         };
     }
 

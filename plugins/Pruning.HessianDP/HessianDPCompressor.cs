@@ -10,7 +10,8 @@ namespace Platform.Plugins.Pruning.HessianDP;
 /// DM3D (Xu et al., arXiv 2407.02098): post-training layer-wise pruning that minimises the output
 /// distortion for a FLOPs budget. Calibration: a second-order estimate of the distortion (Gauss-Newton
 /// diagonal by default); curves: predicted distortion of each layer along a sparsity grid; allocation:
-/// an exact DP over the discretised budget; masks: each layer's lowest-saliency weights.
+/// an exact DP over the discretised budget; masks: each layer's lowest-saliency weights. Curves=Measured (the
+/// default) replaces the estimate by single-layer measurements (ICCV 2023 §3.1; issue 10 §1).
 /// </summary>
 public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompressor<HessianDPOptions>(options)
 {
@@ -20,29 +21,42 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
     private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
     {
         var watch = Stopwatch.StartNew();
-        using var estimate = HessianEstimate.Estimate(model, calibration!, budget.Candidates, Options, context.Seed, context.Services.Progress, Method);
-        outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
-        outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
-
-        watch.Restart();
-        var curves = DistortionCurves.Build(estimate, Options);
-        outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+        List<LayerDistortionCurve> curves;
+        if (Options.Curves == CurveSource.Measured)
+        {
+            curves = DistortionCurves.Measure(model, calibration!, budget.Candidates, Options.CurveLevels, context.Services.Progress, Method);
+            outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["curve_passes"] = curves.Sum(c => c.Levels!.Length - 1);
+        }
+        else
+        {
+            using var estimate = HessianEstimate.Estimate(model, calibration!, budget.Candidates, Options, context.Seed, context.Services.Progress, Method);
+            outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
+            watch.Restart();
+            curves = DistortionCurves.Build(estimate, Options);
+            outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+        }
         try
         {
             watch.Restart();
             var pruned = Allocate(curves, budget.CandidateBudget, Options);
             outcome.Metrics["dp_seconds"] = watch.Elapsed.TotalSeconds;
 
-            if (Options.HonestyLayers > 0)
+            if (Options.Curves == CurveSource.Predicted && Options.HonestyLayers > 0)
             {
                 watch.Restart();
                 HonestyCheck(model, curves, calibration!, context.Services.Progress, outcome);
                 outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
             }
-            outcome.Notes.Add($"hessian-dp: Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
-                              $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
+            outcome.Notes.Add(Options.Curves == CurveSource.Measured
+                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
+                : $"hessian-dp: Curves=Predicted, Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
+                  $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();
-            return new Decision(pruned, scores, curves.Select((c, i) => c.At(pruned[i])).ToArray());
+            // Measured curves add single-layer measurements: their sum is the additivity prediction, not a second-order estimate.
+            var name = Options.Curves == CurveSource.Measured ? "distortion_single_layer_sum" : "distortion_predicted";
+            return new Decision(pruned, scores, curves.Select((c, i) => c.At(pruned[i])).ToArray(), name);
         }
         finally
         {
@@ -53,15 +67,22 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
     /// <summary>Grid levels → DP (or Lagrangian) → fill the budget's remainder at one-weight resolution.</summary>
     internal static long[] Allocate(IReadOnlyList<LayerDistortionCurve> curves, double budget, HessianDPOptions options)
     {
-        var grids = curves.Select(c => c.GridCounts(options.SparsityLevels)).ToArray();
-        var levels = curves.Select((c, i) => new LayerLevels(
-            grids[i].Select(n => c.Candidate.FlopsAt(n)).ToArray(),
-            grids[i].Select(c.At).ToArray())).ToList();
+        var (grids, levels) = LevelsOf(curves, options);
         var chosen = options.Solver == AllocationSolver.DynamicProgramming
             ? SparsityAllocation.DynamicProgramming(levels, budget, options.BudgetSteps)
             : SparsityAllocation.Lagrangian(levels, budget);
         var pruned = chosen.Select((d, i) => grids[i][d]).ToArray();
         return SparsityAllocation.FillBudget(curves, pruned, budget);
+    }
+
+    /// <summary>Each layer's choices: the measured levels of a measured curve, else the SparsityLevels grid.</summary>
+    internal static (long[][] Grids, List<LayerLevels> Levels) LevelsOf(IReadOnlyList<LayerDistortionCurve> curves, HessianDPOptions options)
+    {
+        var grids = curves.Select(c => c.Levels ?? c.GridCounts(options.SparsityLevels)).ToArray();
+        var levels = curves.Select((c, i) => new LayerLevels(
+            grids[i].Select(n => c.Candidate.FlopsAt(n)).ToArray(),
+            grids[i].Select(c.At).ToArray())).ToList();
+        return (grids, levels);
     }
 
     /// <summary>

@@ -22,7 +22,8 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
     protected virtual bool NeedsCalibration => false;
 
     /// <summary>What a method decides: per candidate, how many weights go and the scores ranking them.</summary>
-    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion);
+    /// <param name="PredictionMetric">The metric the summed per-layer distortions are reported as.</param>
+    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion, string PredictionMetric = "distortion_predicted");
 
     private protected abstract Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome);
 
@@ -30,12 +31,20 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
     {
         var total = Stopwatch.StartNew();
         var model = context.RequireModel(Method);
+        // At capacity first: bad options are refused before any sample is read.
         var budget = FlopsBudget.Resolve(model, Options, Method);
         var outcome = new StepOutcome();
 
         var watch = Stopwatch.StartNew();
         using var calibration = NeedsCalibration || Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
         outcome.Metrics["calibration_load_seconds"] = watch.Elapsed.TotalSeconds;
+        var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
+        if (costs is not null) budget = FlopsBudget.Resolve(model, Options, Method, costs);
+
+        if (Options.Reconstruct && calibration is null)
+            throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
+        // Reconstruction's targets: the layers as they are before this step's masks.
+        var dense = Options.Reconstruct ? model.PrunableLayers.ToDictionary(l => l.Name, l => l.Weight.detach().clone()) : null;
 
         var decision = Decide(context, model, budget, calibration, outcome);
         try
@@ -48,23 +57,40 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             foreach (var s in decision.Scores) s.Dispose();
         }
 
+        if (dense is not null)
+        {
+            watch.Restart();
+            if (calibration is not null) outcome.Metrics["distortion_measured_before_reconstruction"] = calibration.Measure(model);
+            var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
+                Options.ReconstructionDamping, context.Services.Progress, Method);
+            foreach (var t in dense.Values) t.Dispose();
+            outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["reconstructed_layers"] = result.Reconstructed;
+            if (result.Skipped.Count > 0)
+                outcome.Notes.Add($"{Method}: reconstruction skipped {result.Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", result.Skipped)}.");
+        }
+
         if (Options.RecalibrateBatchNorm && calibration is not null)
+        {
+            // The per-layer curves are taken without re-estimation: this is the joint distortion that their sum predicts (issue 10 §4).
+            outcome.Metrics["distortion_measured_before_batchnorm"] = calibration.Measure(model);
             outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(model, calibration.Batches);
+        }
 
         var plan = new LayerSparsityPlan(Method, budget.Candidates.Select((c, i) =>
             new LayerSparsityChoice(c.Name, c.Layer.Kind, c.Weights, Math.Max(decision.Pruned[i], c.AlreadyZero), c.FlopsPerWeight, decision.PredictedDistortion[i])).ToList());
-        Report(context, model, budget, plan, calibration, outcome);
+        Report(context, model, budget, plan, calibration, outcome, decision.PredictionMetric);
         outcome.Metrics["pruning_seconds"] = total.Elapsed.TotalSeconds;
         context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x whole model) in {Seconds:F1} s",
             Method, outcome.Metrics["flops_before"], outcome.Metrics["flops_after"], outcome.Metrics["flops_reduction"], total.Elapsed.TotalSeconds);
         return outcome;
     }
 
-    private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome)
+    private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome, string predictionMetric)
     {
         var before = budget.Before;
-        var after = ModelStats.Measure(model);
-        var densePrunable = before.DenseFlops - model.OtherFlopsPerSample;
+        var after = ModelStats.Measure(model, budget.Costs);
+        var densePrunable = before.DenseFlops - budget.OtherFlopsAtInput;
         var m = outcome.Metrics;
         m["dense_flops"] = before.DenseFlops;
         m["flops_before"] = before.Flops;
@@ -73,7 +99,15 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         m["prunable_flops_before"] = before.PrunableFlops;
         m["prunable_flops_after"] = after.PrunableFlops;
         m["prunable_flops_reduction"] = densePrunable / after.PrunableFlops;
-        m["other_flops"] = model.OtherFlopsPerSample;
+        m["other_flops"] = budget.OtherFlopsAtInput;
+        // Both counts: flops_* above are at the budget's input; capacity_* at the model's configured capacity.
+        var capacityAfter = ModelStats.Measure(model);
+        m["capacity_dense_flops"] = capacityAfter.DenseFlops;
+        m["capacity_flops_after"] = capacityAfter.Flops;
+        m["capacity_flops_reduction"] = capacityAfter.DenseFlops / capacityAfter.Flops;
+        m["costs_at_calibration_input"] = budget.Costs is null ? 0 : 1;
+        if (calibration is not null)
+            foreach (var (key, value) in calibration.Input) m["input/" + key] = value;
         m["target_flops"] = budget.TargetFlops;
         var achieved = budget.Scope == BudgetScope.WholeModel ? after.Flops : after.PrunableFlops;
         m["budget_relative_error"] = (achieved - budget.TargetFlops) / budget.TargetFlops;
@@ -86,12 +120,13 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             m["calibration_samples"] = calibration.Samples;
         }
         if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
-            m["distortion_predicted"] = plan.Layers.Sum(l => l.PredictedDistortion);
+            m[predictionMetric] = plan.Layers.Sum(l => l.PredictedDistortion);
 
         outcome.Tables.Add(plan.ToTable());
         outcome.Series[$"{Method} per-layer sparsity"] = plan.ToSeries();
-        outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}; " +
-                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
+        outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}, " +
+                          $"counted {(budget.Costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}; " +
+                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x, at capacity {m["capacity_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
         context.Items[LayerSparsityPlan.ContextKey] = plan;
         var file = $"{Method}-plan.json";
         plan.Save(Path.Combine(context.Services.OutputDirectory, file));

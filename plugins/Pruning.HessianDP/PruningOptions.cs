@@ -13,6 +13,16 @@ public enum BudgetScope
     PrunableLayers,
 }
 
+/// <summary>Where a layer's FLOPs per weight are counted.</summary>
+public enum CostBasis
+{
+    /// <summary>At the calibration samples' mean input, for models whose cost depends on it (IDescribesInput.CostsAt: the pillar net per non-empty pillar); else at capacity.</summary>
+    CalibrationInput,
+
+    /// <summary>At the model's configured capacity (IModel.PrunableLayers' FlopsPerWeight, e.g. MaxPillars).</summary>
+    Capacity,
+}
+
 /// <summary>Options every pruning compressor of this plugin shares: the FLOPs budget, the per-layer limits, and the calibration data the output distortion is measured on.</summary>
 public class PruningOptions
 {
@@ -30,12 +40,23 @@ public class PruningOptions
     [Description("What the budget counts: WholeModel (ModelStats.Flops, including the unprunable OtherFlopsPerSample) or PrunableLayers (only the prunable conv/linear weights). Both ratios are reported either way.")]
     public BudgetScope BudgetScope { get; set; } = BudgetScope.WholeModel;
 
+    // Capacity counted the kitti-small pillar net at 8000 pillars where the frames have ~2090: 3.8x too dear to keep (issue 10 §2).
+    [Description("Where FLOPs are counted for the budget: CalibrationInput (input-dependent layers at the calibration samples' mean input, when the model reports such costs and CalibrationSamples > 0) or Capacity (the model's configured maximum). Both counts are reported.")]
+    public CostBasis Costs { get; set; } = CostBasis.CalibrationInput;
+
     [Description("Largest fraction of one layer's weights that may be removed.")]
     [Range(0.0, 1.0)]
     public double MaxSparsity { get; set; } = 0.98;
 
     [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
     public string KeepDense { get; set; } = "";
+
+    [Description("After the masks are chosen, refit each pruned layer's surviving weights by least squares on the calibration samples (in forward order, each on the already-pruned network's inputs, to the dense layer's outputs).")]
+    public bool Reconstruct { get; set; }
+
+    [Description("Reconstruction: λ of the damped Gram matrix XᵀX + λI, as a fraction of its mean diagonal.")]
+    [Range(0.0, 1e6)]
+    public double ReconstructionDamping { get; set; } = 0.01;
 
     [Description("Split the calibration samples come from (the first CalibrationSamples of it).")]
     public string CalibrationSplit { get; set; } = "train";
@@ -97,19 +118,37 @@ public enum AllocationSolver
     Lagrangian,
 }
 
+/// <summary>Where the per-layer distortion curves the allocation reads come from.</summary>
+public enum CurveSource
+{
+    /// <summary>Each layer pruned alone (magnitude order) at CurveLevels sparsities, the calibration set run for real (ICCV 2023 §3.1; issue 10 §1).</summary>
+    Measured,
+
+    /// <summary>The Estimator's second-order prediction along the Ranking order (DM3D).</summary>
+    Predicted,
+}
+
 public sealed class HessianDPOptions : PruningOptions
 {
+    // Measured: the Gauss-Newton prediction read 0.01 where the real single-layer distortion was 0.29 at 98% (issue 10 §2).
+    [Description("Per-layer distortion curves: Measured (each layer pruned alone by magnitude at CurveLevels sparsities, output distortion measured on the calibration set) or Predicted (the Estimator's second-order estimate, ranked by Ranking).")]
+    public CurveSource Curves { get; set; } = CurveSource.Measured;
+
+    [Description("Measured curves: sparsities measured per layer (one calibration pass each), at 1-(1-d/CurveLevels)^1.5 of MaxSparsity: denser towards MaxSparsity, where distortion climbs fastest.")]
+    [Range(1, 1000)]
+    public int CurveLevels { get; set; } = 12;
+
     [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]
     public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;
 
     // w²·H measured best on the PointNet benchmark (bench/results/hessiandp-pointnet.md, rows hessian-dp vs hessian-dp-mag).
-    [Description("Which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|). The curves always use the Estimator's distortion.")]
+    [Description("Predicted curves: which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|). Measured curves always remove by magnitude.")]
     public WithinLayerRanking Ranking { get; set; } = WithinLayerRanking.HessianSaliency;
 
     [Description("How sparsities are allocated across layers: DynamicProgramming (exact on the discretised budget) or Lagrangian.")]
     public AllocationSolver Solver { get; set; } = AllocationSolver.DynamicProgramming;
 
-    [Description("Sparsity grid: each layer chooses among sparsities d/SparsityLevels, d = 0..SparsityLevels (capped at MaxSparsity).")]
+    [Description("Predicted curves: sparsity grid: each layer chooses among sparsities d/SparsityLevels, d = 0..SparsityLevels (capped at MaxSparsity).")]
     [Range(1, 1000)]
     public int SparsityLevels { get; set; } = 100;
 
@@ -125,7 +164,7 @@ public sealed class HessianDPOptions : PruningOptions
     [Range(0.0, 1e6)]
     public double FisherDamping { get; set; } = 1e-7;
 
-    [Description("Honesty check: this many layers are pruned alone at HonestyLevels sparsities, and the real distortion is compared with the prediction (0: skip).")]
+    [Description("Predicted curves: honesty check: this many layers are pruned alone at HonestyLevels sparsities, and the real distortion is compared with the prediction (0: skip).")]
     [Range(0, 1000)]
     public int HonestyLayers { get; set; } = 3;
 

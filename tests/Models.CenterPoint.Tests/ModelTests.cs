@@ -54,6 +54,24 @@ public class ModelTests
     }
 
     [Test]
+    public void At_a_measured_input_the_pillar_net_is_costed_per_non_empty_pillar()
+    {
+        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info());
+        var costs = model.CostsAt(new Dictionary<string, double> { ["nonEmptyPillars"] = 2000 })!;
+        var linear = model.PrunableLayers.Single(l => l.Name == "pfn.linear");
+        var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.0.0");
+        // kitti-small: 16 point slots per pillar; the grid convs do not depend on the input.
+        Assert.That(costs.FlopsPerWeightOf(linear), Is.EqualTo(2000.0 * 16));
+        Assert.That(costs.FlopsPerWeightOf(conv), Is.EqualTo(conv.FlopsPerWeight));
+        Assert.That(costs.OtherFlopsPerSample, Is.EqualTo(model.OtherFlopsPerSample - 6000.0 * 16 * 32).Within(1e-6));
+        // 6000 fewer pillars x 16 slots, each with 9x32 linear MACs and 32 norm elements.
+        var capacity = ModelStats.Measure(model);
+        var measured = ModelStats.Measure(model, costs);
+        Assert.That(capacity.DenseFlops - measured.DenseFlops, Is.EqualTo(6000.0 * 16 * (9 * 32 + 32)).Within(1e-3));
+        Assert.That(model.CostsAt(new Dictionary<string, double>()), Is.Null, "no pillar count, no measured cost");
+    }
+
+    [Test]
     public void The_head_outputs_have_the_feature_map_size_the_flops_assume()
     {
         using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());

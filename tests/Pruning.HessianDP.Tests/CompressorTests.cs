@@ -77,11 +77,14 @@ public class CompressorTests
 
     // The classifier (logits) with the default options, and the two-head detector with Ranking=Magnitude: on the detector
     // head with sigmoid scores the default w²·H ranking loses to uniform on this tiny model (see the plugin README).
-    [TestCase(true, WithinLayerRanking.HessianSaliency, 4.0)]
-    [TestCase(true, WithinLayerRanking.HessianSaliency, 8.0)]
-    [TestCase(false, WithinLayerRanking.Magnitude, 4.0)]
-    [TestCase(false, WithinLayerRanking.Magnitude, 8.0)]
-    public void Hessian_dp_distorts_the_outputs_less_than_uniform_magnitude_at_the_same_flops(bool classifier, WithinLayerRanking ranking, double reduction)
+    [TestCase(true, WithinLayerRanking.HessianSaliency, 4.0, CurveSource.Predicted)]
+    [TestCase(true, WithinLayerRanking.HessianSaliency, 8.0, CurveSource.Predicted)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 4.0, CurveSource.Predicted)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 8.0, CurveSource.Predicted)]
+    [TestCase(true, WithinLayerRanking.Magnitude, 4.0, CurveSource.Measured)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 4.0, CurveSource.Measured)]
+    [TestCase(false, WithinLayerRanking.Magnitude, 8.0, CurveSource.Measured)]
+    public void Hessian_dp_distorts_the_outputs_less_than_uniform_magnitude_at_the_same_flops(bool classifier, WithinLayerRanking ranking, double reduction, CurveSource curves)
     {
         var split = new SyntheticPointDataset(0).GetSplit("val");
         var distortion = new Dictionary<string, double>();
@@ -92,7 +95,7 @@ public class CompressorTests
             var batches = Enumerable.Range(0, 4).Select(b => model.Collate(Enumerable.Range(b * 8, 8).Select(split.Get).ToList(), CPU)).ToList();
             List<ModelOutput> dense;
             using (no_grad()) dense = batches.Select(model.Forward).ToList();
-            Create(method, reduction, o => { if (o is HessianDPOptions h) h.Ranking = ranking; }).Run(TestPipeline.Context(model));
+            Create(method, reduction, o => { if (o is HessianDPOptions h) { h.Ranking = ranking; h.Curves = curves; } }).Run(TestPipeline.Context(model));
             distortion[method] = ValDistortion(model, dense, batches);
             flops[method] = ModelStats.Measure(model).Flops;
             foreach (var b in batches) b.Dispose();
@@ -106,7 +109,7 @@ public class CompressorTests
     public void The_predicted_distortion_ranks_like_the_measured_one_in_the_honesty_check()
     {
         using var model = TrainedModels.Detector(seed: 6);
-        var outcome = Create("hessian-dp", 4, o => ((HessianDPOptions)o).HonestyLayers = 4).Run(TestPipeline.Context(model));
+        var outcome = Create("hessian-dp", 4, o => { var h = (HessianDPOptions)o; h.Curves = CurveSource.Predicted; h.HonestyLayers = 4; }).Run(TestPipeline.Context(model));
         TestContext.Out.WriteLine($"rank correlation {outcome.Metrics["honesty_rank_correlation"]:F3}");
         Assert.That(outcome.Metrics["honesty_rank_correlation"], Is.GreaterThan(0.6));
         Assert.That(outcome.Tables.Single(t => t.Title.Contains("honesty")).Rows, Has.Count.EqualTo(4 * 3));
@@ -125,6 +128,7 @@ public class CompressorTests
         Create("hessian-dp", 4, o =>
         {
             var h = (HessianDPOptions)o;
+            h.Curves = CurveSource.Predicted;
             h.Estimator = estimator;
             h.Ranking = ranking;
             h.Solver = solver;
@@ -228,5 +232,37 @@ public class CompressorTests
         var total = model.PrunableLayers.Sum(l => l.WeightCount);
         Assert.That(plan.Layers.Sum(l => l.Weights - l.Pruned), Is.EqualTo(model.PrunableLayers.Sum(l => l.Weight.count_nonzero().item<long>())));
         Assert.That(total, Is.GreaterThan(0));
+    }
+}
+
+public class InputCostTests
+{
+    [TestCase("lamp", CostBasis.CalibrationInput)]
+    [TestCase("hessian-dp", CostBasis.CalibrationInput)]
+    [TestCase("hessian-dp", CostBasis.Capacity)]
+    public void Input_dependent_layers_are_costed_at_the_calibration_samples_mean_input(string method, CostBasis basis)
+    {
+        Seeding.Seed(21);
+        using var model = new TinyPointModel(inputCosts: true);
+        // Points with x > 0 in the 16 calibration samples (the first of train), counted here.
+        var split = new SyntheticPointDataset(0).GetSplit("train");
+        var active = Enumerable.Range(0, 16).Select(split.Get).Average(s => Enumerable.Range(0, TinyPointModel.Points).Count(p => s.Points[p * 3] > 0));
+        Assert.That(active, Is.GreaterThan(4).And.LessThan(28), "the input is neither empty nor full");
+        PruningOptions options = method == "hessian-dp" ? new HessianDPOptions() : new PruningOptions();
+        options.FlopsReduction = 2;
+        options.Costs = basis;
+        var outcome = (method == "lamp" ? (ICompressor)new LampCompressor(options) : new HessianDPCompressor((HessianDPOptions)options)).Run(TestPipeline.Context(model));
+
+        // By hand: a conv1d weight costs one MAC per active point (or per point slot at capacity), a linear weight one; 500 other.
+        var perPoint = basis == CostBasis.CalibrationInput ? active : TinyPointModel.Points;
+        double Flops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * (l.Kind == "conv1d" ? perPoint : 1.0));
+        double CapacityFlops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * l.FlopsPerWeight);
+        Assert.That(outcome.Metrics["dense_flops"], Is.EqualTo(Flops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["flops_after"], Is.EqualTo(Flops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(2).Within(0.02), "the budget is met in its own count");
+        Assert.That(outcome.Metrics["capacity_dense_flops"], Is.EqualTo(CapacityFlops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["capacity_flops_after"], Is.EqualTo(CapacityFlops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["costs_at_calibration_input"], Is.EqualTo(basis == CostBasis.CalibrationInput ? 1 : 0));
+        Assert.That(outcome.Metrics["input/activePoints"], Is.EqualTo(active).Within(1e-9));
     }
 }

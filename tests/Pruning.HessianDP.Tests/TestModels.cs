@@ -12,19 +12,31 @@ namespace Platform.Plugins.Pruning.HessianDP.Tests;
 /// number of points), max-pool, a hidden linear layer, then a confidence head (sigmoid scores) and a
 /// locality head (box regression) - or a logits head in classifier mode.
 /// </summary>
-internal sealed class TinyPointModel : ModelBase
+internal sealed class TinyPointModel : ModelBase, IDescribesInput
 {
     public const int Points = 32;
     private readonly Net _net;
     private readonly bool _classifier;
+    private readonly bool _inputCosts;
 
-    public TinyPointModel(bool classifier = false, double otherFlops = 500, int width = 64)
+    /// <param name="inputCosts">Cost the conv layers per point with x &gt; 0 at a measured input (as a pillar net runs per non-empty pillar).</param>
+    public TinyPointModel(bool classifier = false, double otherFlops = 500, int width = 64, bool inputCosts = false)
         : base("tiny-point", new { classifier, width }, new DatasetInfo("synthetic", classifier ? ModelTask.Classification : ModelTask.Detection3D, ["a", "b", "c", "d"], 3))
     {
         _classifier = classifier;
+        _inputCosts = inputCosts;
         OtherFlops = otherFlops;
         _net = new Net(width, classifier);
     }
+
+    public IReadOnlyDictionary<string, double> DescribeInput(ModelBatch batch) => new Dictionary<string, double>
+    {
+        ["activePoints"] = batch["points"][.., 0, ..].gt(0).sum().item<long>() / (double)batch.Samples.Count,
+    };
+
+    public InputCosts? CostsAt(IReadOnlyDictionary<string, double> input) => _inputCosts
+        ? new InputCosts(PrunableLayers.Where(l => l.Kind == "conv1d").ToDictionary(l => l.Name, _ => input["activePoints"]), OtherFlops)
+        : null;
 
     public double OtherFlops { get; }
     public override ModelTask Task => _classifier ? ModelTask.Classification : ModelTask.Detection3D;
@@ -93,12 +105,13 @@ internal sealed class TinyPointModel : ModelBase
 
         public ModelOutput Run(Tensor points)
         {
-            var x = nn.functional.relu(conv2.forward(nn.functional.relu(conv1.forward(points))));
+            // call, not forward: weight reconstruction sees layer inputs through forward hooks.
+            var x = nn.functional.relu(conv2.call(nn.functional.relu(conv1.call(points))));
             var pooled = x.amax([2]);
-            var h = nn.functional.relu(fc1.forward(pooled));
+            var h = nn.functional.relu(fc1.call(pooled));
             return logits is not null
-                ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.forward(h) })
-                : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.forward(h), ["boxes"] = boxes!.forward(h) });
+                ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.call(h) })
+                : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.call(h), ["boxes"] = boxes!.call(h) });
         }
     }
 }
@@ -213,4 +226,26 @@ internal static class TrainedModels
             new Platform.Abstractions.Kit.TrainOptions { Epochs = 8, BatchSize = 8, LearningRate = 1e-2 });
         return model;
     }
+}
+
+/// <summary>One linear layer y = Wx + b on batch["x"], called through hooks: the least-squares problem of reconstruction in its plainest form.</summary>
+internal sealed class OneLinearModel : ModelBase
+{
+    private readonly TorchSharp.Modules.Linear _linear;
+    private readonly nn.Module _root;
+
+    public OneLinearModel(int inputs, int outputs) : base("one-linear", new { inputs, outputs }, new DatasetInfo("synthetic", ModelTask.Classification, ["a"], 3))
+    {
+        _linear = nn.Linear(inputs, outputs);
+        _root = nn.Sequential(("fc", _linear)); // named_modules lists children, not the root
+    }
+
+    public override ModelTask Task => ModelTask.Classification;
+    public override nn.Module Module => _root;
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("logits", DistortionGroup.Logits)];
+    protected override double FlopsPerWeight(string layerName, nn.Module layer) => 1;
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) => throw new NotSupportedException();
+    public override ModelOutput Forward(ModelBatch batch) => new(new Dictionary<string, Tensor> { ["logits"] = _linear.call(batch["x"]) });
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
 }

@@ -13,7 +13,10 @@ namespace Platform.Abstractions.Kit;
 public sealed record ModelStats(long Params, long NonzeroParams, double Flops, double DenseFlops, double PrunableFlops)
 {
     /// <summary>FLOPs are counted as multiply-accumulates (MACs), the convention of pruning papers.</summary>
-    public static ModelStats Measure(IModel model)
+    public static ModelStats Measure(IModel model) => Measure(model, null);
+
+    /// <summary>The same, with input-dependent layers costed at a measured input (<see cref="IDescribesInput.CostsAt"/>); null: at capacity.</summary>
+    public static ModelStats Measure(IModel model, InputCosts? costs)
     {
         using var _ = no_grad();
         long parameters = 0, nonzero = 0;
@@ -25,14 +28,20 @@ public sealed record ModelStats(long Params, long NonzeroParams, double Flops, d
         double prunable = 0, dense = 0;
         foreach (var layer in model.PrunableLayers)
         {
-            prunable += layer.Weight.count_nonzero().item<long>() * layer.FlopsPerWeight;
-            dense += layer.WeightCount * layer.FlopsPerWeight;
+            var perWeight = costs?.FlopsPerWeightOf(layer) ?? layer.FlopsPerWeight;
+            prunable += layer.Weight.count_nonzero().item<long>() * perWeight;
+            dense += layer.WeightCount * perWeight;
         }
-        return new ModelStats(parameters, nonzero, prunable + model.OtherFlopsPerSample, dense + model.OtherFlopsPerSample, prunable);
+        var other = costs?.OtherFlopsPerSample ?? model.OtherFlopsPerSample;
+        return new ModelStats(parameters, nonzero, prunable + other, dense + other, prunable);
     }
 
     /// <summary>FLOPs of one layer at a given number of surviving weights.</summary>
-    public static double LayerFlops(PrunableLayer layer, long survivingWeights) => survivingWeights * layer.FlopsPerWeight;
+    public static double LayerFlops(PrunableLayer layer, long survivingWeights) => LayerFlops(layer, survivingWeights, null);
+
+    /// <summary>The same at a measured input (null: at capacity).</summary>
+    public static double LayerFlops(PrunableLayer layer, long survivingWeights, InputCosts? costs) =>
+        survivingWeights * (costs?.FlopsPerWeightOf(layer) ?? layer.FlopsPerWeight);
 
     /// <summary>MACs per weight of a 2D convolution: each weight is used once per output position.</summary>
     public static double Conv2dFlopsPerWeight(long outputHeight, long outputWidth) => (double)outputHeight * outputWidth;

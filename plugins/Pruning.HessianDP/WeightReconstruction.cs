@@ -1,0 +1,173 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>
+/// Issue 10 §4 (OBS / SparseGPT style, beyond DM3D): after the masks are chosen, each pruned layer in forward
+/// order refits its surviving weights by least squares so that, on its inputs X in the already-pruned network,
+/// it reproduces the dense layer's outputs on the dense network's inputs X_d. Per output row r with surviving
+/// inputs S: w_S = (X_Sᵀ X_S + λI)⁻¹ X_Sᵀ X_d w_r,dense, λ = Damping · mean diag(XᵀX). Masked weights stay zero.
+/// Inputs are seen through forward pre-hooks, so a layer is reconstructed only if the model calls it with
+/// <c>call</c> (hooks do not run on <c>forward</c>); the others are counted as skipped.
+/// </summary>
+internal static class WeightReconstruction
+{
+    /// <summary>Thrown by the capture hook to stop the forward pass once the layer's input is held.</summary>
+    private sealed class InputCaptured : Exception;
+
+    public sealed record Result(int Reconstructed, IReadOnlyList<string> Skipped);
+
+    public static Result Run(IModel model, IReadOnlyList<PrunableLayer> layers, IReadOnlyDictionary<string, Tensor> dense,
+        IReadOnlyList<ModelBatch> batches, double damping, IProgressReporter progress, string step)
+    {
+        var modules = model.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var order = ForwardOrder(model, layers, modules, batches[0]);
+        var skipped = layers.Where(l => !order.Contains(l)).Select(l => l.Name).ToList();
+        var done = 0;
+        model.Module.eval();
+        using var task = progress.Start($"{step}: weight reconstruction", order.Count);
+        foreach (var layer in order)
+        {
+            var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
+            if (!Supported(module)) { skipped.Add(layer.Name); task.Advance(); continue; }
+            Reconstruct(model, layer, module, dense, batches, damping);
+            done++;
+            task.Advance(1, layer.Name);
+        }
+        return new Result(done, skipped);
+    }
+
+    /// <summary>The layers in the order a forward pass reaches them; layers whose input no hook sees are left out.</summary>
+    private static List<PrunableLayer> ForwardOrder(IModel model, IReadOnlyList<PrunableLayer> layers, Dictionary<string, nn.Module> modules, ModelBatch batch)
+    {
+        var seen = new List<PrunableLayer>();
+        var removers = new List<Action>();
+        foreach (var layer in layers)
+        {
+            if (modules[layer.Name] is not nn.Module<Tensor, Tensor> m) continue;
+            var handle = m.register_forward_pre_hook((_, x) => { if (!seen.Contains(layer)) seen.Add(layer); return null!; });
+            removers.Add(() => handle.remove());
+        }
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            model.Forward(batch);
+        }
+        finally
+        {
+            foreach (var remove in removers) remove();
+        }
+        return seen;
+    }
+
+    private static bool Supported(nn.Module<Tensor, Tensor> module) => module switch
+    {
+        Linear => true,
+        Convolution c when c.groups == 1 && c.padding is not null && c.padding_mode == PaddingModes.Zeros =>
+            // A transposed conv with stride = kernel (an upsampling deblock) maps each input cell to its own output block.
+            !c.transposed || (c.stride.SequenceEqual(c.kernel_size) && c.padding.All(p => p == 0) && c.dilation.All(d => d == 1) && c.output_padding.All(p => p == 0)),
+        _ => false,
+    };
+
+    /// <summary>The layer's input rows [N, d] that one weight row multiplies: unfolded patches for a conv, channel vectors for a deblock.</summary>
+    internal static Tensor Rows(nn.Module<Tensor, Tensor> module, Tensor x)
+    {
+        switch (module)
+        {
+            case Linear l:
+                return x.reshape(-1, x.shape[^1]);
+            case Convolution { transposed: true } c:
+                return x.permute(0, 2, 3, 1).reshape(-1, c.in_channels);
+            case Convolution c when c.kernel_size.Length == 1:
+                return nn.functional.unfold(x.unsqueeze(2), (1, c.kernel_size[0]), (1, c.dilation[0]), (0, c.padding![0]), (1, c.stride[0])).transpose(1, 2).reshape(-1, c.in_channels * c.kernel_size[0]);
+            case Convolution c when c.kernel_size.Length == 2:
+                return nn.functional.unfold(x, (c.kernel_size[0], c.kernel_size[1]), (c.dilation[0], c.dilation[1]), (c.padding![0], c.padding[1]), (c.stride[0], c.stride[1]))
+                    .transpose(1, 2).reshape(-1, c.in_channels * c.kernel_size[0] * c.kernel_size[1]);
+            default:
+                throw new NotSupportedException(module.GetType().Name);
+        }
+    }
+
+    /// <summary>The weight as [rows, d] matching <see cref="Rows"/>, and back.</summary>
+    private static Tensor AsMatrix(nn.Module<Tensor, Tensor> module, Tensor w) => module is Convolution { transposed: true }
+        ? w.permute(1, 2, 3, 0).reshape(-1, w.shape[0])      // [in, out, kh, kw] -> rows (out, kh, kw) over in
+        : w.reshape(w.shape[0], -1);
+
+    private static Tensor FromMatrix(nn.Module<Tensor, Tensor> module, Tensor m, long[] shape) => module is Convolution { transposed: true }
+        ? m.reshape(shape[1], shape[2], shape[3], shape[0]).permute(3, 0, 1, 2)
+        : m.reshape(shape);
+
+    private static void Reconstruct(IModel model, PrunableLayer layer, nn.Module<Tensor, Tensor> module, IReadOnlyDictionary<string, Tensor> dense,
+        IReadOnlyList<ModelBatch> batches, double damping)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var weight = layer.Weight;
+        Tensor? gram = null, cross = null;
+        foreach (var batch in batches)
+        {
+            using var batchScope = NewDisposeScope();
+            // Rows stay in the layer's dtype (a 3x3 conv's unfolded input is [B·H·W, 9C]); only the d x d sums go to float64.
+            var xDense = Rows(module, CaptureInput(model, module, batch, dense));
+            var x = Rows(module, CaptureInput(model, module, batch, null));
+            var g = x.t().matmul(x).to_type(ScalarType.Float64);
+            var c = x.t().matmul(xDense).to_type(ScalarType.Float64);
+            gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
+            cross = cross is null ? c.MoveToOuterDisposeScope() : cross.add_(c);
+        }
+        var wDense = AsMatrix(module, dense[layer.Name].to_type(ScalarType.Float64));
+        var keep = AsMatrix(module, weight.detach().ne(0));
+        if (model.Masks.TryGet(layer.Name, out var mask)) keep = AsMatrix(module, mask.to(weight.device));
+        var target = cross!.matmul(wDense.t());                                    // Xᵀ X_d W_denseᵀ: [d, rows]
+        var lambda = damping * gram!.diagonal().mean().item<double>();
+        var h = gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(lambda, 1e-12);
+        var result = zeros_like(wDense);
+        for (long r = 0; r < wDense.shape[0]; r++)
+        {
+            var s = keep[r].nonzero().flatten();
+            if (s.shape[0] == 0) continue;
+            var hs = h.index_select(0, s).index_select(1, s);
+            var bs = target.index_select(0, s)[.., r];
+            result[r].index_put_(linalg.solve(hs, bs), s);
+        }
+        weight.copy_(FromMatrix(module, result, weight.shape).to_type(weight.dtype));
+        model.Masks.Apply(layer);
+    }
+
+    /// <summary>The layer's input on one batch, in the current network or (with <paramref name="dense"/>) the dense one.</summary>
+    private static Tensor CaptureInput(IModel model, nn.Module<Tensor, Tensor> module, ModelBatch batch, IReadOnlyDictionary<string, Tensor>? dense)
+    {
+        Tensor? captured = null;
+        var current = new List<(PrunableLayer Layer, Tensor Weight)>();
+        if (dense is not null)
+            foreach (var l in model.PrunableLayers)
+            {
+                current.Add((l, l.Weight.detach().clone()));
+                l.Weight.copy_(dense[l.Name]);
+            }
+        var hook = module.register_forward_pre_hook((_, x) =>
+        {
+            captured = x.detach().clone().MoveToOuterDisposeScope();
+            throw new InputCaptured();
+        });
+        try
+        {
+            using var scope = NewDisposeScope();
+            model.Forward(batch);
+        }
+        catch (InputCaptured)
+        {
+        }
+        finally
+        {
+            hook.remove();
+            foreach (var (l, w) in current) { l.Weight.copy_(w); w.Dispose(); }
+        }
+        return captured ?? throw new InvalidOperationException("The layer's input was not seen by its hook.");
+    }
+}

@@ -1,0 +1,139 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP.Tests;
+
+public class MeasuredCurveTests
+{
+    /// <summary>Output distortion against <paramref name="dense"/>, computed here without the plugin's calibration code.</summary>
+    private static double Distortion(IModel model, IReadOnlyList<ModelOutput> dense, IReadOnlyList<ModelBatch> batches)
+    {
+        using var _ = no_grad();
+        double sum = 0;
+        for (var b = 0; b < batches.Count; b++)
+        {
+            using var scope = NewDisposeScope();
+            sum += OutputDistortion.Between(model, dense[b], model.Forward(batches[b]), new DistortionWeights()).to_type(ScalarType.Float64).item<double>();
+        }
+        return sum / batches.Count;
+    }
+
+    private static (List<LayerDistortionCurve> Curves, FlopsBudget Budget) MeasureCurves(IModel model, HessianDPOptions options)
+    {
+        var context = TestPipeline.Context(model);
+        var budget = FlopsBudget.Resolve(model, options, "test");
+        using var calibration = CalibrationSet.Load(context, model, options, "test");
+        return (DistortionCurves.Measure(model, calibration, budget.Candidates, options.CurveLevels, NullProgressReporter.Instance, "test"), budget);
+    }
+
+    [Test]
+    public void A_measured_curve_value_is_the_distortion_of_that_layer_alone_pruned_to_that_level()
+    {
+        using var model = TrainedModels.Detector(seed: 11);
+        var options = new HessianDPOptions { CurveLevels = 4, CalibrationSamples = 16, CalibrationBatchSize = 4 };
+        var original = model.PrunableLayers.Select(l => l.Weight.detach().clone()).ToList();
+        var (curves, _) = MeasureCurves(model, options);
+
+        // The same 16 training samples in batches of 4, and the dense outputs, built here.
+        var split = TestPipeline.Context(model).Split("train");
+        var batches = Enumerable.Range(0, 4).Select(b => model.Collate(Enumerable.Range(b * 4, 4).Select(split.Get).ToList(), CPU)).ToList();
+        List<ModelOutput> dense;
+        using (no_grad()) dense = batches.Select(model.Forward).ToList();
+
+        for (var i = 0; i < curves.Count; i++)
+        {
+            var layer = model.PrunableLayers[i];
+            Assert.That(layer.Weight.detach().equal(original[i]).all().item<bool>(), Is.True, $"{layer.Name} is restored after its curve");
+            var curve = curves[i];
+            Assert.That(curve.Levels, Has.Length.EqualTo(5), "0 and 4 levels up to MaxSparsity");
+            Assert.That(curve.Levels![^1], Is.EqualTo((long)Math.Floor(0.98 * layer.WeightCount)));
+            for (var j = 0; j < curve.Levels.Length; j++)
+            {
+                var n = curve.Levels[j];
+                // Prune this layer alone: its n smallest |w| go.
+                using (no_grad())
+                {
+                    var smallest = layer.Weight.detach().abs().flatten().argsort().slice(0, 0, n, 1);
+                    layer.Weight.view(-1).index_fill_(0, smallest, 0);
+                }
+                var real = Distortion(model, dense, batches);
+                using (no_grad()) layer.Weight.copy_(original[i]);
+                Assert.That(curve.Measured![j], Is.EqualTo(real).Within(1e-6 * Math.Max(1, real)), $"{layer.Name} at {n} of {layer.WeightCount}");
+                Assert.That(curve.At(n), Is.EqualTo(curve.Measured.Take(j + 1).Max()).Within(1e-12), "the curve is the running maximum");
+            }
+            // Linear between two measured levels.
+            long a = curve.Levels[1], b = curve.Levels[2];
+            Assert.That(curve.At((a + b) / 2), Is.EqualTo(curve.At(a) + (curve.At(b) - curve.At(a)) * ((a + b) / 2 - a) / (b - a)).Within(1e-12));
+            Assert.That(curve.Measured[^1], Is.GreaterThan(0), $"{layer.Name} pruned to 98% changes the outputs");
+        }
+        foreach (var c in curves) c.Dispose();
+        foreach (var b in batches) b.Dispose();
+    }
+
+    [Test]
+    public void Measured_values_are_made_monotone_by_a_running_maximum()
+    {
+        Assert.That(DistortionCurves.Monotone([0, 0.3, 0.2, 0.5, 0.4]), Is.EqualTo(new[] { 0, 0.3, 0.3, 0.5, 0.5 }));
+    }
+
+    [Test]
+    public void Measured_levels_run_from_the_weights_already_zero_to_max_sparsity_in_shrinking_steps()
+    {
+        using var model = new TinyLinearModel();
+        var candidate = new PruningCandidate(model.PrunableLayers[0], 1000, 100, 950);
+        var levels = DistortionCurves.MeasuredLevels(candidate, 4);
+        // 100 + (1 - (1 - d/4)^1.5)·850: d = 1: 100 + 0.3505·850 = 397.9; d = 2: 100 + 0.6464·850 = 649.48; d = 3: 100 + 0.875·850 = 843.75.
+        Assert.That(levels, Is.EqualTo(new long[] { 100, 398, 649, 844, 950 }));
+    }
+
+    [Test]
+    public void The_dp_on_measured_curves_picks_the_allocation_of_least_total_measured_distortion()
+    {
+        using var model = TrainedModels.Detector(seed: 12);
+        var options = new HessianDPOptions { CurveLevels = 3, BudgetSteps = 500 };
+        var (curves, budget) = MeasureCurves(model, options);
+        var (grids, levels) = HessianDPCompressor.LevelsOf(curves, options);
+        for (var i = 0; i < curves.Count; i++)
+            Assert.That(levels[i].Distortion, Is.EqualTo(DistortionCurves.Monotone(curves[i].Measured!)), "the DP reads the measured values");
+
+        var chosen = SparsityAllocation.DynamicProgramming(levels, budget.CandidateBudget, options.BudgetSteps);
+
+        // Every combination of measured levels that fits the same discretised budget.
+        var units = SparsityAllocation.DiscretisedCosts(levels, budget.CandidateBudget, options.BudgetSteps);
+        var best = double.PositiveInfinity;
+        var choice = new int[levels.Count];
+        var combinations = 0;
+        void Visit(int l)
+        {
+            if (l == levels.Count)
+            {
+                combinations++;
+                if (choice.Select((c, i) => units[i][c]).Sum() > options.BudgetSteps) return;
+                best = Math.Min(best, choice.Select((c, i) => levels[i].Distortion[c]).Sum());
+                return;
+            }
+            for (var c = 0; c < levels[l].Count; c++) { choice[l] = c; Visit(l + 1); }
+        }
+        Visit(0);
+
+        Assert.That(combinations, Is.GreaterThan(100));
+        Assert.That(chosen.Select((c, i) => levels[i].Distortion[c]).Sum(), Is.EqualTo(best).Within(1e-12));
+        Assert.That(chosen.Select((c, i) => curves[i].Candidate.FlopsAt(grids[i][c])).Sum(), Is.LessThanOrEqualTo(budget.CandidateBudget * (1 + 1e-9)));
+        Assert.That(chosen.Any(c => c > 0), Is.True, "the budget forces some pruning");
+        foreach (var c in curves) c.Dispose();
+    }
+
+    [Test]
+    public void Hessian_dp_reports_measured_curve_time_and_the_single_layer_sum()
+    {
+        using var model = TrainedModels.Detector(seed: 13);
+        var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = 3 }).Run(TestPipeline.Context(model));
+        var layers = model.PrunableLayers.Count;
+        Assert.That(outcome.Metrics["curve_passes"], Is.EqualTo(layers * 12));
+        foreach (var key in new[] { "curve_seconds", "distortion_single_layer_sum", "distortion_measured", "distortion_measured_before_batchnorm" })
+            Assert.That(outcome.Metrics, Does.ContainKey(key));
+        Assert.That(outcome.Metrics, Does.Not.ContainKey("distortion_predicted"));
+        Assert.That(outcome.Metrics, Does.Not.ContainKey("backward_passes"), "no Hessian estimate is taken for measured curves");
+    }
+}

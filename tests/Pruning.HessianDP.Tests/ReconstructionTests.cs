@@ -1,0 +1,116 @@
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP.Tests;
+
+public class ReconstructionTests
+{
+    [Test]
+    public void Reconstruction_of_a_linear_layer_is_the_damped_least_squares_fit_of_the_dense_outputs_on_the_kept_inputs()
+    {
+        Seeding.Seed(31);
+        using var model = new OneLinearModel(6, 3);
+        var layer = model.PrunableLayers.Single();
+        var dense = layer.Weight.detach().clone();
+        // Correlated inputs: a masked weight's share can be carried by the others.
+        var mix = randn(6, 6) * 0.5 + eye(6);
+        var x = randn(64, 6).matmul(mix);
+        var batches = new[] { x.slice(0, 0, 32, 1), x.slice(0, 32, 64, 1) }.Select(b => new ModelBatch([], new Dictionary<string, Tensor> { ["x"] = b })).ToList();
+        var keep = tensor(new[] { true, false, true, false, true, true, false, true, true, false, false, true, true, true, false, true, false, false }).reshape(3, 6);
+        model.Masks.Set(layer, keep);
+        var masked = layer.Weight.detach().clone();
+
+        const double damping = 1e-3;
+        var result = WeightReconstruction.Run(model, [layer], new Dictionary<string, Tensor> { [layer.Name] = dense }, batches, damping, NullProgressReporter.Instance, "test");
+        Assert.That(result.Reconstructed, Is.EqualTo(1));
+
+        // Closed form, row by row: w_S = (X_Sᵀ X_S + λI)⁻¹ X_Sᵀ X w_dense, λ = damping · mean diag(XᵀX).
+        var x64 = x.to_type(ScalarType.Float64);
+        var gram = x64.t().matmul(x64);
+        var lambda = damping * gram.diagonal().mean().item<double>();
+        var w = layer.Weight.detach().to_type(ScalarType.Float64);
+        for (var r = 0; r < 3; r++)
+        {
+            var s = keep[r].nonzero().flatten();
+            var xs = x64.index_select(1, s);
+            var target = x64.matmul(dense[r].to_type(ScalarType.Float64));
+            var expected = linalg.solve(xs.t().matmul(xs) + eye(s.shape[0], dtype: ScalarType.Float64) * lambda, xs.t().matmul(target));
+            Assert.That((w[r].index_select(0, s) - expected).abs().max().item<double>(), Is.LessThan(1e-5), $"row {r}");
+            Assert.That(w[r].masked_select(keep[r].logical_not()).count_nonzero().item<long>(), Is.Zero, "masked weights stay zero");
+        }
+
+        // And the layer's outputs move towards the dense ones (bias unchanged in both).
+        double Error(Tensor weight) => (x.matmul(weight.t()) - x.matmul(dense.t())).square().sum().item<float>();
+        Assert.That(Error(layer.Weight.detach()), Is.LessThan(Error(masked) * 0.9));
+    }
+
+    [TestCase("conv1d")]
+    [TestCase("conv2d")]
+    [TestCase("deconv2d")]
+    public void Unfolded_input_rows_times_the_weight_rows_give_the_layers_output(string kind)
+    {
+        Seeding.Seed(32);
+        nn.Module<Tensor, Tensor> layer = kind switch
+        {
+            "conv1d" => nn.Conv1d(3, 4, 3, stride: 2, padding: 1, bias: false),
+            "conv2d" => nn.Conv2d(3, 4, 3, stride: 2, padding: 1, bias: false),
+            _ => nn.ConvTranspose2d(3, 4, 2, stride: 2, bias: false),
+        };
+        var x = kind == "conv1d" ? randn(2, 3, 9) : randn(2, 3, 5, 6);
+        using var _ = no_grad();
+        var y = layer.forward(x);
+        var weight = layer.parameters().First();
+        var rows = WeightReconstruction.Rows(layer, x);
+        Tensor expected;
+        if (kind == "deconv2d")
+        {
+            // Row (o, a, b) of the weight over input channels, at each input cell: output cell (2i + a, 2j + b).
+            var w = weight.permute(1, 2, 3, 0).reshape(-1, 3);
+            var cells = rows.matmul(w.t()).reshape(2, 5, 6, 4, 2, 2);             // [B, i, j, o, a, b]
+            expected = cells.permute(0, 3, 1, 4, 2, 5).reshape(2, 4, 10, 12);
+        }
+        else
+        {
+            var out4 = rows.matmul(weight.reshape(4, -1).t());                    // [B·L, out]
+            expected = out4.reshape(2, -1, 4).transpose(1, 2).reshape(y.shape);
+        }
+        Assert.That((expected - y).abs().max().item<float>(), Is.LessThan(1e-5));
+    }
+
+    [Test]
+    public void Lamp_with_reconstruction_distorts_the_outputs_less_than_lamp_alone()
+    {
+        var distortion = new Dictionary<bool, double>();
+        foreach (var reconstruct in new[] { false, true })
+        {
+            using var model = TrainedModels.Detector(seed: 14);
+            var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = reconstruct }).Run(TestPipeline.Context(model));
+            distortion[reconstruct] = outcome.Metrics["distortion_measured"];
+            if (reconstruct)
+            {
+                Assert.That(outcome.Metrics["reconstructed_layers"], Is.EqualTo(model.PrunableLayers.Count));
+                Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(4).Within(0.04), "the masks stay as chosen");
+            }
+        }
+        TestContext.Out.WriteLine($"lamp 4x: {distortion[false]:G4} without, {distortion[true]:G4} with reconstruction");
+        Assert.That(distortion[true], Is.LessThan(distortion[false]));
+    }
+}
+
+public class HookTests
+{
+    // Reconstruction sees layer inputs through pre-hooks; models built from Sequential blocks rely on this.
+    [Test]
+    public void A_pre_hook_on_a_layer_inside_a_sequential_fires_when_the_sequential_runs()
+    {
+        var second = nn.Linear(4, 2);
+        var seq = nn.Sequential(("first", nn.Linear(3, 4)), ("second", second));
+        var fired = 0;
+        var handle = second.register_forward_pre_hook((_, x) => { fired++; return null!; });
+        using (no_grad()) seq.call(randn(5, 3));
+        handle.remove();
+        Assert.That(fired, Is.EqualTo(1));
+    }
+}
