@@ -9,7 +9,8 @@ public sealed record BenchRow(string Label, string Pipeline, IReadOnlyDictionary
 /// <summary>A column of the results table and where its value comes from in a run's report.</summary>
 /// <param name="Value">model.flops | model.params | model.nonzeroParams | model.denseFlops (after the last step);
 /// metric:NAME (the last step that has it); step[I].metric:NAME; step[I].seconds; step[I].model.flops; run.seconds; axis:NAME.</param>
-public sealed record BenchColumn(string Header, string Value, double Scale, string Format);
+/// <param name="Interval">Show the value's bootstrap interval beside it: the metrics NAME/lo and NAME/hi of the same step (evaluate writes them).</param>
+public sealed record BenchColumn(string Header, string Value, double Scale, string Format, bool Interval = false);
 
 public sealed record BenchPlot(string File, string X, string Y, string? GroupBy, string Title);
 
@@ -27,6 +28,12 @@ public sealed record BenchDefinition(
     IReadOnlyList<string> Notes,
     IReadOnlyList<(string Row, string Match)> CollectPlots)
 {
+    /// <summary>An axis whose rows are repeats (seeds): rows that differ only in it are also shown as mean and spread.</summary>
+    public string? SummarizeOver { get; init; }
+
+    /// <summary>Rows may load different checkpoints (a table of seeds); otherwise mixing them is refused.</summary>
+    public bool MixedCheckpoints { get; init; }
+
     public static BenchDefinition Read(IConfiguration configuration, string file)
     {
         var bench = configuration.GetSection("Bench");
@@ -77,7 +84,8 @@ public sealed record BenchDefinition(
             c["Header"] ?? c["Value"] ?? "?",
             c["Value"] ?? throw new PlatformException($"{c.Path}:Value: missing."),
             double.TryParse(c["Scale"], System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 1,
-            c["Format"] ?? "0.##")).ToList();
+            c["Format"] ?? "0.##",
+            bool.TryParse(c["Interval"], out var interval) && interval)).ToList();
         var plots = bench.GetSection("Plots").GetChildren().Select(p => new BenchPlot(
             p["File"] ?? throw new PlatformException($"{p.Path}:File: missing."),
             p["X"] ?? throw new PlatformException($"{p.Path}:X: missing."),
@@ -88,7 +96,14 @@ public sealed record BenchDefinition(
         var collect = bench.GetSection("CollectPlots").GetChildren().Select(c => (
             Row: c["Row"] ?? throw new PlatformException($"{c.Path}:Row: missing."),
             Match: c["Match"] ?? throw new PlatformException($"{c.Path}:Match: missing."))).ToList();
-        return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect);
+        var summarizeOver = bench["SummarizeOver"];
+        if (summarizeOver is not null && !rows.Any(r => r.Axes.ContainsKey(summarizeOver)))
+            throw new PlatformException($"{file}: Bench:SummarizeOver names the axis '{summarizeOver}', which no row has.");
+        return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect)
+        {
+            SummarizeOver = summarizeOver,
+            MixedCheckpoints = bool.TryParse(bench["MixedCheckpoints"], out var mixed) && mixed,
+        };
     }
 
     /// <summary>Overrides are written as a list of "Key:Path=value" strings (a ':' in a config key would nest it).</summary>

@@ -78,10 +78,14 @@ public static class Program
             }
         }
 
-        var provenance = Provenance(outcomes);
+        var provenance = Provenance(outcomes, definition.MixedCheckpoints);
         Directory.CreateDirectory(resultsDirectory);
         var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
-        WriteJson(definition, outcomes, table, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
+        // Interval bounds of the columns that ask for them: the same value spec with /lo and /hi appended.
+        var bounds = outcomes.Select(o => definition.Columns.Select(c => !c.Interval || o.Report is null ? (double.NaN, double.NaN)
+            : (Value(c with { Value = c.Value + "/lo" }, o.Row, o.Report), Value(c with { Value = c.Value + "/hi" }, o.Row, o.Report))).ToArray()).ToList();
+        var summary = Summarize(definition, outcomes.Select(o => o.Row).ToList(), table);
+        WriteJson(definition, outcomes, table, bounds, summary, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
         var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
         foreach (var (row, match) in definition.CollectPlots)
         {
@@ -94,7 +98,7 @@ public static class Program
                 plotFiles.Add(target);
             }
         }
-        WriteMarkdown(definition, outcomes, table, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
+        WriteMarkdown(definition, outcomes, table, bounds, summary, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
         return outcomes.Any(o => o.Error is not null) ? 1 : 0;
     }
@@ -103,13 +107,13 @@ public static class Program
     /// What every row was made from: the checkpoint its load step read (SHA-256) and the dataset's description. A
     /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows.
     /// </summary>
-    public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes)
+    public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes, bool mixedCheckpoints = false)
     {
         var made = outcomes.Where(o => o.Report is not null).Select(o => (o.Row.Label, Report: o.Report!)).ToList();
         var checkpoints = made.Select(m => (m.Label, Checkpoint: m.Report.Steps.FirstOrDefault(s => s.Use == "load" && s.Provenance?.ContainsKey("checkpointSha256") == true)?.Provenance))
             .Where(c => c.Checkpoint is not null).ToList();
         var distinct = checkpoints.GroupBy(c => c.Checkpoint!["checkpointSha256"]).ToList();
-        if (distinct.Count > 1)
+        if (distinct.Count > 1 && !mixedCheckpoints)
             throw new PlatformException("the rows were made from different checkpoints, so their figures cannot share a table: " +
                 string.Join("; ", distinct.Select(g => $"{g.First().Checkpoint!["checkpoint"]} (SHA-256 {g.Key[..12]}...) in rows {string.Join(", ", g.Select(c => c.Label))}")));
         var datasets = made.GroupBy(m => string.Join(";", m.Report.Dataset.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value))).ToList();
@@ -117,12 +121,37 @@ public static class Program
             throw new PlatformException("the rows were made on different data, so their figures cannot share a table: " +
                 string.Join("; ", datasets.Select(g => $"{g.Key} in rows {string.Join(", ", g.Select(m => m.Label))}")));
         var provenance = made.Count == 0 ? new Dictionary<string, string>() : made[0].Report.Dataset.ToDictionary(kv => "data " + kv.Key, kv => kv.Value);
-        if (checkpoints.Count > 0)
+        if (checkpoints.Count > 0 && distinct.Count == 1)
         {
             provenance["checkpoint"] = checkpoints[0].Checkpoint!["checkpoint"];
             provenance["checkpoint SHA-256"] = distinct[0].Key;
         }
         return provenance;
+    }
+
+    /// <summary>A group of rows that differ only in the summarized axis, with each column's mean and sample standard deviation.</summary>
+    public sealed record SummaryRow(string Group, int Count, double[] Mean, double[] StandardDeviation);
+
+    /// <summary>Rows grouped by every axis but <see cref="BenchDefinition.SummarizeOver"/>; failed rows (NaN) left out per column.</summary>
+    public static List<SummaryRow> Summarize(BenchDefinition d, IReadOnlyList<BenchRow> rows, IReadOnlyList<double[]> table)
+    {
+        if (d.SummarizeOver is not { } over) return [];
+        var groups = rows.Select((r, i) => (Key: string.Join(" ", r.Axes.Where(a => a.Key != over).Select(a => a.Value)), Index: i, Repeat: r.Axes.ContainsKey(over)))
+            .Where(g => g.Repeat).GroupBy(g => g.Key);
+        var result = new List<SummaryRow>();
+        foreach (var group in groups)
+        {
+            var mean = new double[d.Columns.Count];
+            var sd = new double[d.Columns.Count];
+            for (var j = 0; j < d.Columns.Count; j++)
+            {
+                var values = group.Select(g => table[g.Index][j]).Where(v => !double.IsNaN(v)).ToArray();
+                mean[j] = values.Length == 0 ? double.NaN : values.Average();
+                sd[j] = values.Length < 2 ? double.NaN : Math.Sqrt(values.Sum(v => (v - mean[j]) * (v - mean[j])) / (values.Length - 1));
+            }
+            result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, group.Count(), mean, sd));
+        }
+        return result;
     }
 
     private static double Value(BenchColumn column, BenchRow row, RunReport report)
@@ -178,13 +207,18 @@ public static class Program
     private static string Cell(double value, string format) =>
         double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
-    private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, Dictionary<string, string> provenance, string path, string arguments, double seconds)
+    private static double? OrNull(double v) => double.IsNaN(v) ? null : v;
+
+    private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
+        List<SummaryRow> summary, Dictionary<string, string> provenance, string path, string arguments, double seconds)
     {
         var rows = outcomes.Select((o, i) => new Dictionary<string, object?>
         {
             ["label"] = o.Row.Label,
             ["axes"] = o.Row.Axes,
-            ["values"] = d.Columns.Select((c, j) => (c.Header, Value: table[i][j])).ToDictionary(p => p.Header, p => double.IsNaN(p.Value) ? (double?)null : p.Value),
+            ["values"] = d.Columns.Select((c, j) => (c.Header, Value: table[i][j])).ToDictionary(p => p.Header, p => OrNull(p.Value)),
+            ["intervals"] = d.Columns.Select((c, j) => (c, j)).Where(x => x.c.Interval).ToDictionary(x => x.c.Header, x => new[] { OrNull(bounds[i][x.j].Low), OrNull(bounds[i][x.j].High) }),
+            ["checkpointSha256"] = o.Report?.Steps.FirstOrDefault(s => s.Use == "load")?.Provenance?.GetValueOrDefault("checkpointSha256"),
             ["error"] = o.Error,
             ["report"] = o.Report is null ? null : Path.Combine("runs", "bench", d.Name, Slug(o.Row.Label), "report.json"),
         });
@@ -198,11 +232,20 @@ public static class Program
             ["seconds"] = seconds,
             ["provenance"] = provenance,
             ["rows"] = rows,
+            ["summary"] = summary.Select(s => new Dictionary<string, object?>
+            {
+                ["group"] = s.Group,
+                ["over"] = d.SummarizeOver,
+                ["n"] = s.Count,
+                ["mean"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.Mean[x.j])),
+                ["sd"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.StandardDeviation[x.j])),
+            }),
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds)
+    private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
+        List<SummaryRow> summary, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds)
     {
         var md = new StringBuilder();
         md.AppendLine($"# {d.Title}").AppendLine();
@@ -219,8 +262,18 @@ public static class Program
         {
             var cells = outcomes[i].Error is not null
                 ? d.Columns.Select((_, j) => j == 0 ? "failed: " + outcomes[i].Error!.Replace("|", "/") : "")
-                : d.Columns.Select((c, j) => Cell(table[i][j], c.Format));
+                : d.Columns.Select((c, j) => Cell(table[i][j], c.Format) +
+                    (c.Interval && !double.IsNaN(bounds[i][j].Low) ? $" [{Cell(bounds[i][j].Low, c.Format)}, {Cell(bounds[i][j].High, c.Format)}]" : ""));
             md.AppendLine($"| {outcomes[i].Row.Label} | " + string.Join(" | ", cells) + " |");
+        }
+        if (summary.Count > 0)
+        {
+            md.AppendLine().AppendLine($"Mean and sample standard deviation over `{d.SummarizeOver}` (n runs each):").AppendLine();
+            md.AppendLine("| group | n | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
+            md.AppendLine("|-----|---:|" + string.Concat(d.Columns.Select(_ => "---:|")));
+            foreach (var s in summary)
+                md.AppendLine($"| {s.Group} | {s.Count} | " + string.Join(" | ", d.Columns.Select((c, j) =>
+                    Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)))) + " |");
         }
         foreach (var plot in plots) md.AppendLine().AppendLine($"![{Path.GetFileNameWithoutExtension(plot)}]({Path.GetFileName(plot)})");
         AtomicFile.WriteAllText(path, md.ToString());

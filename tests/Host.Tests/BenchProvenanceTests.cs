@@ -37,4 +37,33 @@ public class BenchProvenanceTests
         var e = Assert.Throws<PlatformException>(() => Program.Provenance([Row("dense", null, "100"), Row("lamp 2", null, "500")]))!;
         Assert.That(e.Message, Does.Contain("different data").And.Contain("frames/val=100"));
     }
+
+    [Test]
+    public void A_table_of_seeds_may_mix_checkpoints_when_the_bench_says_so_and_then_names_none()
+    {
+        var provenance = Program.Provenance([Row("seed 0", new string('a', 64)), Row("seed 1", new string('b', 64))], mixedCheckpoints: true);
+        Assert.That(provenance.ContainsKey("checkpoint SHA-256"), Is.False);
+        Assert.That(provenance["data frames/val"], Is.EqualTo("500"));
+    }
+
+    [Test]
+    public void Rows_that_differ_only_in_the_summarized_axis_get_their_mean_and_sample_standard_deviation()
+    {
+        var definition = new BenchDefinition("b", "t", [], [new BenchColumn("AP", "metric:ap", 1, "0.00"), new BenchColumn("s", "run.seconds", 1, "0")], [], [], [])
+        {
+            SummarizeOver = "seed",
+        };
+        BenchRow R(string method, string seed) => new($"{method} {seed}", "p.json", new Dictionary<string, string>(), new Dictionary<string, string> { ["method"] = method, ["seed"] = seed });
+        var rows = new[] { R("lamp", "0"), R("lamp", "1"), R("lamp", "2"), R("dp", "0"), R("dp", "1") };
+        var table = new[] { new[] { 1.0, 5 }, [2.0, 5], [3.0, 5], [10.0, double.NaN], [14.0, 7] };
+        var summary = Program.Summarize(definition, rows, table);
+        Assert.That(summary.Select(s => s.Group), Is.EqualTo(new[] { "lamp", "dp" }));
+        Assert.That(summary[0].Count, Is.EqualTo(3));
+        Assert.That(summary[0].Mean, Is.EqualTo(new[] { 2.0, 5.0 }));
+        Assert.That(summary[0].StandardDeviation, Is.EqualTo(new[] { 1.0, 0.0 }));
+        Assert.That(summary[1].Mean[0], Is.EqualTo(12.0));
+        Assert.That(summary[1].StandardDeviation[0], Is.EqualTo(Math.Sqrt(8)).Within(1e-12));
+        Assert.That(summary[1].Mean[1], Is.EqualTo(7.0), "a failed value is left out, not counted as zero");
+        Assert.That(double.IsNaN(summary[1].StandardDeviation[1]), "one value has no spread");
+    }
 }
