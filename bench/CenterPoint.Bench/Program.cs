@@ -141,12 +141,12 @@ if (learning is not null)
                   $"loss {learning["loss_first_epoch"]} (first epoch) -> {learning["loss_last_epoch"]} (last). On {learning["heldout_frames"]} held-out frames, Cars with score >= 0.3 " +
                   $"and centre within 1 m: recall {learning["car_recall"]}, precision {learning["car_precision"]}. A proxy until the KITTI evaluator scores AP.");
 }
-AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint.md"), md.ToString());
-AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint.json"), JsonSerializer.Serialize(new
+AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint-latency.md"), md.ToString());
+AtomicFile.WriteAllText(Path.Combine(outDir, "centerpoint-latency.json"), JsonSerializer.Serialize(new
 {
     command = command.Trim(), date, cores = Environment.ProcessorCount, torch_threads = get_num_threads(), repeats, points_per_frame = frames[0].PointCount, rows, learning_check = learning,
 }, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"wrote {Path.Combine(outDir, "centerpoint.md")} and .json");
+Console.WriteLine($"wrote {Path.Combine(outDir, "centerpoint-latency.md")} and .json");
 
 static double Round(double v) => Math.Round(v, 3);
 
