@@ -22,7 +22,12 @@ public readonly struct NoGcRegion : IDisposable
     {
         try
         {
-            return new NoGcRegion(GCSettings.LatencyMode != GCLatencyMode.NoGCRegion && GC.TryStartNoGCRegion(Budget));
+            var entered = GCSettings.LatencyMode != GCLatencyMode.NoGCRegion && GC.TryStartNoGCRegion(Budget);
+            // Starting the region collects, and the finalizers of what that collection found would otherwise run on the
+            // finalizer thread during the step, releasing native objects while the step's native calls run (training
+            // turned NaN at a step that depended on allocation timing). Run them now, before the step.
+            if (entered) GC.WaitForPendingFinalizers();
+            return new NoGcRegion(entered);
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException)
         {
