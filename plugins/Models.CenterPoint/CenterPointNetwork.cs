@@ -62,7 +62,7 @@ internal sealed class PillarFeatureNet : nn.Module
         var centreOffset = xyz[.., .., ..2] - centre.unsqueeze(1);
         var decorated = cat([points, clusterOffset, centreOffset], 2) * valid.unsqueeze(2).to_type(points.dtype);
 
-        var x = linear.forward(decorated);                                                   // [P, M, C]; call runs hooks (weight reconstruction)
+        var x = linear.call(decorated);                                                      // [P, M, C]; call runs hooks (weight reconstruction)
         x = norm.forward(x.reshape(p * m, -1)).reshape(p, m, -1).relu();
         var pillarFeatures = x.amax([1]);                                                    // [P, C]
 
