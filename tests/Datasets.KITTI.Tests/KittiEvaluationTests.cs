@@ -176,24 +176,29 @@ public class KittiEvaluationTests
         Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy).ApR40, Is.EqualTo(100).Within(1e-9));
     }
 
-    [Test]
-    public void Devkit_reference_figures_are_reproduced()
+    // Frames 400-419 of the synthetic set with seed 0 and detections of them: Fixtures/devkit-reference/README.md.
+    private static string DevkitReferenceFolder => Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "tests", "Datasets.KITTI.Tests", "Fixtures", "devkit-reference");
+
+    private static (List<IReadOnlyList<KittiObject>> Gt, List<IReadOnlyList<KittiObject>> Dt) DevkitReferenceFrames()
     {
-        // Frames 400-419 of the synthetic set with seed 0 and detections of them: Fixtures/devkit-reference/README.md.
-        var folder = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "tests", "Datasets.KITTI.Tests", "Fixtures", "devkit-reference");
         var ids = Enumerable.Range(400, 20).Select(i => i.ToString("D6")).ToArray();
         List<IReadOnlyList<KittiObject>> Read(string file)
         {
-            var lines = File.ReadAllLines(Path.Combine(folder, file));
+            var lines = File.ReadAllLines(Path.Combine(DevkitReferenceFolder, file));
             return ids.Select(id => (IReadOnlyList<KittiObject>)lines.Where(l => l.StartsWith(id + " ", StringComparison.Ordinal))
                 .Select((l, n) => KittiFiles.ParseLabelLine(l[(id.Length + 1)..], file, n + 1)).ToList()).ToList();
         }
-        var gt = Read("ground-truth.txt");
-        var dt = Read("detections.txt");
-        Assert.That(gt.Sum(g => g.Count), Is.EqualTo(File.ReadAllLines(Path.Combine(folder, "ground-truth.txt")).Length));
+        return (Read("ground-truth.txt"), Read("detections.txt"));
+    }
+
+    [Test]
+    public void Devkit_reference_figures_are_reproduced()
+    {
+        var (gt, dt) = DevkitReferenceFrames();
+        Assert.That(gt.Sum(g => g.Count), Is.EqualTo(File.ReadAllLines(Path.Combine(DevkitReferenceFolder, "ground-truth.txt")).Length));
         var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
         var checkedFigures = 0;
-        foreach (var line in File.ReadAllLines(Path.Combine(folder, "reference-ap.txt")))
+        foreach (var line in File.ReadAllLines(Path.Combine(DevkitReferenceFolder, "reference-ap.txt")))
         {
             // "Car/3d/moderate R40 26.3745 R11 31.4920"
             var f = line.Split(' ');
@@ -211,20 +216,11 @@ public class KittiEvaluationTests
     public void Counting_frames_several_times_gives_the_AP_of_the_list_with_those_frames_repeated()
     {
         // The devkit reference frames, each counted 0, 1, 2 or 3 times, against the same frames written out repeated.
-        var folder = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "tests", "Datasets.KITTI.Tests", "Fixtures", "devkit-reference");
-        var ids = Enumerable.Range(400, 20).Select(i => i.ToString("D6")).ToArray();
-        List<IReadOnlyList<KittiObject>> Read(string file)
-        {
-            var lines = File.ReadAllLines(Path.Combine(folder, file));
-            return ids.Select(id => (IReadOnlyList<KittiObject>)lines.Where(l => l.StartsWith(id + " ", StringComparison.Ordinal))
-                .Select((l, n) => KittiFiles.ParseLabelLine(l[(id.Length + 1)..], file, n + 1)).ToList()).ToList();
-        }
-        var gt = Read("ground-truth.txt");
-        var dt = Read("detections.txt");
-        var counts = Enumerable.Range(0, ids.Length).Select(i => (i * 7 + 3) % 4).ToArray();
+        var (gt, dt) = DevkitReferenceFrames();
+        var counts = Enumerable.Range(0, gt.Count).Select(i => (i * 7 + 3) % 4).ToArray();
         var repeatedGt = new List<IReadOnlyList<KittiObject>>();
         var repeatedDt = new List<IReadOnlyList<KittiObject>>();
-        for (var f = 0; f < ids.Length; f++)
+        for (var f = 0; f < gt.Count; f++)
         for (var c = 0; c < counts[f]; c++)
         {
             repeatedGt.Add(gt[f]);
