@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Logging;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
 using Platform.Abstractions.Models;
@@ -52,6 +53,11 @@ public sealed record TrainHistory(IReadOnlyList<double> EpochLoss, IReadOnlyList
 /// </summary>
 public sealed class Trainer(RunServices services)
 {
+    private readonly ILogger logger = services.CreateLogger("train");
+
+    /// <summary>Steps recomputed because their gradients were non-finite while their loss was finite.</summary>
+    public int RecomputedSteps { get; private set; }
+
     public delegate LossTerms LossFunction(IModel model, ModelBatch batch);
 
     public TrainHistory Fit(IModel model, ISampleSource data, TrainOptions options, string? checkpointDirectory = null,
@@ -83,13 +89,34 @@ public sealed class Trainer(RunServices services)
                 using var quiet = NoGcRegion.Enter();
                 using var scope = NewDisposeScope();
                 using var batch = model.Collate(samples, services.Device);
-                optimizer.zero_grad();
-                var result = loss(model, batch);
-                var value = result.Total.item<float>();
-                if (!float.IsFinite(value))
-                    throw new InvalidOperationException($"Training loss became {value} at epoch {epoch + 1}, step {step + 1}; lower LearningRate or check the data.");
-                result.Total.backward();
-                if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+                // The running statistics of batch norms, so that a recomputed step updates them once.
+                var buffers = model.Module.named_buffers().Select(b => (Buffer: b.buffer, Saved: b.buffer.clone())).ToList();
+                LossTerms result;
+                float value;
+                for (var attempt = 1; ; attempt++)
+                {
+                    optimizer.zero_grad();
+                    result = loss(model, batch);
+                    value = result.Total.item<float>();
+                    var norm = double.NaN;
+                    if (float.IsFinite(value))
+                    {
+                        result.Total.backward();
+                        norm = nn.utils.clip_grad_norm_(parameters, options.GradientClip > 0 ? options.GradientClip : double.PositiveInfinity);
+                        if (double.IsFinite(norm)) break;
+                    }
+                    // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
+                    // repeat is a transient fault of the native code (measured: about one step in a few hundred on these CPUs,
+                    // gradients only), not divergence: recompute once; twice in a row is divergence and stops the run.
+                    if (attempt == 2)
+                        throw new InvalidOperationException(float.IsFinite(value)
+                            ? $"Gradients became non-finite twice at epoch {epoch + 1}, step {step + 1} (loss {value}); lower LearningRate or check the data."
+                            : $"Training loss became {value} at epoch {epoch + 1}, step {step + 1} ({NonFiniteDiagnosis(model, batch, loss, result)}); lower LearningRate or check the data.");
+                    logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}); recomputing the step.", float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value);
+                    foreach (var (buffer, saved) in buffers) buffer.copy_(saved);
+                    RecomputedSteps++;
+                }
+                foreach (var (_, saved) in buffers) saved.Dispose();
                 optimizer.step();
                 scheduler.step();
                 model.Masks.Apply(model.PrunableLayers);
@@ -105,5 +132,20 @@ public sealed class Trainer(RunServices services)
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
         return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Where a non-finite loss came from: weights already broken by an earlier update, non-finite inputs, one loss
+    /// term, or a computation that gives a finite loss when repeated on the same batch (a transient fault, not the data).
+    /// </summary>
+    private static string NonFiniteDiagnosis(IModel model, ModelBatch batch, LossFunction loss, LossTerms result)
+    {
+        using var _ = no_grad();
+        var brokenWeights = model.Module.named_parameters().Where(p => !p.parameter.isfinite().all().item<bool>()).Select(p => p.name).ToList();
+        var brokenInputs = batch.Tensors.Where(t => t.Value.is_floating_point() && !t.Value.isfinite().all().item<bool>()).Select(t => t.Key).ToList();
+        var terms = string.Join(", ", result.Terms.Select(t => $"{t.Key} {t.Value:G4}"));
+        var again = loss(model, batch).Total.item<float>();
+        return $"non-finite weights: {(brokenWeights.Count == 0 ? "none" : string.Join(", ", brokenWeights.Take(5)))}; non-finite inputs: {(brokenInputs.Count == 0 ? "none" : string.Join(", ", brokenInputs))}; " +
+               $"terms: {terms}; the same batch again: {again:G6}";
     }
 }
