@@ -109,4 +109,44 @@ public class TrainerTests
         Assert.That(ModelStats.Measure(model).NonzeroParams, Is.EqualTo(8 * 3 + 8 + 8 * 2 + 2 - 8));
         Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "epoch-0001.ckpt", "epoch-0002.ckpt", "last.ckpt" }));
     }
+
+    /// <summary>The model's own loss, plus a term worth 0 whose gradient is NaN (d sqrt(x)/dx at 0) on the calls <paramref name="faulty"/> picks.</summary>
+    private static Trainer.LossFunction FaultyOn(Func<int, bool> faulty)
+    {
+        var calls = 0;
+        return (m, b) =>
+        {
+            var terms = m.Loss(m.Forward(b), b);
+            if (!faulty(++calls)) return terms;
+            var zero = m.Module.parameters().First().sum() * 0;
+            return terms with { Total = terms.Total + zero.sqrt() };
+        };
+    }
+
+    private static (float[] Weights, Trainer Trainer) TrainWith(Trainer.LossFunction? loss)
+    {
+        Seeding.Seed(5);
+        using var model = new MeanPointClassifier();
+        var trainer = new Trainer(RunServices.ForTesting(5));
+        trainer.Fit(model, MeanPointClassifier.TwoBlobs(32, 1), new TrainOptions { Epochs = 2, BatchSize = 8, LearningRate = 0.05 }, lossOverride: loss);
+        return (model.Module.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray(), trainer);
+    }
+
+    [Test]
+    public void A_step_whose_gradients_come_out_non_finite_once_is_recomputed_and_training_ends_as_without_the_fault()
+    {
+        var clean = TrainWith(FaultyOn(_ => false));
+        var faulted = TrainWith(FaultyOn(call => call == 3));
+        Assert.That(faulted.Trainer.RecomputedSteps, Is.EqualTo(1));
+        Assert.That(clean.Trainer.RecomputedSteps, Is.Zero);
+        Assert.That(faulted.Weights, Is.EqualTo(clean.Weights));
+        Assert.That(faulted.Weights.All(float.IsFinite));
+    }
+
+    [Test]
+    public void Gradients_that_stay_non_finite_on_recomputation_stop_training_as_divergence()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => TrainWith(FaultyOn(call => call >= 3)))!;
+        Assert.That(e.Message, Does.Contain("non-finite twice at epoch 1, step 3").And.Contain("LearningRate"));
+    }
 }
