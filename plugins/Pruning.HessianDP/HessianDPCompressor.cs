@@ -30,6 +30,9 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         }
         else
         {
+            // The second-order estimate differentiates the Raw comparison only.
+            if (Options.Distortion != Platform.Abstractions.Kit.DistortionKind.Raw)
+                throw new ArgumentException($"Step '{Method}': option Distortion={Options.Distortion} needs Curves=Measured; Curves=Predicted estimates the Raw distortion only.");
             using var estimate = HessianEstimate.Estimate(model, calibration!, budget.Candidates, Options, context.Seed, context.Services.Progress, Method);
             outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
             outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
@@ -50,7 +53,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
             }
             outcome.Notes.Add(Options.Curves == CurveSource.Measured
-                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
+                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
                 : $"hessian-dp: Curves=Predicted, Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
                   $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Plugins.Pruning.HessianDP;
 
@@ -68,6 +69,21 @@ public class PruningOptions
     [Description("Calibration samples per forward/backward pass.")]
     [Range(1, 1024)]
     public int CalibrationBatchSize { get; set; } = 4;
+
+    [Description("How the output distortion compares outputs: Raw (mean squared difference of every element) or DetectionAware (confidence logits in sigmoid space with foreground cells weighted by ForegroundWeight; locality outputs only at the dense model's peak cells).")]
+    public DistortionKind Distortion { get; set; } = DistortionKind.Raw;
+
+    [Description("DetectionAware: a cell is foreground, and may hold a peak, where the dense model's sigmoid score exceeds this.")]
+    [Range(0.0, 1.0)]
+    public double ForegroundThreshold { get; set; } = 0.1;
+
+    [Description("DetectionAware: weight of a foreground heatmap cell (background cells weigh 1).")]
+    [Range(0.0, 1e6)]
+    public double ForegroundWeight { get; set; } = 10;
+
+    [Description("DetectionAware: the highest local maxima kept per sample and class; locality outputs are compared at these cells.")]
+    [Range(1, 100000)]
+    public int PeaksPerClass { get; set; } = 50;
 
     [Description("Weight of the confidence outputs (class heatmaps, scores) in the output distortion.")]
     [Range(0.0, 1e6)]
