@@ -32,7 +32,8 @@ internal static class CurveCache
             Text($"{cpu.dtype} {string.Join("x", cpu.shape)}");
             hash.AppendData(cpu.bytes);
         }
-        Text($"curve-cache v{Version}");
+        // Devices differ in the last bits of a forward: curves measured on one are not reused on another.
+        Text($"curve-cache v{Version} {calibration.Batches.FirstOrDefault()?.Tensors.Values.FirstOrDefault()?.device_type}");
         foreach (var (name, p) in model.Module.named_parameters()) { Text(name); Data(p); }
         foreach (var (name, b) in model.Module.named_buffers()) { Text(name); Data(b); }
         foreach (var batch in calibration.Batches)
