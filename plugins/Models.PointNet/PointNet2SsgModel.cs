@@ -60,7 +60,7 @@ public sealed class GroupedMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.forward(x)));
+    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.call(x)));
 }
 
 /// <summary>

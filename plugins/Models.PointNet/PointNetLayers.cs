@@ -38,7 +38,7 @@ public sealed class SharedMlp : nn.Module<Tensor, Tensor>, IMatrixLayer
     public Parameter? Bias => null;
 
     /// <summary>(B, in, N) to (B, out, N).</summary>
-    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.forward(x)));
+    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.call(x)));
 }
 
 /// <summary>A fully connected layer of the classifier head or a T-Net: linear, batch norm, ReLU.</summary>
@@ -61,7 +61,7 @@ public sealed class FullyConnected : nn.Module<Tensor, Tensor>, IMatrixLayer
     public BatchNorm1d? Norm => norm;
     public Parameter? Bias => null;
 
-    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(linear.forward(x)));
+    public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(linear.call(x)));
 }
 
 /// <summary>The classifier's last layer: a plain linear map to the class logits.</summary>
@@ -82,7 +82,7 @@ public sealed class ClassScores : nn.Module<Tensor, Tensor>, IMatrixLayer
     public BatchNorm1d? Norm => null;
     public Parameter? Bias => linear.bias;
 
-    public override Tensor forward(Tensor x) => linear.forward(x);
+    public override Tensor forward(Tensor x) => linear.call(x);
 }
 
 /// <summary>
@@ -117,7 +117,7 @@ public sealed class TNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var features = mlp3.forward(mlp2.forward(mlp1.forward(x))).amax(2);
-        return transform.forward(fc2.forward(fc1.forward(features))).view(-1, k, k);
+        return transform.call(fc2.forward(fc1.forward(features))).view(-1, k, k);
     }
 
     /// <summary>Multiply-accumulates of the transform's application per sample (x' = x A, Sec. 4.2).</summary>

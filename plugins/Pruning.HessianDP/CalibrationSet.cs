@@ -35,7 +35,13 @@ internal sealed class CalibrationSet : IDisposable
     public int Samples { get; }
 
     public static DistortionWeights WeightsOf(PruningOptions options) =>
-        new(options.ConfidenceWeight, options.LocalityWeight, options.LogitsWeight);
+        new(options.ConfidenceWeight, options.LocalityWeight, options.LogitsWeight)
+        {
+            Kind = options.Distortion,
+            ForegroundThreshold = options.ForegroundThreshold,
+            ForegroundWeight = options.ForegroundWeight,
+            PeaksPerClass = options.PeaksPerClass,
+        };
 
     /// <summary>Reads the first CalibrationSamples of CalibrationSplit and records the (dense) model's outputs on them.</summary>
     public static CalibrationSet Load(PipelineContext context, IModel model, PruningOptions options, string step)

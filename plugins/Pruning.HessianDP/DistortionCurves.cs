@@ -57,51 +57,64 @@ internal static class DistortionCurves
         int levels, IProgressReporter progress, string step)
     {
         var grids = candidates.Select(c => MeasuredLevels(c, levels)).ToArray();
-        var curves = new List<LayerDistortionCurve>(candidates.Count);
+        return FromMeasured(candidates, grids, MeasureValues(model, calibration, candidates, grids, progress, step));
+    }
+
+    /// <summary>The distortion of each layer alone pruned by magnitude to each count of its grid (index 0: the layer as it is, 0).</summary>
+    public static double[][] MeasureValues(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
+        long[][] grids, IProgressReporter progress, string step)
+    {
+        var values = new double[candidates.Count][];
         using var task = progress.Start($"{step}: measured curves (one layer pruned alone)", grids.Sum(g => g.Length - 1L));
         for (var i = 0; i < candidates.Count; i++)
         {
             var candidate = candidates[i];
             var grid = grids[i];
             var weight = candidate.Layer.Weight;
-            Tensor scores, order;
-            using (no_grad())
+            var measured = values[i] = new double[grid.Length];
+            using var order = MagnitudeOrder(candidate).Order;
+            using var backup = weight.detach().clone();
+            try
             {
-                scores = weight.detach().abs().to_type(ScalarType.Float64).cpu();
-                order = LayerPruning.RankOrder(weight, scores);
-            }
-            // The layer as it is: distortion 0 against the reference taken from it.
-            var measured = new double[grid.Length];
-            using (var backup = weight.detach().clone())
-            {
-                try
+                for (var j = 1; j < grid.Length; j++)
                 {
-                    for (var j = 1; j < grid.Length; j++)
-                    {
-                        // Levels ascend, so each level removes only the weights between the previous count and its own.
-                        using (no_grad())
-                        using (var scope = NewDisposeScope())
-                            weight.view(-1).index_fill_(0, order.slice(0, grid[j - 1], grid[j], 1).to(weight.device), 0);
-                        measured[j] = calibration.Measure(model);
-                        task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
-                    }
-                }
-                finally
-                {
-                    using (no_grad()) weight.copy_(backup);
+                    // Levels ascend, so each level removes only the weights between the previous count and its own.
+                    using (no_grad())
+                    using (var scope = NewDisposeScope())
+                        weight.view(-1).index_fill_(0, order.slice(0, grid[j - 1], grid[j], 1).to(weight.device), 0);
+                    measured[j] = calibration.Measure(model);
+                    task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
                 }
             }
-            curves.Add(new LayerDistortionCurve
+            finally
             {
-                Candidate = candidate,
-                Prefix = Interpolate(grid, Monotone(measured), candidate.Weights),
+                using (no_grad()) weight.copy_(backup);
+            }
+        }
+        return values;
+    }
+
+    /// <summary>Curves through measured values (running maximum, linear between levels), removal order by magnitude.</summary>
+    public static List<LayerDistortionCurve> FromMeasured(IReadOnlyList<PruningCandidate> candidates, long[][] grids, double[][] measured) =>
+        candidates.Select((c, i) =>
+        {
+            var (order, scores) = MagnitudeOrder(c);
+            return new LayerDistortionCurve
+            {
+                Candidate = c,
+                Prefix = Interpolate(grids[i], Monotone(measured[i]), c.Weights),
                 Order = order,
                 Scores = scores,
-                Levels = grid,
-                Measured = measured,
-            });
-        }
-        return curves;
+                Levels = grids[i],
+                Measured = measured[i],
+            };
+        }).ToList();
+
+    private static (Tensor Order, Tensor Scores) MagnitudeOrder(PruningCandidate candidate)
+    {
+        using var _ = no_grad();
+        var scores = candidate.Layer.Weight.detach().abs().to_type(ScalarType.Float64).cpu();
+        return (LayerPruning.RankOrder(candidate.Layer.Weight, scores), scores);
     }
 
     /// <summary>

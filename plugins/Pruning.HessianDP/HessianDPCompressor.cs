@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
 using static TorchSharp.torch;
@@ -24,12 +25,14 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         List<LayerDistortionCurve> curves;
         if (Options.Curves == CurveSource.Measured)
         {
-            curves = DistortionCurves.Measure(model, calibration!, budget.Candidates, Options.CurveLevels, context.Services.Progress, Method);
+            curves = MeasuredCurves(context, model, budget, calibration!, outcome);
             outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
-            outcome.Metrics["curve_passes"] = curves.Sum(c => c.Levels!.Length - 1);
         }
         else
         {
+            // The second-order estimate differentiates the Raw comparison only.
+            if (Options.Distortion != Platform.Abstractions.Kit.DistortionKind.Raw)
+                throw new ArgumentException($"Step '{Method}': option Distortion={Options.Distortion} needs Curves=Measured; Curves=Predicted estimates the Raw distortion only.");
             using var estimate = HessianEstimate.Estimate(model, calibration!, budget.Candidates, Options, context.Seed, context.Services.Progress, Method);
             outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
             outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
@@ -50,7 +53,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
             }
             outcome.Notes.Add(Options.Curves == CurveSource.Measured
-                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
+                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
                 : $"hessian-dp: Curves=Predicted, Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
                   $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();
@@ -62,6 +65,41 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         {
             foreach (var c in curves) c.Dispose();
         }
+    }
+
+    /// <summary>Measured curves, read from CurveCache when a file there matches, else measured (and written there).</summary>
+    private List<LayerDistortionCurve> MeasuredCurves(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet calibration, StepOutcome outcome)
+    {
+        var candidates = budget.Candidates;
+        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, Options.CurveLevels)).ToArray();
+        string? path = null, key = null;
+        if (!string.IsNullOrWhiteSpace(Options.CurveCache))
+        {
+            key = CurveCache.Key(model, calibration, candidates, grids);
+            path = CurveCache.PathOf(Options.CurveCache, key);
+            var cached = CurveCache.TryRead(path, key, candidates, grids, out var problem);
+            if (cached is not null)
+            {
+                outcome.Metrics["curves_cached"] = 1;
+                outcome.Metrics["curve_passes"] = 0;
+                outcome.Notes.Add($"{Method}: measured curves read from the cache {path}.");
+                return DistortionCurves.FromMeasured(candidates, grids, cached);
+            }
+            if (problem is not null)
+            {
+                context.Logger.LogWarning("{Method}: curve cache {Path} ignored: it {Problem}; measuring again", Method, path, problem);
+                outcome.Notes.Add($"{Method}: curve cache {path} ignored: it {problem}.");
+            }
+        }
+        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method);
+        outcome.Metrics["curve_passes"] = grids.Sum(g => g.Length - 1);
+        if (path is not null)
+        {
+            outcome.Metrics["curves_cached"] = 0;
+            CurveCache.Write(path, key!, candidates, grids, measured);
+            outcome.Notes.Add($"{Method}: measured curves written to the cache {path}.");
+        }
+        return DistortionCurves.FromMeasured(candidates, grids, measured);
     }
 
     /// <summary>Grid levels → DP (or Lagrangian) → fill the budget's remainder at one-weight resolution.</summary>

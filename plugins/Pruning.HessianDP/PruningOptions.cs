@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Plugins.Pruning.HessianDP;
 
@@ -69,6 +70,21 @@ public class PruningOptions
     [Range(1, 1024)]
     public int CalibrationBatchSize { get; set; } = 4;
 
+    [Description("How the output distortion compares outputs: Raw (mean squared difference of every element) or DetectionAware (confidence logits in sigmoid space with foreground cells weighted by ForegroundWeight; locality outputs only at the dense model's peak cells).")]
+    public DistortionKind Distortion { get; set; } = DistortionKind.Raw;
+
+    [Description("DetectionAware: a cell is foreground, and may hold a peak, where the dense model's sigmoid score exceeds this.")]
+    [Range(0.0, 1.0)]
+    public double ForegroundThreshold { get; set; } = 0.1;
+
+    [Description("DetectionAware: weight of a foreground heatmap cell (background cells weigh 1).")]
+    [Range(0.0, 1e6)]
+    public double ForegroundWeight { get; set; } = 10;
+
+    [Description("DetectionAware: the highest local maxima kept per sample and class; locality outputs are compared at these cells.")]
+    [Range(1, 100000)]
+    public int PeaksPerClass { get; set; } = 50;
+
     [Description("Weight of the confidence outputs (class heatmaps, scores) in the output distortion.")]
     [Range(0.0, 1e6)]
     public double ConfidenceWeight { get; set; } = 1.0;
@@ -137,6 +153,10 @@ public sealed class HessianDPOptions : PruningOptions
     [Description("Measured curves: sparsities measured per layer (one calibration pass each), at 1-(1-d/CurveLevels)^1.5 of MaxSparsity: denser towards MaxSparsity, where distortion climbs fastest.")]
     [Range(1, 1000)]
     public int CurveLevels { get; set; } = 12;
+
+    // Bench rows that differ only in the budget measure the same curves (issue 10 §1).
+    [Description("Measured curves: a folder where they are kept, keyed by SHA-256 of the model's parameters and buffers, the calibration inputs, the distortion settings and the levels; a matching file is reused (metric curves_cached = 1), a file that does not match is ignored with a warning. Empty: no cache.")]
+    public string CurveCache { get; set; } = "";
 
     [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]
     public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;

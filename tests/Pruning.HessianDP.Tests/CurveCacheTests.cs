@@ -1,0 +1,80 @@
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP.Tests;
+
+public class CurveCacheTests
+{
+    private static (StepOutcome Outcome, bool[][] Masks) Prune(int seed, double reduction, string cache)
+    {
+        using var model = TrainedModels.Detector(seed);
+        var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = reduction, CurveLevels = 4, CurveCache = cache })
+            .Run(TestPipeline.Context(model));
+        var masks = model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
+        return (outcome, masks);
+    }
+
+    [Test]
+    public void A_second_run_on_the_same_model_and_calibration_reads_the_curves_and_prunes_as_a_fresh_measurement_would()
+    {
+        var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
+        var first = Prune(seed: 21, reduction: 3, cache);
+        Assert.That(first.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
+        Assert.That(first.Outcome.Metrics["curve_passes"], Is.GreaterThan(0));
+        Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(1));
+
+        // Another budget on the same weights: no pass runs, and the masks are those measured curves give.
+        var cached = Prune(seed: 21, reduction: 2, cache);
+        var fresh = Prune(seed: 21, reduction: 2, cache: "");
+        Assert.That(cached.Outcome.Metrics["curves_cached"], Is.EqualTo(1));
+        Assert.That(cached.Outcome.Metrics["curve_passes"], Is.EqualTo(0));
+        Assert.That(fresh.Outcome.Metrics, Does.Not.ContainKey("curves_cached"), "no cache, no metric");
+        Assert.That(cached.Masks, Is.EqualTo(fresh.Masks));
+        Assert.That(cached.Outcome.Metrics["distortion_single_layer_sum"], Is.EqualTo(fresh.Outcome.Metrics["distortion_single_layer_sum"]).Within(1e-12));
+    }
+
+    [Test]
+    public void Other_weights_do_not_read_the_curves_of_a_model_they_are_not()
+    {
+        var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
+        Prune(seed: 22, reduction: 3, cache);
+        var other = Prune(seed: 23, reduction: 3, cache);
+        Assert.That(other.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
+        Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(2));
+    }
+
+    [TestCase("truncated")]
+    [TestCase("level")]
+    [TestCase("name")]
+    [TestCase("values")]
+    public void A_cache_file_that_does_not_match_is_ignored_with_a_note_and_measured_again(string damage)
+    {
+        var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
+        Prune(seed: 24, reduction: 3, cache);
+        var file = Directory.GetFiles(cache, "curves-*.json").Single();
+        var text = File.ReadAllText(file);
+        var damaged = damage switch
+        {
+            "truncated" => text[..(text.Length / 2)],
+            // The first layer's levels start at 0; a file claiming another level would be read at the wrong sparsities.
+            "level" => ReplaceFirst(text, "\"Levels\": [\n        0,", "\"Levels\": [\n        1,"),
+            "name" => ReplaceFirst(text, "\"Name\": \"", "\"Name\": \"x"),
+            "values" => ReplaceFirst(text, "\"Measured\": [\n        0,", "\"Measured\": [\n        0,\n        0,"),
+            _ => throw new ArgumentOutOfRangeException(nameof(damage)),
+        };
+        Assert.That(damaged, Is.Not.EqualTo(text), "the damage applies");
+        File.WriteAllText(file, damaged);
+
+        var again = Prune(seed: 24, reduction: 3, cache);
+        Assert.That(again.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
+        Assert.That(again.Outcome.Notes, Has.Some.Contains("ignored"));
+        Assert.That(File.ReadAllText(file), Is.EqualTo(text), "the measurement is written back in place of the damaged file");
+        Assert.That(Prune(seed: 24, reduction: 3, cache).Outcome.Metrics["curves_cached"], Is.EqualTo(1));
+    }
+
+    private static string ReplaceFirst(string text, string from, string to)
+    {
+        var at = text.IndexOf(from, StringComparison.Ordinal);
+        return at < 0 ? text : text[..at] + to + text[(at + from.Length)..];
+    }
+}
