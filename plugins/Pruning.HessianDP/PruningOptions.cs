@@ -31,7 +31,7 @@ public class PruningOptions
     [Range(1.0, 1e9)]
     public double FlopsReduction { get; set; } = 4.0;
 
-    [Description("After pruning, re-estimate batch-norm running statistics on the calibration samples (no learned parameter changes).")]
+    [Description("After pruning, re-estimate batch-norm running statistics on the calibration samples (no learned parameter changes); not after Reconstruct, which restores the outputs the statistics describe.")]
     public bool RecalibrateBatchNorm { get; set; } = true;
 
     [Description("Target FLOPs (multiply-accumulates per sample) to keep, counted in BudgetScope; 0 means use FlopsReduction.")]

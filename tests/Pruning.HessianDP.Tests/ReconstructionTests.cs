@@ -90,6 +90,8 @@ public class ReconstructionTests
             distortion[reconstruct] = outcome.Metrics["distortion_measured"];
             if (reconstruct)
             {
+                Assert.That(outcome.Metrics.ContainsKey("batchnorm_recalibrated_layers"), Is.False, "re-estimating statistics would undo the refit");
+                Assert.That(outcome.Notes, Has.Some.Contains("batch-norm statistics kept"));
                 Assert.That(outcome.Metrics["reconstructed_layers"], Is.EqualTo(model.PrunableLayers.Count));
                 Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(4).Within(0.04), "the masks stay as chosen");
             }
