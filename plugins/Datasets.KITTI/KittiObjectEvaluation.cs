@@ -217,10 +217,7 @@ public static class KittiObjectEvaluation
         return valid;
     }
 
-    /// <summary>kitti_common get_thresholds / eval.cpp getThresholds: scores at which recall passes 0, 1/40, 2/40, ...</summary>
-    internal static List<double> Thresholds(List<double> scores, int validGt) =>
-        ThresholdsOfSorted(scores.OrderByDescending(s => s).ToArray(), validGt);
-
+    /// <summary>kitti_common get_thresholds / eval.cpp getThresholds: scores (sorted highest first) at which recall passes 0, 1/40, 2/40, ...</summary>
     private static List<double> ThresholdsOfSorted(IReadOnlyList<double> sorted, int validGt)
     {
         var thresholds = new List<double>();
