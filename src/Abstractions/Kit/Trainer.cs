@@ -55,6 +55,12 @@ public sealed class Trainer(RunServices services)
 {
     private readonly ILogger logger = services.CreateLogger("train");
 
+    /// <summary>
+    /// Computations of one step before non-finite gradients count as divergence. Divergence repeats on every attempt; the
+    /// transient fault came twice in a row at the first step of a CenterPoint test in a clean-clone CI run, so two was too few.
+    /// </summary>
+    public const int StepAttempts = 3;
+
     /// <summary>Steps recomputed because their gradients were non-finite while their loss was finite.</summary>
     public int RecomputedSteps { get; private set; }
 
@@ -107,10 +113,10 @@ public sealed class Trainer(RunServices services)
                     }
                     // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
                     // repeat is a transient fault of the native code (measured: about one step in a few hundred on these CPUs,
-                    // gradients only), not divergence: recompute once; twice in a row is divergence and stops the run.
-                    if (attempt == 2)
+                    // gradients only), not divergence: recompute; StepAttempts in a row is divergence and stops the run.
+                    if (attempt == StepAttempts)
                         throw new InvalidOperationException(float.IsFinite(value)
-                            ? $"Gradients became non-finite twice at epoch {epoch + 1}, step {step + 1} (loss {value}); lower LearningRate or check the data."
+                            ? $"Gradients became non-finite {StepAttempts} times in a row at epoch {epoch + 1}, step {step + 1} (loss {value}); lower LearningRate or check the data."
                             : $"Training loss became {value} at epoch {epoch + 1}, step {step + 1} ({NonFiniteDiagnosis(model, batch, loss, result)}); lower LearningRate or check the data.");
                     logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}); recomputing the step.", float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value);
                     foreach (var (buffer, saved) in buffers) buffer.copy_(saved);
