@@ -168,7 +168,7 @@ public static class SyntheticKittiScenes
         {
             foreach (var f in footprints)
             {
-                if (RotatedBoxOverlap.IntersectionArea(x, y, l + margin, w + margin, yaw, f.X, f.Y, f.L + margin, f.W + margin, f.Yaw) > 0) return false;
+                if (RotatedRectangle.IntersectionArea(x, y, l + margin, w + margin, yaw, f.X, f.Y, f.L + margin, f.W + margin, f.Yaw) > 0) return false;
             }
             // Keep a clear zone around the sensor car.
             return !(Math.Abs(x) < 3.5 + l / 2 && Math.Abs(y) < 1.5 + w / 2);

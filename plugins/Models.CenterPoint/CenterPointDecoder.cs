@@ -1,4 +1,5 @@
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -71,66 +72,11 @@ public sealed class CenterPointDecoder(CenterPointConfig config)
             {
                 var suppressed = keptHere.Any(k => config.NmsType == "circle"
                     ? (k.X - box.X) * (k.X - box.X) + (k.Y - box.Y) * (k.Y - box.Y) <= config.NmsThreshold * config.NmsThreshold
-                    : BevGeometry.RotatedIoU(k, box) > config.NmsThreshold);
+                    : RotatedRectangle.BevIou(k, box) > config.NmsThreshold);
                 if (!suppressed) keptHere.Add(box);
             }
             kept.AddRange(keptHere);
         }
         return kept.OrderByDescending(k => k.Score).ToList();
     }
-}
-
-/// <summary>Bird's-eye-view geometry of rotated boxes: corners, convex clipping, IoU.</summary>
-public static class BevGeometry
-{
-    public static (double X, double Y)[] Corners(Box3D box)
-    {
-        double c = Math.Cos(box.Yaw), s = Math.Sin(box.Yaw), l = box.Length / 2.0, w = box.Width / 2.0;
-        // Counter-clockwise: front-left, rear-left, rear-right, front-right.
-        return [(box.X + c * l - s * w, box.Y + s * l + c * w), (box.X - c * l - s * w, box.Y - s * l + c * w),
-                (box.X - c * l + s * w, box.Y - s * l - c * w), (box.X + c * l + s * w, box.Y + s * l - c * w)];
-    }
-
-    /// <summary>IoU of the two boxes' BEV rectangles: the intersection is the first clipped by the second (Sutherland-Hodgman).</summary>
-    public static double RotatedIoU(Box3D a, Box3D b)
-    {
-        var areaA = (double)a.Length * a.Width;
-        var areaB = (double)b.Length * b.Width;
-        if (areaA <= 0 || areaB <= 0) return 0;
-        var dx = a.X - b.X;
-        var dy = a.Y - b.Y;
-        var reach = (Math.Sqrt(a.Length * a.Length + a.Width * a.Width) + Math.Sqrt(b.Length * b.Length + b.Width * b.Width)) / 2;
-        if (dx * dx + dy * dy > reach * reach) return 0;
-        var polygon = new List<(double X, double Y)>(Corners(a));
-        var clip = Corners(b);
-        for (var e = 0; e < 4 && polygon.Count > 0; e++)
-        {
-            var (p, q) = (clip[e], clip[(e + 1) % 4]);
-            double Side((double X, double Y) v) => (q.X - p.X) * (v.Y - p.Y) - (q.Y - p.Y) * (v.X - p.X);   // >= 0: inside (left of the edge)
-            var next = new List<(double X, double Y)>();
-            for (var i = 0; i < polygon.Count; i++)
-            {
-                var cur = polygon[i];
-                var prev = polygon[(i + polygon.Count - 1) % polygon.Count];
-                double sc = Side(cur), sp = Side(prev);
-                if (sc >= 0)
-                {
-                    if (sp < 0) next.Add(Lerp(prev, cur, sp / (sp - sc)));
-                    next.Add(cur);
-                }
-                else if (sp >= 0) next.Add(Lerp(prev, cur, sp / (sp - sc)));
-            }
-            polygon = next;
-        }
-        double area = 0;
-        for (var i = 0; i < polygon.Count; i++)
-        {
-            var (u, v) = (polygon[i], polygon[(i + 1) % polygon.Count]);
-            area += u.X * v.Y - v.X * u.Y;
-        }
-        var intersection = Math.Abs(area) / 2;
-        return intersection / (areaA + areaB - intersection);
-    }
-
-    private static (double X, double Y) Lerp((double X, double Y) a, (double X, double Y) b, double t) => (a.X + (b.X - a.X) * t, a.Y + (b.Y - a.Y) * t);
 }

@@ -90,20 +90,6 @@ public class TargetAndDecodeTests
     }
 
     [Test]
-    public void Rotated_BEV_IoU_of_known_overlaps()
-    {
-        var a = new Box3D(0, 0, 0, 4, 2, 1, 0, 0);
-        Assert.That(BevGeometry.RotatedIoU(a, a), Is.EqualTo(1).Within(1e-9));
-        // Shifted by half its length: overlap 2 x 2 = 4 of union 8 + 8 − 4 = 12.
-        Assert.That(BevGeometry.RotatedIoU(a, a with { X = 2 }), Is.EqualTo(4.0 / 12).Within(1e-6));
-        // A 2 x 2 square turned by 45° about the same centre: intersection is the octagon 8(√2 − 1), union 8 − that.
-        var square = new Box3D(0, 0, 0, 2, 2, 1, 0, 0);
-        var octagon = 8 * (Math.Sqrt(2) - 1);
-        Assert.That(BevGeometry.RotatedIoU(square, square with { Yaw = MathF.PI / 4 }), Is.EqualTo(octagon / (8 - octagon)).Within(1e-5));
-        Assert.That(BevGeometry.RotatedIoU(a, a with { X = 10 }), Is.EqualTo(0));
-    }
-
-    [Test]
     public void Nms_keeps_the_best_of_overlapping_boxes_per_class_only()
     {
         var decoder = new CenterPointDecoder(Tiny());
