@@ -62,7 +62,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             watch.Restart();
             if (calibration is not null) outcome.Metrics["distortion_measured_before_reconstruction"] = calibration.Measure(model);
             var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
-                Options.ReconstructionDamping, context.Services.Progress, Method);
+                Options.ReconstructionDamping, Options.ReconstructionSelection, context.Services.Progress, Method);
             foreach (var t in dense.Values) t.Dispose();
             outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
             outcome.Metrics["reconstructed_layers"] = result.Reconstructed;

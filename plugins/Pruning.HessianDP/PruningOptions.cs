@@ -55,6 +55,9 @@ public class PruningOptions
     [Description("After the masks are chosen, refit each pruned layer's surviving weights by least squares on the calibration samples (in forward order, each on the already-pruned network's inputs, to the dense layer's outputs).")]
     public bool Reconstruct { get; set; }
 
+    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) or ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency).")]
+    public ReconstructionSelection ReconstructionSelection { get; set; } = ReconstructionSelection.CompressorMasks;
+
     [Description("Reconstruction: λ of the damped Gram matrix XᵀX + λI, as a fraction of its mean diagonal.")]
     [Range(0.0, 1e6)]
     public double ReconstructionDamping { get; set; } = 0.01;
@@ -96,6 +99,19 @@ public class PruningOptions
     [Description("Weight of classifier logits in the output distortion.")]
     [Range(0.0, 1e6)]
     public double LogitsWeight { get; set; } = 1.0;
+}
+
+/// <summary>Which weights a reconstructed layer keeps.</summary>
+public enum ReconstructionSelection
+{
+    /// <summary>Those the compressor kept: reconstruction only refits them (allocation and refit stay separable).</summary>
+    CompressorMasks,
+
+    /// <summary>
+    /// As many as the compressor kept in the layer, chosen by Optimal Brain Surgeon's saliency w²/[H⁻¹]ᵢᵢ on the layer's
+    /// calibration inputs (H = XᵀX + λI), which accounts for correlated inputs that magnitude ignores; then refit.
+    /// </summary>
+    ObsSaliency,
 }
 
 /// <summary>How the second-order term of the output distortion is estimated (dm3d-method.md lists all three).</summary>

@@ -12,7 +12,8 @@ namespace Platform.Plugins.Pruning.HessianDP;
 /// it reproduces the dense layer's outputs on the dense network's inputs X_d. Per output row r with surviving
 /// inputs S: w_S = (X_Sᵀ X_S + λI)⁻¹ X_Sᵀ X_d w_r,dense, λ = Damping · mean diag(XᵀX). Masked weights stay zero.
 /// Inputs are seen through forward pre-hooks, so a layer is reconstructed only if the model calls it with
-/// <c>call</c> (hooks do not run on <c>forward</c>); the others are counted as skipped.
+/// <c>call</c> (hooks do not run on <c>forward</c>); the others are counted as skipped. With
+/// <see cref="ReconstructionSelection.ObsSaliency"/> a layer first re-chooses which weights survive (same count).
 /// </summary>
 internal static class WeightReconstruction
 {
@@ -22,7 +23,7 @@ internal static class WeightReconstruction
     public sealed record Result(int Reconstructed, IReadOnlyList<string> Skipped);
 
     public static Result Run(IModel model, IReadOnlyList<PrunableLayer> layers, IReadOnlyDictionary<string, Tensor> dense,
-        IReadOnlyList<ModelBatch> batches, double damping, IProgressReporter progress, string step)
+        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection, IProgressReporter progress, string step)
     {
         var modules = model.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         var order = ForwardOrder(model, layers, modules, batches[0]);
@@ -34,7 +35,7 @@ internal static class WeightReconstruction
         {
             var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
             if (!Supported(module)) { skipped.Add(layer.Name); task.Advance(); continue; }
-            Reconstruct(model, layer, module, dense, batches, damping);
+            Reconstruct(model, layer, module, dense, batches, damping, selection);
             done++;
             task.Advance(1, layer.Name);
         }
@@ -103,7 +104,7 @@ internal static class WeightReconstruction
         : m.reshape(shape);
 
     private static void Reconstruct(IModel model, PrunableLayer layer, nn.Module<Tensor, Tensor> module, IReadOnlyDictionary<string, Tensor> dense,
-        IReadOnlyList<ModelBatch> batches, double damping)
+        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -126,6 +127,11 @@ internal static class WeightReconstruction
         var target = cross!.matmul(wDense.t());                                    // Xᵀ X_d W_denseᵀ: [d, rows]
         var lambda = damping * gram!.diagonal().mean().item<double>();
         var h = gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(lambda, 1e-12);
+        if (selection == ReconstructionSelection.ObsSaliency)
+        {
+            keep = ObsKeep(wDense, h, keep);
+            model.Masks.Set(layer, FromMatrix(module, keep, weight.shape));
+        }
         var result = zeros_like(wDense);
         for (long r = 0; r < wDense.shape[0]; r++)
         {
@@ -137,6 +143,24 @@ internal static class WeightReconstruction
         }
         weight.copy_(FromMatrix(module, result, weight.shape).to_type(weight.dtype));
         model.Masks.Apply(layer);
+    }
+
+    /// <summary>
+    /// Keeps as many weights as <paramref name="keep"/> does, dropping those of lowest OBS saliency w²/[H⁻¹]ⱼⱼ across the
+    /// whole layer (a row may lose more than another). Weights already zero before this step go first, so an earlier
+    /// step's pruning is never undone.
+    /// </summary>
+    internal static Tensor ObsKeep(Tensor wDense, Tensor h, Tensor keep)
+    {
+        var removed = keep.numel() - keep.count_nonzero().item<long>();
+        if (removed == 0) return keep;
+        var inverseDiagonal = linalg.inv(h).diagonal();
+        var saliency = wDense.square() / inverseDiagonal.unsqueeze(0);
+        saliency = where(wDense.eq(0), full_like(saliency, -1.0), saliency).flatten();
+        var drop = saliency.argsort().narrow(0, 0, removed);
+        var chosen = ones(saliency.shape[0], dtype: ScalarType.Bool, device: saliency.device);
+        chosen.index_put_(zeros(1, dtype: ScalarType.Bool), drop);
+        return chosen.reshape(keep.shape);
     }
 
     /// <summary>The layer's input on one batch, in the current network or (with <paramref name="dense"/>) the dense one.</summary>

@@ -46,6 +46,45 @@ public class ShippedModelTests
             Is.EqualTo(File.ReadAllText(Path.Combine(Repo, "models", "centerpoint-kitti-small.ckpt.sha256")).Split(' ')[0].Trim()));
     }
 
+    [Test]
+    public void The_pipelines_model_options_apply_to_the_model_it_loads()
+    {
+        var plugins = Path.Combine(Repo, "artifacts", "plugins");
+        var checkpoint = Path.Combine(Repo, "models", "centerpoint-kitti-small.ckpt").Replace("\\", "/");
+        string Pipeline(string modelOptions) => $$"""
+            {
+              "Pipeline": {
+                "Name": "shipped-model-options", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "kitti", "Options": { "Root": "$OUTPUT/../kitti", "Synthetic": true, "SyntheticTrainFrames": 400, "SyntheticValFrames": 8, "SyntheticTestFrames": 0 } },
+                "Model": { "Use": "centerpoint", "Options": { {{modelOptions}} } },
+                "Steps": [
+                  { "Use": "load", "Options": { "Path": "{{checkpoint}}" } },
+                  { "Use": "evaluate", "Options": { "Split": "val", "Resamples": 0 } }
+                ]
+              }
+            }
+            """;
+        double LowestScore(string modelOptions)
+        {
+            var (file, output) = HostRunner.WritePipeline(Pipeline(modelOptions));
+            var result = HostRunner.Run("run", file, "--plugins", plugins);
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            return Directory.GetFiles(Path.Combine(output, "01-evaluate-evaluation", "data"), "*.txt")
+                .SelectMany(File.ReadAllLines).Where(l => l.Length > 0)
+                .Min(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        // The checkpoint was saved with the preset's threshold 0.1; the pipeline's 0.3 decides what is kept.
+        Assert.That(LowestScore("\"Preset\": \"kitti-small\""), Is.LessThan(0.3));
+        Assert.That(LowestScore("\"Preset\": \"kitti-small\", \"ScoreThreshold\": 0.3"), Is.GreaterThanOrEqualTo(0.3));
+
+        // An option that changes the weights' shapes cannot be laid over the checkpoint: the error says which section did it.
+        var (badFile, _) = HostRunner.WritePipeline(Pipeline("\"Preset\": \"kitti-small\", \"PillarChannels\": 48"));
+        var bad = HostRunner.Run("run", badFile, "--plugins", plugins);
+        Assert.That(bad.ExitCode, Is.Not.Zero);
+        Assert.That(bad.ToString(), Does.Contain("Pipeline:Model:Options"));
+    }
+
     private const double ExpectedCar3dModerate = 49.40;
     private const double ExpectedMapBevModerate = 33.11;
 }

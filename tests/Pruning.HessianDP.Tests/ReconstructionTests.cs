@@ -23,7 +23,7 @@ public class ReconstructionTests
         var masked = layer.Weight.detach().clone();
 
         const double damping = 1e-3;
-        var result = WeightReconstruction.Run(model, [layer], new Dictionary<string, Tensor> { [layer.Name] = dense }, batches, damping, NullProgressReporter.Instance, "test");
+        var result = WeightReconstruction.Run(model, [layer], new Dictionary<string, Tensor> { [layer.Name] = dense }, batches, damping, ReconstructionSelection.CompressorMasks, NullProgressReporter.Instance, "test");
         Assert.That(result.Reconstructed, Is.EqualTo(1));
 
         // Closed form, row by row: w_S = (X_Sᵀ X_S + λI)⁻¹ X_Sᵀ X w_dense, λ = damping · mean diag(XᵀX).
@@ -77,6 +77,39 @@ public class ReconstructionTests
             expected = out4.reshape(2, -1, 4).transpose(1, 2).reshape(y.shape);
         }
         Assert.That((expected - y).abs().max().item<float>(), Is.LessThan(1e-5));
+    }
+
+    [Test]
+    public void Obs_selection_removes_the_weights_whose_inputs_matter_least_not_the_smallest_weights()
+    {
+        // H = diag(100, 1, 1, 1): [H⁻¹]ⱼⱼ = 1/hⱼ, so the saliency is w²·hⱼ: row 0 [100, 4, 9, 0], row 1 [0.25·100, 16, 1, 0.01].
+        var w = tensor(new double[] { 1, 2, 3, 0, 0.5, 4, 1, 0.1 }).reshape(2, 4);
+        var h = diag(tensor(new double[] { 100, 1, 1, 1 }));
+        var keep = tensor(new[] { true, true, false, false, true, false, true, true }).reshape(2, 4);   // 3 removed
+        var chosen = WeightReconstruction.ObsKeep(w, h, keep);
+        // Removed: the zero weight (0, 3) first, then saliency 0.01 at (1, 3) and 1 at (1, 2); magnitude would have removed
+        // (0, 3), (1, 3) and (1, 0), whose input carries a hundred times the energy.
+        Assert.That(chosen.to_type(ScalarType.Int32).data<int>().ToArray(), Is.EqualTo(new[] { 1, 1, 1, 0, 1, 1, 0, 0 }));
+    }
+
+    [Test]
+    public void Obs_selection_keeps_the_compressors_count_per_layer_and_distorts_the_outputs_less()
+    {
+        var distortion = new Dictionary<ReconstructionSelection, double>();
+        var kept = new Dictionary<ReconstructionSelection, long[]>();
+        foreach (var selection in new[] { ReconstructionSelection.CompressorMasks, ReconstructionSelection.ObsSaliency })
+        {
+            using var model = TrainedModels.Detector(seed: 14);
+            var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = true, ReconstructionSelection = selection }).Run(TestPipeline.Context(model));
+            distortion[selection] = outcome.Metrics["distortion_measured"];
+            kept[selection] = model.PrunableLayers.Select(l => model.Masks.TryGet(l.Name, out var m) ? m.count_nonzero().item<long>() : l.Weight.numel()).ToArray();
+            foreach (var l in model.PrunableLayers)
+                Assert.That(l.Weight.detach().masked_select(model.Masks.TryGet(l.Name, out var m) ? m.logical_not() : zeros_like(l.Weight, dtype: ScalarType.Bool)).count_nonzero().item<long>(),
+                    Is.Zero, $"{l.Name}: weights outside the mask stay zero");
+        }
+        TestContext.Out.WriteLine($"lamp 4x + reconstruction: distortion {distortion[ReconstructionSelection.CompressorMasks]:G4} with lamp's masks, {distortion[ReconstructionSelection.ObsSaliency]:G4} with OBS selection");
+        Assert.That(kept[ReconstructionSelection.ObsSaliency], Is.EqualTo(kept[ReconstructionSelection.CompressorMasks]), "weights kept per layer");
+        Assert.That(distortion[ReconstructionSelection.ObsSaliency], Is.LessThan(distortion[ReconstructionSelection.CompressorMasks]));
     }
 
     [Test]

@@ -76,4 +76,12 @@ public interface IComponentFactory
 
     /// <summary>Rebuilds the model a checkpoint was saved from and loads its weights and masks.</summary>
     IModel LoadModel(string checkpointPath);
+
+    /// <summary>
+    /// As <see cref="LoadModel"/>, with the pipeline's own model options (its Model:Options, when it names the same
+    /// model) laid over the ones the checkpoint was saved with: settings that do not shape the weights, such as a
+    /// detector's score threshold, take the pipeline's values; one that does fails the load. Factories without a
+    /// pipeline model load the checkpoint as saved.
+    /// </summary>
+    IModel LoadPipelineModel(string checkpointPath) => LoadModel(checkpointPath);
 }

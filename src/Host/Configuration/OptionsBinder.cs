@@ -14,9 +14,10 @@ namespace Platform.Host.Configuration;
 /// </summary>
 public static class OptionsBinder
 {
-    public static object Bind(Type optionsType, IConfigurationSection? section, string owner)
+    /// <summary>Options of <paramref name="optionsType"/> from <paramref name="section"/>, checked key by key and validated; laid over <paramref name="onto"/> when given, else over the defaults.</summary>
+    public static object Bind(Type optionsType, IConfigurationSection? section, string owner, object? onto = null)
     {
-        var options = Activator.CreateInstance(optionsType)
+        var options = onto ?? Activator.CreateInstance(optionsType)
                       ?? throw new PlatformException($"cannot create options of type {optionsType.Name}");
         if (section is null || !section.Exists()) return Validate(options, section?.Path ?? owner, owner);
 

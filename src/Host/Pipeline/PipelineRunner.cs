@@ -59,7 +59,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}; output in {Output}", definition.Name, plan.Count, definition.Seed, definition.Device, output);
         Seeding.Seed(definition.Seed);
         if (definition.Threads > 0) torch.set_num_threads(definition.Threads);
-        var factory = new ModelFactory(registry, services);
+        var factory = new ModelFactory(registry, services, definition.Model);
         IDataset dataset;
         try
         {

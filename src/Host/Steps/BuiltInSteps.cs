@@ -218,7 +218,8 @@ public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
             outcome.Metrics["loaded"] = 0;
             return outcome;
         }
-        var model = context.Components.LoadModel(options.Path);
+        // The pipeline's Model:Options (a score threshold, say) apply to the model it loads, not to a teacher.
+        var model = options.Role == ModelRole.Model ? context.Components.LoadPipelineModel(options.Path) : context.Components.LoadModel(options.Path);
         if (options.Role == ModelRole.Teacher)
         {
             context.Teacher?.Dispose();
