@@ -130,6 +130,21 @@ public class BadInputTests
     }
 
     [Test]
+    public void An_unknown_evaluator_fails_before_the_first_step_runs()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""
+            { "Use": "inspect-data" }, { "Use": "evaluate", "Options": { "Evaluator": "acuracy" } }
+            """));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:1:Options:Evaluator").And.Contain("'acuracy'"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        Assert.That(report.RootElement.GetProperty("status").GetString(), Is.EqualTo("failed"));
+        Assert.That(report.RootElement.GetProperty("steps").GetArrayLength(), Is.Zero, "no step ran, not even the first");
+    }
+
+    [Test]
     public void A_run_that_fails_midway_keeps_the_report_of_the_steps_before()
     {
         var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""

@@ -21,7 +21,11 @@ public sealed class PipelineRunner(ComponentRegistry registry)
 {
     private static readonly ComponentKind[] StepKinds = [ComponentKind.Step, ComponentKind.Compressor, ComponentKind.PointTransform];
 
-    private sealed record PlannedStep(ComponentReference Reference, ComponentDescriptor Descriptor, object Options);
+    private sealed record PlannedStep(ComponentReference Reference, ComponentDescriptor Descriptor, object Options)
+    {
+        /// <summary>The step or compressor, created before the first step runs (transforms are created when reached).</summary>
+        public object? Instance { get; set; }
+    }
 
     public RunReport Run(IConfiguration configuration, string pipelineFile, IProgressReporter? progress = null)
     {
@@ -77,6 +81,19 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         {
             context.Model = factory.Create(modelDescriptor, modelOptions!, dataset.Info);
             context.Model.Module.to(device);
+        }
+
+        try
+        {
+            CreateSteps(plan, context, services);
+        }
+        catch (PlatformException)
+        {
+            report.Status = "failed";
+            writer.Write(report);
+            context.Model?.Dispose();
+            (dataset as IDisposable)?.Dispose();
+            throw;
         }
 
         try
@@ -139,22 +156,43 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         return report;
     }
 
+    private Autofac.Core.Parameter[] Extra(RunServices services) =>
+        [new TypedParameter(typeof(RunServices), services), new TypedParameter(typeof(ComponentRegistry), registry)];
+
+    /// <summary>
+    /// Creates every step and compressor, and lets those that use further components (evaluate's evaluator) bind them,
+    /// so a misspelt evaluator option fails here rather than after an hour of training.
+    /// </summary>
+    private void CreateSteps(IReadOnlyList<PlannedStep> plan, PipelineContext context, RunServices services)
+    {
+        for (var index = 0; index < plan.Count; index++)
+        {
+            var planned = plan[index];
+            if (planned.Descriptor.Kind == ComponentKind.PointTransform) continue;
+            planned.Instance = planned.Descriptor.Kind == ComponentKind.Compressor
+                ? registry.Create<ICompressor>(planned.Descriptor, planned.Options, Extra(services))
+                : registry.Create<IPipelineStep>(planned.Descriptor, planned.Options, Extra(services));
+            if (planned.Instance is not IBindsBeforeRun binds) continue;
+            context.CurrentStep = (index, planned.Descriptor.Name);
+            binds.BindBeforeRun(context);
+        }
+    }
+
     private StepOutcome RunStep(PlannedStep planned, PipelineContext context, RunServices services, List<(string, IPointTransform, PointCountTally)> tallies)
     {
-        var extra = new Autofac.Core.Parameter[] { new TypedParameter(typeof(RunServices), services), new TypedParameter(typeof(ComponentRegistry), registry) };
         switch (planned.Descriptor.Kind)
         {
             case ComponentKind.PointTransform:
-                var transform = registry.Create<IPointTransform>(planned.Descriptor, planned.Options, extra);
+                var transform = registry.Create<IPointTransform>(planned.Descriptor, planned.Options, Extra(services));
                 var tally = context.AddTransform(transform);
                 tallies.Add(($"{context.CurrentStep.Index}:{planned.Descriptor.Name}", transform, tally));
                 var outcome = new StepOutcome();
                 outcome.Notes.Add($"From here on every split is seen through: {transform.Describe()}.");
                 return outcome;
             case ComponentKind.Compressor:
-                return registry.Create<ICompressor>(planned.Descriptor, planned.Options, extra).Run(context);
+                return ((ICompressor)planned.Instance!).Run(context);
             default:
-                return registry.Create<IPipelineStep>(planned.Descriptor, planned.Options, extra).Run(context);
+                return ((IPipelineStep)planned.Instance!).Run(context);
         }
     }
 
@@ -165,6 +203,12 @@ public sealed class PipelineRunner(ComponentRegistry registry)
             throw new PlatformException($"Pipeline:Device: '{name}' was asked for, but this TorchSharp build or machine has no CUDA; use cpu.");
         return new torch.Device(name);
     }
+}
+
+/// <summary>A host step that uses further components binds them here, after the dataset exists and before the first step runs.</summary>
+internal interface IBindsBeforeRun
+{
+    void BindBeforeRun(PipelineContext context);
 }
 
 /// <summary>A step threw: the report already records it; this carries the step's index and name to the CLI.</summary>

@@ -91,18 +91,27 @@ public sealed class EvaluateStepOptions
     public int IntervalSeed { get; set; }
 }
 
-public sealed class EvaluateStep(EvaluateStepOptions options, RunServices services, ComponentRegistry registry) : IPipelineStep
+public sealed class EvaluateStep(EvaluateStepOptions options, RunServices services, ComponentRegistry registry) : IPipelineStep, IBindsBeforeRun
 {
+    private (string Name, IEvaluator Evaluator)? _bound;
+
+    /// <summary>Finds the evaluator (the dataset's default unless named) and binds its options, before any step runs.</summary>
+    public void BindBeforeRun(PipelineContext context)
+    {
+        var name = string.IsNullOrEmpty(options.Evaluator) ? context.Dataset.DefaultEvaluator : options.Evaluator;
+        var where = $"Pipeline:Steps:{context.CurrentStep.Index}:Options";
+        var descriptor = registry.Find(name, where + ":Evaluator", ComponentKind.Evaluator);
+        var evaluatorOptions = new ConfigurationBuilder()
+            .AddInMemoryCollection(options.EvaluatorOptions.Select(kv => KeyValuePair.Create(where + ":EvaluatorOptions:" + kv.Key, (string?)kv.Value)))
+            .Build().GetSection(where + ":EvaluatorOptions");
+        _bound = (name, registry.Create<IEvaluator>(descriptor, registry.BindOptions(descriptor, evaluatorOptions), new TypedParameter(typeof(RunServices), services)));
+    }
+
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("evaluate");
-        var name = string.IsNullOrEmpty(options.Evaluator) ? context.Dataset.DefaultEvaluator : options.Evaluator;
-        var where = $"Pipeline:Steps:{context.CurrentStep.Index}:Options:Evaluator";
-        var descriptor = registry.Find(name, where, ComponentKind.Evaluator);
-        var evaluatorOptions = new ConfigurationBuilder()
-            .AddInMemoryCollection(options.EvaluatorOptions.Select(kv => KeyValuePair.Create("EvaluatorOptions:" + kv.Key, (string?)kv.Value)))
-            .Build().GetSection("EvaluatorOptions");
-        var evaluator = registry.Create<IEvaluator>(descriptor, registry.BindOptions(descriptor, evaluatorOptions), new TypedParameter(typeof(RunServices), services));
+        if (_bound is null) BindBeforeRun(context);
+        var (name, evaluator) = _bound!.Value;
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var items = Inference.Predict(model, context.Split(options.Split), services, options.BatchSize, options.MaxSamples, $"evaluate {options.Split}");
