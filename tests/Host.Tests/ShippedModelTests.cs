@@ -85,6 +85,55 @@ public class ShippedModelTests
         Assert.That(bad.ToString(), Does.Contain("Pipeline:Model:Options"));
     }
 
+    [TestCase("", ", \"Classes\": [\"Car\", \"Van\"]", "was trained on kitti's classes [Car, Pedestrian, Cyclist], the pipeline's dataset kitti has [Car, Van]")]
+    public void A_checkpoint_trained_on_other_classes_is_refused_unless_the_load_step_allows_it(string model, string classes, string expected)
+    {
+        var plugins = Path.Combine(Repo, "artifacts", "plugins");
+        var checkpoint = Path.Combine(Repo, "models", "centerpoint-kitti-small.ckpt").Replace("\\", "/");
+        string Pipeline(string loadOptions) => $$"""
+            {
+              "Pipeline": {
+                "Name": "shipped-model-refused", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "kitti", "Options": { "Root": "$OUTPUT/../kitti", "Synthetic": true, "SyntheticTrainFrames": 4, "SyntheticValFrames": 0, "SyntheticTestFrames": 0{{classes}} } },
+                {{model}}
+                "Steps": [ { "Use": "load", "Options": { "Path": "{{checkpoint}}"{{loadOptions}} } } ]
+              }
+            }
+            """;
+        var refused = HostRunner.Run("run", HostRunner.WritePipeline(Pipeline("")).File, "--plugins", plugins);
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Errors, Does.Contain(expected).And.Contain("AllowModelChange"));
+
+        var allowed = HostRunner.Run("run", HostRunner.WritePipeline(Pipeline(", \"AllowModelChange\": true")).File, "--plugins", plugins);
+        Assert.That(allowed.ExitCode, Is.Zero, allowed.ToString());
+    }
+
+    [Test]
+    public void A_checkpoint_of_another_model_than_the_pipelines_is_refused_unless_the_load_step_allows_it()
+    {
+        var plugins = Path.Combine(Repo, "artifacts", "plugins");
+        string Pipeline(string model, string steps) => $$"""
+            {
+              "Pipeline": {
+                "Name": "other-model", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "shapes", "Options": { "Classes": 4, "TrainCount": 8, "ValCount": 8, "TestCount": 4, "Points": 64 } },
+                "Model": { "Use": "{{model}}" },
+                "Steps": [ {{steps}} ]
+              }
+            }
+            """;
+        var (saveFile, saved) = HostRunner.WritePipeline(Pipeline("pointnet", """{ "Use": "save" }"""));
+        Assert.That(HostRunner.Run("run", saveFile, "--plugins", plugins).ExitCode, Is.Zero);
+        var checkpoint = Directory.GetFiles(saved, "*.ckpt").Single().Replace("\\", "/");
+
+        var refused = HostRunner.Run("run", HostRunner.WritePipeline(Pipeline("pointnet2-ssg", $$"""{ "Use": "load", "Options": { "Path": "{{checkpoint}}" } }""")).File, "--plugins", plugins);
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Errors, Does.Contain("holds a 'pointnet' model, the pipeline's model is 'pointnet2-ssg' (Pipeline:Model:Use)").And.Contain("AllowModelChange"));
+
+        var allowed = HostRunner.Run("run", HostRunner.WritePipeline(Pipeline("pointnet2-ssg", $$"""{ "Use": "load", "Options": { "Path": "{{checkpoint}}", "AllowModelChange": true } }, { "Use": "evaluate", "Options": { "Resamples": 0 } }""")).File, "--plugins", plugins);
+        Assert.That(allowed.ExitCode, Is.Zero, allowed.ToString());
+    }
+
     private const double ExpectedCar3dModerate = 49.40;
     private const double ExpectedMapBevModerate = 33.11;
 }

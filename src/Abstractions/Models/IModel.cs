@@ -49,7 +49,14 @@ public interface IModel : IDisposable
 }
 
 /// <summary>The registered component name and its options as JSON: enough to rebuild the architecture.</summary>
-public sealed record ModelSpec(string Use, string OptionsJson, DatasetInfo Dataset);
+public sealed record ModelSpec(string Use, string OptionsJson, DatasetInfo Dataset)
+{
+    /// <summary>Why a checkpoint trained on <paramref name="saved"/>'s classes cannot be the model of a pipeline on <paramref name="current"/>'s.</summary>
+    public static string ClassMismatch(string checkpointPath, DatasetInfo saved, DatasetInfo current) =>
+        $"{checkpointPath} was trained on {saved.Name}'s classes [{string.Join(", ", saved.ClassNames)}], the pipeline's dataset " +
+        $"{current.Name} has [{string.Join(", ", current.ClassNames)}]: its outputs would be read as the wrong classes. " +
+        "Set the load step's AllowModelChange: true to load it as saved anyway.";
+}
 
 /// <summary>A batch in the model's own layout; <see cref="Samples"/> keeps the annotations for loss and decoding.</summary>
 public class ModelBatch(IReadOnlyList<Sample> samples, IReadOnlyDictionary<string, Tensor> tensors) : IDisposable

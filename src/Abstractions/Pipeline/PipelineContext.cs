@@ -78,10 +78,20 @@ public interface IComponentFactory
     IModel LoadModel(string checkpointPath);
 
     /// <summary>
-    /// As <see cref="LoadModel"/>, with the pipeline's own model options (its Model:Options, when it names the same
-    /// model) laid over the ones the checkpoint was saved with: settings that do not shape the weights, such as a
-    /// detector's score threshold, take the pipeline's values; one that does fails the load. Factories without a
-    /// pipeline model load the checkpoint as saved.
+    /// The checkpoint as the pipeline's model: refused when it was trained on other classes than
+    /// <paramref name="dataset"/>'s or holds another model than the pipeline's Model names; the pipeline's Model:Options
+    /// are laid over the options it was saved with (settings that do not shape the weights, such as a detector's score
+    /// threshold, take the pipeline's values; one that does fails the load). Factories without a pipeline model only
+    /// check the classes.
     /// </summary>
-    IModel LoadPipelineModel(string checkpointPath) => LoadModel(checkpointPath);
+    IModel LoadPipelineModel(string checkpointPath, DatasetInfo dataset)
+    {
+        var model = LoadModel(checkpointPath);
+        if (!model.Spec.Dataset.ClassNames.SequenceEqual(dataset.ClassNames))
+        {
+            model.Dispose();
+            throw new InvalidDataException(ModelSpec.ClassMismatch(checkpointPath, model.Spec.Dataset, dataset));
+        }
+        return model;
+    }
 }

@@ -39,11 +39,12 @@ public sealed class ModelFactory(ComponentRegistry registry, RunServices service
     public IModel Create(ComponentDescriptor descriptor, object options, DatasetInfo dataset) =>
         registry.Create<IModel>(descriptor, options, new TypedParameter(typeof(DatasetInfo), dataset), new TypedParameter(typeof(RunServices), services));
 
-    public IModel LoadModel(string checkpointPath) => Load(checkpointPath, layPipelineOptions: false);
+    public IModel LoadModel(string checkpointPath) => Load(checkpointPath, pipelineDataset: null);
 
-    public IModel LoadPipelineModel(string checkpointPath) => Load(checkpointPath, layPipelineOptions: true);
+    public IModel LoadPipelineModel(string checkpointPath, DatasetInfo dataset) => Load(checkpointPath, dataset);
 
-    private IModel Load(string checkpointPath, bool layPipelineOptions)
+    /// <summary>With <paramref name="pipelineDataset"/>: as the pipeline's model (<see cref="IComponentFactory.LoadPipelineModel"/>).</summary>
+    private IModel Load(string checkpointPath, DatasetInfo? pipelineDataset)
     {
         if (!File.Exists(checkpointPath)) throw new PlatformException($"{checkpointPath}: checkpoint not found.");
         Checkpoint.Header header;
@@ -57,10 +58,19 @@ public sealed class ModelFactory(ComponentRegistry registry, RunServices service
         }
         var descriptor = registry.Find(header.Spec.Use, "model", ComponentKind.Model);
         var options = SavedOptions(descriptor, header.Spec.OptionsJson);
-        // A pipeline that names the checkpoint's model and sets options means them (a score threshold, say); without
-        // this they were silently ignored, since the checkpoint's saved options rebuild the model.
-        var laid = layPipelineOptions && pipelineModel is { } p && p.Options.GetChildren().Any()
-            && registry.Find(p.Use, p.Path + ":Use", ComponentKind.Model).Name == descriptor.Name;
+        var laid = false;
+        if (pipelineDataset is not null)
+        {
+            // A checkpoint of another model or other classes gave AP 0 or chance accuracy with status ok (issue 15 §4).
+            if (!header.Spec.Dataset.ClassNames.SequenceEqual(pipelineDataset.ClassNames))
+                throw new PlatformException(ModelSpec.ClassMismatch(checkpointPath, header.Spec.Dataset, pipelineDataset));
+            if (pipelineModel is { } p && registry.Find(p.Use, p.Path + ":Use", ComponentKind.Model).Name != descriptor.Name)
+                throw new PlatformException($"{checkpointPath} holds a '{descriptor.Name}' model, the pipeline's model is '{p.Use}' ({p.Path}:Use). " +
+                    "Set the load step's AllowModelChange: true to replace the pipeline's model with it.");
+            // A pipeline that sets options for its model means them (a score threshold, say); they were silently
+            // ignored when the checkpoint's saved options alone rebuilt the model.
+            laid = pipelineModel is not null && pipelineModel.Options.GetChildren().Any();
+        }
         if (laid)
             options = OptionsBinder.Bind(descriptor.OptionsType, pipelineModel!.Options, $"model '{descriptor.Name}' (over the options saved in {checkpointPath})", options);
         var model = Create(descriptor, options, header.Spec.Dataset);

@@ -212,6 +212,9 @@ public sealed class LoadStepOptions
 
     [Description("When the file does not exist, go on with the model the pipeline already has (train once, reuse after).")]
     public bool Optional { get; set; }
+
+    [Description("Role Model: load the checkpoint as it was saved even when it holds another model than the pipeline's Model or was trained on other classes than the dataset's (otherwise refused; the pipeline's Model:Options are laid over the saved ones).")]
+    public bool AllowModelChange { get; set; }
 }
 
 public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
@@ -227,8 +230,10 @@ public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
             outcome.Metrics["loaded"] = 0;
             return outcome;
         }
-        // The pipeline's Model:Options (a score threshold, say) apply to the model it loads, not to a teacher.
-        var model = options.Role == ModelRole.Model ? context.Components.LoadPipelineModel(options.Path) : context.Components.LoadModel(options.Path);
+        // The pipeline's Model and dataset constrain the model it loads, not a teacher.
+        var model = options.Role == ModelRole.Model && !options.AllowModelChange
+            ? context.Components.LoadPipelineModel(options.Path, context.Dataset.Info)
+            : context.Components.LoadModel(options.Path);
         if (options.Role == ModelRole.Teacher)
         {
             context.Teacher?.Dispose();
