@@ -30,7 +30,7 @@ public sealed class GaussianHeatmapTarget(CenterPointConfig config, int classes)
         var r = config.PointCloudRange;
         foreach (var box in boxes)
         {
-            if (box.ClassId < 0 || box.ClassId >= classes || box.Length <= 0 || box.Width <= 0 || box.Height <= 0) continue;
+            if (box.ClassId < 0 || box.ClassId >= classes || !Finite(box) || box.Length <= 0 || box.Width <= 0 || box.Height <= 0) continue;
             var cx = (box.X - r[0]) / cell;
             var cy = (box.Y - r[1]) / cell;
             int col = (int)Math.Floor(cx), row = (int)Math.Floor(cy);
@@ -44,6 +44,9 @@ public sealed class GaussianHeatmapTarget(CenterPointConfig config, int classes)
         }
         return new FrameTargets(heatmap, indices.ToArray(), regression.ToArray(), radii.ToArray());
     }
+
+    private static bool Finite(Box3D b) =>
+        float.IsFinite(b.X) && float.IsFinite(b.Y) && float.IsFinite(b.Z) && float.IsFinite(b.Length) && float.IsFinite(b.Width) && float.IsFinite(b.Height) && float.IsFinite(b.Yaw);
 
     /// <summary>
     /// CornerNet/CenterNet's radius rule as OpenPCDet implements it (centernet_utils.gaussian_radius): the
@@ -60,19 +63,24 @@ public sealed class GaussianHeatmapTarget(CenterPointConfig config, int classes)
         return Math.Min(r1, Math.Min(r2, r3));
     }
 
-    /// <summary>Writes max(existing, exp(-(dx² + dy²) / 2σ²)) with σ = (2r + 1) / 6 over the (2r + 1)² window, clipped to the map.</summary>
+    /// <summary>
+    /// Writes max(existing, exp(-(dx² + dy²) / 2σ²)) with σ = (2r + 1) / 6 over the (2r + 1)² window, clipped to the map.
+    /// Only the clipped window is visited: a label with an absurd size (1e30 m gave a radius of int.MaxValue) costs no
+    /// more than the map.
+    /// </summary>
     public static void DrawGaussian(Span<float> map, int width, int height, int col, int row, int radius)
     {
-        var sigma = (2 * radius + 1) / 6.0;
-        for (var dy = -radius; dy <= radius; dy++)
+        radius = Math.Max(radius, 0);
+        var sigma = (2.0 * radius + 1) / 6.0;
+        int yFrom = (int)Math.Max(-(long)radius, -(long)row), yTo = (int)Math.Min(radius, (long)height - 1 - row);
+        int xFrom = (int)Math.Max(-(long)radius, -(long)col), xTo = (int)Math.Min(radius, (long)width - 1 - col);
+        for (var dy = yFrom; dy <= yTo; dy++)
         {
             var y = row + dy;
-            if (y < 0 || y >= height) continue;
-            for (var dx = -radius; dx <= radius; dx++)
+            for (var dx = xFrom; dx <= xTo; dx++)
             {
                 var x = col + dx;
-                if (x < 0 || x >= width) continue;
-                var g = (float)Math.Exp(-(dx * dx + dy * dy) / (2 * sigma * sigma));
+                var g = (float)Math.Exp(-((double)dx * dx + (double)dy * dy) / (2 * sigma * sigma));
                 ref var cellValue = ref map[y * width + x];
                 if (g > cellValue) cellValue = g;
             }

@@ -58,6 +58,23 @@ public class BadInputTests
     }
 
     [Test]
+    public void Zero_training_epochs_are_out_of_range_not_a_crash_after_the_checkpoint_is_overwritten()
+    {
+        var result = RunPipeline("""{ "Use": "train", "Options": { "Epochs": 0 } }""");
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Options:Epochs = 0").And.Contain("between 1 and 100000"));
+    }
+
+    [Test]
+    public void More_threads_than_cores_are_refused()
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--Pipeline:Threads=100000");
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Threads: 100000 is more than this machine's " + Environment.ProcessorCount + " cores"));
+    }
+
+    [Test]
     public void A_typo_in_the_pipeline_section_itself_is_named()
     {
         var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }""").Replace("\"Seed\"", "\"Sed\""));

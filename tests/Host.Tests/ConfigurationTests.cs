@@ -21,6 +21,19 @@ public class ConfigurationTests
         Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(11)); // ceil(101 / 10)
     }
 
+    [TestCase("--seed", "5", "'seed'")]
+    [TestCase("--plugin", "somewhere", "'plugin'")]
+    [TestCase("--Seed=5", null, "'Seed'")]
+    public void An_argument_that_no_pipeline_reads_is_refused_before_anything_runs(string argument, string? value, string named)
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline(Steps));
+        string[] args = value is null ? ["run", file, "--plugins", SamplePluginBuild.PluginRoot, argument] : ["run", file, "--plugins", SamplePluginBuild.PluginRoot, argument, value];
+        var result = HostRunner.Run(args);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain(named).And.Contain("--Pipeline:Seed=5"));
+        Assert.That(File.Exists(Path.Combine(output, "report.json")), Is.False, "the run did not start");
+    }
+
     [Test]
     public void An_environment_variable_overrides_the_file_and_is_overridden_by_the_command_line()
     {

@@ -50,6 +50,22 @@ public class TargetAndDecodeTests
     }
 
     [Test]
+    public void An_absurd_box_size_covers_the_map_at_once_and_a_non_finite_box_gets_no_target()
+    {
+        var config = Tiny();
+        var huge = new Box3D(5.0f, 0.3f, -1f, 1e30f, 1e30f, 1.5f, 0f, 0);
+        var task = Task.Run(() => new GaussianHeatmapTarget(config, 3).Build([huge]));
+        Assert.That(task.Wait(TimeSpan.FromSeconds(30)), "a radius of int.MaxValue once looped for ever");
+        var targets = task.Result;
+        int w = config.FeatureX, h = config.FeatureY;
+        Assert.That(targets.Heatmap.Take(h * w).All(v => v > 0.99f), "a Gaussian wider than the map is ~1 everywhere on its class");
+
+        var nan = new GaussianHeatmapTarget(config, 3).Build([new Box3D(5.0f, 0.3f, -1f, float.NaN, 2f, 1.5f, 0f, 0), new Box3D(5.0f, 0.3f, float.PositiveInfinity, 4f, 2f, 1.5f, 0f, 1)]);
+        Assert.That(nan.Indices, Is.Empty);
+        Assert.That(nan.Heatmap.Max(), Is.EqualTo(0f));
+    }
+
+    [Test]
     public void Boxes_outside_the_range_or_of_unknown_class_get_no_target()
     {
         var targets = new GaussianHeatmapTarget(Tiny(), 3).Build([Scenes.Car(-3f, 0f, 0f), Scenes.Car(5f, 0f, 0f) with { ClassId = 7 }]);

@@ -12,7 +12,7 @@ namespace Platform.Abstractions.Kit;
 public class TrainOptions
 {
     [Description("Passes over the training split.")]
-    [Range(0, 100000)]
+    [Range(1, 100000)]
     public int Epochs { get; set; } = 10;
 
     [Description("Samples per optimiser step.")]

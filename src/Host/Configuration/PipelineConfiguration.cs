@@ -79,25 +79,28 @@ public static class PipelineConfiguration
         return cut > 0 ? message[..cut].TrimEnd('.', ' ') : message;
     }
 
-    /// <summary>Accepts "--Key=value", "--Key value" and "Key=value"; rejects anything else by name.</summary>
+    /// <summary>
+    /// Accepts "--Key=value", "--Key value" and "Key=value" with Key under Pipeline:; rejects anything else by name
+    /// (an argument such as --seed 5 or --plugin DIR set a key nothing reads, and the run went ahead without it).
+    /// </summary>
     private static IEnumerable<string> NormalizeOverrides(IReadOnlyList<string> overrides)
     {
         for (var i = 0; i < overrides.Count; i++)
         {
             var token = overrides[i];
             var key = token.TrimStart('-', '/');
+            string pair;
             if (key.Contains('='))
-            {
-                yield return "--" + key;
-            }
+                pair = key;
             else if (token.StartsWith("--", StringComparison.Ordinal) && i + 1 < overrides.Count && !overrides[i + 1].StartsWith("--", StringComparison.Ordinal))
-            {
-                yield return "--" + key + "=" + overrides[++i];
-            }
+                pair = key + "=" + overrides[++i];
             else
-            {
-                throw new PlatformException($"override '{token}' is not of the form --Key:Path=value.");
-            }
+                throw new PlatformException($"override '{token}' is not of the form --Pipeline:Key:Path=value.");
+            var name = pair[..pair.IndexOf('=')];
+            if (!name.StartsWith("Pipeline:", StringComparison.OrdinalIgnoreCase))
+                throw new PlatformException($"argument '{token}' sets '{name}', which no pipeline reads: overrides are --Pipeline:Key:Path=value " +
+                    $"(e.g. --Pipeline:Seed=5); the run command's own options are listed by 'platform run --help'.");
+            yield return "--" + pair;
         }
     }
 }

@@ -39,6 +39,9 @@ public sealed record PipelineDefinition(
         var threadsText = root["Threads"] ?? "0";
         if (!int.TryParse(threadsText, out var threads) || threads < 0)
             throw new PlatformException($"Pipeline:Threads: '{threadsText}' is not a thread count (0: libtorch's default).");
+        // Threads=100000 was accepted and stalled the machine (issue 15 §3).
+        if (threads > Environment.ProcessorCount)
+            throw new PlatformException($"Pipeline:Threads: {threads} is more than this machine's {Environment.ProcessorCount} cores (0: libtorch's default).");
 
         var dataset = Component(root.GetSection("Dataset"), required: true)!;
         var model = Component(root.GetSection("Model"), required: false);
