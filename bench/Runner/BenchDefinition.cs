@@ -17,7 +17,8 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// <summary>
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
-/// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>.
+/// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
+/// <c>Correlations</c> (X, Y: column headers).
 /// </summary>
 public sealed record BenchDefinition(
     string Name,
@@ -33,6 +34,9 @@ public sealed record BenchDefinition(
 
     /// <summary>Rows may load different checkpoints (a table of seeds); otherwise mixing them is refused.</summary>
     public bool MixedCheckpoints { get; init; }
+
+    /// <summary>Column pairs (by header) whose Spearman rank correlation across the rows is reported, e.g. a distortion against the AP it costs.</summary>
+    public IReadOnlyList<(string X, string Y)> Correlations { get; init; } = [];
 
     public static BenchDefinition Read(IConfiguration configuration, string file)
     {
@@ -99,10 +103,17 @@ public sealed record BenchDefinition(
         var summarizeOver = bench["SummarizeOver"];
         if (summarizeOver is not null && !rows.Any(r => r.Axes.ContainsKey(summarizeOver)))
             throw new PlatformException($"{file}: Bench:SummarizeOver names the axis '{summarizeOver}', which no row has.");
+        var correlations = bench.GetSection("Correlations").GetChildren().Select(c =>
+        {
+            string Header(string key) => c[key] is { } h && columns.Any(col => col.Header == h) ? h
+                : throw new PlatformException($"{c.Path}:{key}: '{c[key]}' is not the header of a column ({string.Join(", ", columns.Select(col => col.Header))}).");
+            return (Header("X"), Header("Y"));
+        }).ToList();
         return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect)
         {
             SummarizeOver = summarizeOver,
             MixedCheckpoints = bool.TryParse(bench["MixedCheckpoints"], out var mixed) && mixed,
+            Correlations = correlations,
         };
     }
 

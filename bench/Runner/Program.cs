@@ -129,6 +129,20 @@ public static class Program
         return provenance;
     }
 
+    public sealed record Correlation(string X, string Y, double Spearman, int Rows);
+
+    /// <summary>Spearman's ρ of each requested column pair over the rows where both values exist.</summary>
+    public static List<Correlation> Correlate(BenchDefinition d, IReadOnlyList<double[]> table)
+    {
+        int Index(string header) => d.Columns.ToList().FindIndex(c => c.Header == header);
+        return d.Correlations.Select(pair =>
+        {
+            var (x, y) = (Index(pair.X), Index(pair.Y));
+            var both = table.Where(r => !double.IsNaN(r[x]) && !double.IsNaN(r[y])).ToList();
+            return new Correlation(pair.X, pair.Y, both.Count < 3 ? double.NaN : RankCorrelation.Spearman(both.Select(r => r[x]).ToList(), both.Select(r => r[y]).ToList()), both.Count);
+        }).ToList();
+    }
+
     /// <summary>A group of rows that differ only in the summarized axis, with each column's mean and sample standard deviation.</summary>
     public sealed record SummaryRow(string Group, int Count, double[] Mean, double[] StandardDeviation);
 
@@ -232,6 +246,7 @@ public static class Program
             ["seconds"] = seconds,
             ["provenance"] = provenance,
             ["rows"] = rows,
+            ["correlations"] = Correlate(d, table).Select(c => new Dictionary<string, object?> { ["x"] = c.X, ["y"] = c.Y, ["spearman"] = OrNull(c.Spearman), ["rows"] = c.Rows }),
             ["summary"] = summary.Select(s => new Dictionary<string, object?>
             {
                 ["group"] = s.Group,
@@ -274,6 +289,13 @@ public static class Program
             foreach (var s in summary)
                 md.AppendLine($"| {s.Group} | {s.Count} | " + string.Join(" | ", d.Columns.Select((c, j) =>
                     Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)))) + " |");
+        }
+        var correlations = Correlate(d, table);
+        if (correlations.Count > 0)
+        {
+            md.AppendLine().AppendLine("Spearman rank correlation across the rows (1: same order, -1: reversed; too few rows: -):").AppendLine();
+            md.AppendLine("| x | y | ρ | rows |").AppendLine("|---|---|---:|---:|");
+            foreach (var c in correlations) md.AppendLine($"| {c.X} | {c.Y} | {Cell(c.Spearman, "0.00")} | {c.Rows} |");
         }
         foreach (var plot in plots) md.AppendLine().AppendLine($"![{Path.GetFileNameWithoutExtension(plot)}]({Path.GetFileName(plot)})");
         AtomicFile.WriteAllText(path, md.ToString());

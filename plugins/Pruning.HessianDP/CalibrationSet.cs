@@ -91,9 +91,10 @@ internal sealed class CalibrationSet : IDisposable
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];
 
-    /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches.</summary>
-    public double Measure(IModel model)
+    /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches (with <see cref="Weights"/> unless given).</summary>
+    public double Measure(IModel model, DistortionWeights? weights = null)
     {
+        weights ??= Weights;
         model.Module.eval();
         using var _ = no_grad();
         double sum = 0;
@@ -101,7 +102,7 @@ internal sealed class CalibrationSet : IDisposable
         {
             using var scope = NewDisposeScope();
             var output = model.Forward(_batches[b]);
-            sum += OutputDistortion.Between(model, _reference[b], output, Weights).to_type(ScalarType.Float64).item<double>();
+            sum += OutputDistortion.Between(model, _reference[b], output, weights).to_type(ScalarType.Float64).item<double>();
         }
         return sum / _batches.Count;
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
 using static TorchSharp.torch;

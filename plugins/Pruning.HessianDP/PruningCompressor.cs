@@ -124,6 +124,10 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         {
             m["distortion_measured"] = calibration.Measure(model);
             m["calibration_samples"] = calibration.Samples;
+            // Both kinds whichever drives the allocation, so a bench can rank them against the AP they cost (issue 10 §3).
+            m["distortion_raw"] = calibration.Measure(model, calibration.Weights with { Kind = DistortionKind.Raw });
+            if (model.DistortionOutputs.Any(o => o.Group == DistortionGroup.Confidence))
+                m["distortion_detection_aware"] = calibration.Measure(model, calibration.Weights with { Kind = DistortionKind.DetectionAware });
         }
         if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
             m[predictionMetric] = plan.Layers.Sum(l => l.PredictedDistortion);

@@ -67,4 +67,32 @@ public class BenchDefinitionTests
             """));
         Assert.That(error!.Message, Does.Contain("Bench:Overrides:0").And.Contain("Pipeline:Seed"));
     }
+
+    [Test]
+    public void Correlations_rank_two_columns_over_the_rows_that_have_both_and_an_unknown_header_is_named()
+    {
+        const string head = """
+            Bench:
+              Name: b
+              Pipeline: p.json
+              Grid:
+                - Name: r
+                  Key: Pipeline:Seed
+                  Values: ["1", "2", "3", "4"]
+              Columns:
+                - Header: distortion
+                  Value: metric:d
+                - Header: change
+                  Value: metric:c
+            """;
+        var bench = Read(head + "\n  Correlations:\n    - { X: distortion, Y: change }\n");
+        // Distortion 0.1 < 0.2 < 0.4 (row 3 failed: NaN) against changes -1 > -3 > -2: ranks (1,2,3) vs (3,1,2), ρ = -0.5.
+        var table = new List<double[]> { new[] { 0.1, -1.0 }, new[] { 0.4, -2.0 }, new[] { double.NaN, -9.0 }, new[] { 0.2, -3.0 } };
+        var correlation = Platform.Bench.Program.Correlate(bench, table).Single();
+        Assert.That(correlation.Rows, Is.EqualTo(3));
+        Assert.That(correlation.Spearman, Is.EqualTo(-0.5).Within(1e-12));
+
+        var error = Assert.Throws<PlatformException>(() => Read(head + "\n  Correlations:\n    - { X: distortion, Y: mAP }\n"));
+        Assert.That(error!.Message, Does.Contain("Bench:Correlations:0:Y").And.Contain("'mAP'"));
+    }
 }

@@ -121,6 +121,9 @@ public class ReconstructionTests
             using var model = TrainedModels.Detector(seed: 14);
             var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = reconstruct }).Run(TestPipeline.Context(model));
             distortion[reconstruct] = outcome.Metrics["distortion_measured"];
+            // Both kinds are reported whichever drives the allocation; the default drives it with Raw.
+            Assert.That(outcome.Metrics["distortion_raw"], Is.EqualTo(outcome.Metrics["distortion_measured"]));
+            Assert.That(outcome.Metrics["distortion_detection_aware"], Is.GreaterThan(0));
             if (reconstruct)
             {
                 Assert.That(outcome.Metrics.ContainsKey("batchnorm_recalibrated_layers"), Is.False, "re-estimating statistics would undo the refit");

@@ -1,4 +1,4 @@
-namespace Platform.Plugins.Pruning.HessianDP;
+namespace Platform.Abstractions.Kit;
 
 /// <summary>Spearman's ρ: Pearson correlation of the ranks (ties get their average rank).</summary>
 public static class RankCorrelation
