@@ -134,6 +134,26 @@ public class ShippedModelTests
         Assert.That(allowed.ExitCode, Is.Zero, allowed.ToString());
     }
 
+    [TestCase("evaluate")]
+    [TestCase("train")]
+    public void A_step_on_an_empty_split_fails_with_the_split_named(string step)
+    {
+        var plugins = Path.Combine(Repo, "artifacts", "plugins");
+        var (file, _) = HostRunner.WritePipeline($$"""
+            {
+              "Pipeline": {
+                "Name": "empty-split", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "kitti", "Options": { "Root": "$OUTPUT/../kitti", "Synthetic": true, "SyntheticTrainFrames": 4, "SyntheticValFrames": 0, "SyntheticTestFrames": 0 } },
+                "Model": { "Use": "centerpoint", "Options": { "Preset": "kitti-small" } },
+                "Steps": [ { "Use": "{{step}}", "Options": { "Split": "val" } } ]
+              }
+            }
+            """);
+        var result = HostRunner.Run("run", file, "--plugins", plugins);
+        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.Errors, Does.Contain($"{step}: split 'val' of dataset 'kitti' has no samples"));
+    }
+
     private const double ExpectedCar3dModerate = 49.40;
     private const double ExpectedMapBevModerate = 33.11;
 }

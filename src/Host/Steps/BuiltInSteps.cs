@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using Autofac;
 using Microsoft.Extensions.Configuration;
 using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Pipeline;
 using Platform.Host.Pipeline;
@@ -37,6 +38,15 @@ public sealed class TrainStepOptions : TrainOptions
 
 public sealed class TrainStep(TrainStepOptions options, RunServices services) : IPipelineStep
 {
+    /// <summary>The split, or a named error when it holds no sample (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
+    internal static ISampleSource NonEmptySplit(PipelineContext context, string split, string step)
+    {
+        var source = context.Split(split);
+        if (source.Count == 0)
+            throw new PlatformException($"{step}: split '{split}' of dataset '{context.Dataset.Info.Name}' has no samples.");
+        return source;
+    }
+
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("train");
@@ -47,7 +57,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
             outcome.Metrics["skipped"] = 1;
             return outcome;
         }
-        var history = new Trainer(services).Fit(model, context.Split(options.Split), options, context.StepDirectory("checkpoints"));
+        var history = new Trainer(services).Fit(model, NonEmptySplit(context, options.Split, "train"), options, context.StepDirectory("checkpoints"));
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
         outcome.Metrics["lastEpochLoss"] = history.EpochLoss[^1];
@@ -110,6 +120,7 @@ public sealed class EvaluateStep(EvaluateStepOptions options, RunServices servic
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("evaluate");
+        TrainStep.NonEmptySplit(context, options.Split, "evaluate");
         if (_bound is null) BindBeforeRun(context);
         var (name, evaluator) = _bound!.Value;
 
