@@ -154,6 +154,33 @@ public class ShippedModelTests
         Assert.That(result.Errors, Does.Contain($"{step}: split 'val' of dataset 'kitti' has no samples"));
     }
 
+    [Test]
+    public void Save_replaces_a_checkpoint_but_refuses_to_overwrite_any_other_file()
+    {
+        var plugins = Path.Combine(Repo, "artifacts", "plugins");
+        var folder = Platform.TestKit.TestPaths.NewTempDirectory("save-target");
+        var precious = Path.Combine(folder, "notes.txt").Replace("\\", "/");
+        File.WriteAllText(precious, "not a checkpoint");
+        var checkpoint = Path.Combine(folder, "model.ckpt").Replace("\\", "/");
+        string Pipeline(string path) => $$"""
+            {
+              "Pipeline": {
+                "Name": "save-target", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "shapes", "Options": { "Classes": 4, "TrainCount": 8, "ValCount": 8, "TestCount": 4, "Points": 64 } },
+                "Model": { "Use": "pointnet" },
+                "Steps": [ { "Use": "save", "Options": { "Path": "{{path}}" } } ]
+              }
+            }
+            """;
+        var refused = HostRunner.Run("run", HostRunner.WritePipeline(Pipeline(precious)).File, "--plugins", plugins);
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Errors, Does.Contain("Pipeline:Steps:0:Options:Path").And.Contain("is not a checkpoint of this platform"));
+        Assert.That(File.ReadAllText(precious), Is.EqualTo("not a checkpoint"));
+
+        for (var run = 0; run < 2; run++)
+            Assert.That(HostRunner.Run("run", HostRunner.WritePipeline(Pipeline(checkpoint)).File, "--plugins", plugins).ExitCode, Is.Zero, "a checkpoint may be replaced");
+    }
+
     private const double ExpectedCar3dModerate = 49.40;
     private const double ExpectedMapBevModerate = 33.11;
 }

@@ -202,6 +202,9 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
             ? context.Teacher ?? throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:Role: the pipeline has no teacher to save.")
             : context.RequireModel("save");
         var path = string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path;
+        // A pipeline file passed around must not be able to overwrite someone's unrelated file (issue 15 §2).
+        if (File.Exists(path) && !IsCheckpoint(path))
+            throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path: {path} exists and is not a checkpoint of this platform; refusing to replace it.");
         Checkpoint.Save(model, path);
         var outcome = new StepOutcome();
         outcome.Files.Add(System.IO.Path.GetFullPath(path));
@@ -209,6 +212,19 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
         outcome.Provenance["checkpointSha256"] = Checkpoint.Sha256(path);
         outcome.Metrics["bytes"] = new FileInfo(path).Length;
         return outcome;
+    }
+
+    private static bool IsCheckpoint(string path)
+    {
+        try
+        {
+            Checkpoint.ReadHeader(path);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 }
 
