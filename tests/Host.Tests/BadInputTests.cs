@@ -65,6 +65,17 @@ public class BadInputTests
         Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Options:Epochs = 0").And.Contain("between 1 and 100000"));
     }
 
+    [TestCase("..")]
+    [TestCase("../../../x")]
+    [TestCase("/tmp/elsewhere")]
+    public void A_pipeline_name_that_is_not_a_plain_name_is_refused(string name)
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot, $"--Pipeline:Name={name}");
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain($"Pipeline:Name: '{name}' is not a plain name"));
+    }
+
     [Test]
     public void More_threads_than_cores_are_refused()
     {

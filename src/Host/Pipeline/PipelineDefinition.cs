@@ -30,6 +30,10 @@ public sealed record PipelineDefinition(
         CheckKeys(root, PipelineKeys);
 
         var name = root["Name"] ?? Path.GetFileNameWithoutExtension(sourceName);
+        // The name becomes the default output folder runs/<Name>: '..', '../../x' or an absolute path put a run's files
+        // outside runs/ (issue 15 §2), so it is a plain name.
+        if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))
+            throw new PlatformException($"Pipeline:Name: '{name}' is not a plain name (letters, digits, '_', '-', '.', not starting with '.' or '-', at most 128 characters): it names the folder runs/<Name>.");
         var seedText = root["Seed"] ?? "0";
         if (!int.TryParse(seedText, out var seed)) throw new PlatformException($"Pipeline:Seed: '{seedText}' is not a valid integer.");
         var device = root["Device"] ?? "cpu";
