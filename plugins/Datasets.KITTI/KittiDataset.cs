@@ -198,7 +198,7 @@ public static class PointCrop
     public static float[] Apply(float[] points, KittiGeometry geometry, KittiOptions options) =>
         Apply(points, geometry, options.PointCloudRange, options.CropToCameraFov, options.ImageWidth, options.ImageHeight);
 
-    /// <summary>Crops in place (kept points move forward in the same array) and returns the kept prefix as a new array.</summary>
+    /// <summary>Crops in place (kept points move forward in the same array) and returns the kept prefix as a new array; non-finite points are dropped.</summary>
     public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight)
     {
         var n = points.Length / 4;
@@ -209,7 +209,8 @@ public static class PointCrop
         for (var i = 0; i < n; i++)
         {
             float x = points[4 * i], y = points[4 * i + 1], z = points[4 * i + 2];
-            if (x < x0 || x >= x1 || y < y0 || y >= y1 || z < z0 || z >= z1) continue;
+            // Written so that NaN fails it: NaN/Inf points passed the old form (x < x0 || ...) and reached the model.
+            if (!(x >= x0 && x < x1 && y >= y0 && y < y1 && z >= z0 && z < z1) || !float.IsFinite(points[4 * i + 3])) continue;
             if (cropToFov)
             {
                 // OpenPCDet get_fov_flag: depth > 0 and the projection inside the image.

@@ -86,4 +86,21 @@ public class GeometryTests
         var rangeOnly = PointCrop.Apply((float[])points.Clone(), g, [0f, -39.68f, -3f, 69.12f, 39.68f, 1f], cropToFov: false, 1242, 375);
         Assert.That(rangeOnly, Is.EqualTo(new float[] { 10, 0, 0, 0.1f, 10, 20, 0, 0.2f, 30, -5, -1, 0.5f }));
     }
+
+    [Test]
+    public void Points_with_a_non_finite_coordinate_or_intensity_are_dropped_by_the_range_crop()
+    {
+        var g = new KittiGeometry(Ideal);
+        float[] points =
+        [
+            10, 0, 0, 0.1f,
+            float.NaN, 0, 0, 0.1f,
+            10, float.PositiveInfinity, 0, 0.1f,
+            10, 0, float.NaN, 0.1f,
+            10, 0, 0, float.NaN,
+            20, 1, -1, 0.2f,
+        ];
+        var kept = PointCrop.Apply((float[])points.Clone(), g, [0f, -39.68f, -3f, 69.12f, 39.68f, 1f], cropToFov: false, 1242, 375);
+        Assert.That(kept, Is.EqualTo(new float[] { 10, 0, 0, 0.1f, 20, 1, -1, 0.2f }));
+    }
 }
