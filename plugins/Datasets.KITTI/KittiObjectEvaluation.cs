@@ -191,8 +191,9 @@ public static class KittiObjectEvaluation
             var validClass = gName == name ? 1
                 : (name == "pedestrian" && gName == "person_sitting") || (name == "car" && gName == "van") ? 0
                 : -1;
+            // Strictly below, as the devkit's evaluate_object_3d_offline.cpp (the Python ports use <=; issue 15 §8).
             var ignore = g.Occluded > MaxOcclusion[difficulty] || g.Truncated > MaxTruncation[difficulty] ||
-                         g.BoxHeight2D <= MinHeight[difficulty];
+                         g.BoxHeight2D < MinHeight[difficulty];
             if (validClass == 1 && !ignore)
             {
                 ignoredGt[i] = 0;

@@ -123,6 +123,18 @@ public class KittiEvaluationTests
     }
 
     [Test]
+    public void A_ground_truth_exactly_at_the_minimum_height_counts_as_the_devkit_counts_it()
+    {
+        // 40 px tall: easy's minimum. evaluate_object_3d_offline.cpp ignores only height < MIN_HEIGHT, so it is easy.
+        var atMinimum = Car(top: 100) with { Bottom = 140 };
+        var justBelow = Car(x: 6, top: 100) with { Bottom = 139.9f };
+        var (gt, dt) = Frames(10, _ => ([atMinimum, justBelow], [Detection(atMinimum, 0.9f), Detection(justBelow, 0.8f)]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Easy).GroundTruth, Is.EqualTo(10));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).GroundTruth, Is.EqualTo(20));
+    }
+
+    [Test]
     public void Detections_lower_than_the_minimum_height_are_ignored_not_false_positives()
     {
         // A 20 px tall stray detection (below 25 px) with the highest score does not lower precision.
