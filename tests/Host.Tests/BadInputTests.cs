@@ -7,6 +7,14 @@ namespace Platform.Host.Tests;
 /// <summary>Each kind of bad input gets one clear message naming the file, key or plugin, and a non-zero exit.</summary>
 public class BadInputTests
 {
+    /// <summary>Runs the blobs pipeline with these steps; the report it left (the run may have failed).</summary>
+    private static (HostRunner.Result Result, JsonDocument Report, string Output) RunWithReport(string steps)
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline(steps));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        return (result, JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))), output);
+    }
+
     private static HostRunner.Result RunPipeline(string steps, string datasetOptions = "{ \"Points\": 101 }") =>
         HostRunner.Run("run", HostRunner.WritePipeline(HostRunner.BlobsPipeline(steps, datasetOptions)).File, "--plugins", SamplePluginBuild.PluginRoot);
 
@@ -160,14 +168,13 @@ public class BadInputTests
     [Test]
     public void An_unknown_evaluator_fails_before_the_first_step_runs()
     {
-        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""
+        var (result, report, _) = RunWithReport("""
             { "Use": "inspect-data" }, { "Use": "evaluate", "Options": { "Evaluator": "acuracy" } }
-            """));
-        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+            """);
+        using var disposeReport = report;
 
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
         Assert.That(result.Errors, Does.Contain("Pipeline:Steps:1:Options:Evaluator").And.Contain("'acuracy'"));
-        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
         Assert.That(report.RootElement.GetProperty("status").GetString(), Is.EqualTo("failed"));
         Assert.That(report.RootElement.GetProperty("steps").GetArrayLength(), Is.Zero, "no step ran, not even the first");
     }
@@ -175,14 +182,13 @@ public class BadInputTests
     [Test]
     public void A_run_that_fails_midway_keeps_the_report_of_the_steps_before()
     {
-        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""
+        var (result, report, output) = RunWithReport("""
             { "Use": "inspect-data" }, { "Use": "inspect-data", "Options": { "Split": "nosuchsplit" } }
-            """));
-        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+            """);
+        using var disposeReport = report;
 
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.Errors, Does.Contain("step 1 'inspect-data' failed").And.Contain("nosuchsplit"));
-        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
         Assert.That(report.RootElement.GetProperty("status").GetString(), Is.EqualTo("failed"));
         var steps = report.RootElement.GetProperty("steps");
         Assert.That(steps[0].GetProperty("status").GetString(), Is.EqualTo("ok"));
