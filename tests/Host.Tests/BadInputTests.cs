@@ -85,6 +85,22 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_second_run_into_a_folder_a_run_is_writing_to_is_refused_and_the_folder_is_free_after()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        Directory.CreateDirectory(output);
+        using (new FileStream(Path.Combine(output, ".run.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var refused = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+            Assert.That(refused.ExitCode, Is.EqualTo(2), refused.ToString());
+            Assert.That(refused.Errors, Does.Contain("Pipeline:Output: another run is writing to"));
+        }
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(File.Exists(Path.Combine(output, ".run.lock")), Is.False, "the lock goes with the run");
+    }
+
+    [Test]
     public void More_threads_than_cores_are_refused()
     {
         var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));

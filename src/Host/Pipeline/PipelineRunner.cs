@@ -45,6 +45,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         var device = ResolveDevice(definition.Device);
         var output = Path.GetFullPath(definition.Output);
         Directory.CreateDirectory(output);
+        using var runLock = LockOutput(output);
         AtomicFile.WriteAllText(Path.Combine(output, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
 
         using var logs = new RunLoggerProvider(Path.Combine(output, "run.log"));
@@ -154,6 +155,25 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         }
         logger.LogInformation("Report: {Path}", Path.Combine(output, "report.md"));
         return report;
+    }
+
+    /// <summary>Name of the file a run holds open, exclusively, in its output folder for as long as it runs.</summary>
+    public const string LockFileName = ".run.lock";
+
+    /// <summary>
+    /// Two runs into one folder both exited 0 with interleaved logs and mixed checkpoints (issue 15 §5): the second is
+    /// refused. The lock is the open file itself, so a killed run leaves nothing that blocks the next one.
+    /// </summary>
+    private static FileStream LockOutput(string output)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(output, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException)
+        {
+            throw new PlatformException($"Pipeline:Output: another run is writing to {output}; wait for it or choose another output folder.");
+        }
     }
 
     private Autofac.Core.Parameter[] Extra(RunServices services) =>
