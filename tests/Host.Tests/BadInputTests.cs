@@ -145,6 +145,40 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_yaml_alias_bomb_is_refused_at_once_naming_the_line()
+    {
+        // Nine levels of nine aliases each: 9^9 nodes once expanded (the provider grew to 7.7 GB on one like it).
+        var lines = new List<string> { "a0: &a0 [x, x, x, x, x, x, x, x, x]" };
+        for (var i = 1; i < 10; i++)
+            lines.Add($"a{i}: &a{i} [{string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 9))}]");
+        lines.Add("Pipeline:\n  Name: bomb\n  Dataset: { Use: gaussian-blobs }\n  Steps: *a9");
+        var (file, _) = HostRunner.WritePipeline(string.Join("\n", lines) + "\n", ".yaml");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain(file).And.Contain("line 2").And.Contain("YAML aliases (*a0) are not accepted"));
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(60)));
+    }
+
+    [Test]
+    public void A_duplicate_yaml_key_is_named_with_its_line_not_silently_overwritten()
+    {
+        var (file, _) = HostRunner.WritePipeline("Pipeline:\n  Name: x\n  Seed: 1\n  Dataset: { Use: gaussian-blobs, Options: { Points: 5 } }\n  seed: 2\n  Steps: [ { Use: inspect-data } ]\n", ".yaml");
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("line 5").And.Contain("the key 'seed' appears twice"));
+    }
+
+    [Test]
+    public void A_pipeline_file_over_a_mebibyte_is_refused_without_being_parsed()
+    {
+        var (file, _) = HostRunner.WritePipeline("# " + new string('x', 1 << 20) + "\nPipeline:\n  Name: x\n", ".yaml");
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("a pipeline file may have at most 1048576"));
+    }
+
+    [Test]
     public void A_plugin_built_against_another_contracts_major_version_is_refused_by_name_and_the_others_load()
     {
         var root = TestPaths.NewTempDirectory("plugins-v2");

@@ -64,20 +64,35 @@ public static class Checkpoint
         {
             model.Module.load(reader, strict: true);
         }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"{path}: checkpoint is truncated in its weights.", e);
+        }
         catch (Exception e) when (e is not InvalidDataException)
         {
             throw new InvalidDataException($"{path}: the saved weights do not fit the model built from its options ({e.Message}).", e);
         }
         model.Masks.Clear();
         var layers = model.PrunableLayers.ToDictionary(l => l.Name);
-        var count = reader.ReadInt32();
-        for (var i = 0; i < count; i++)
+        try
         {
-            var name = reader.ReadString();
-            using var mask = Tensor.Load(reader);
-            if (!layers.TryGetValue(name, out var layer))
-                throw new InvalidDataException($"{path}: mask for unknown layer '{name}'.");
-            model.Masks.Set(layer, mask);
+            var count = reader.ReadInt32();
+            if (count < 0 || count > layers.Count)
+                throw new InvalidDataException($"{path}: {count} masks for a model with {layers.Count} prunable layers.");
+            for (var i = 0; i < count; i++)
+            {
+                var name = reader.ReadString();
+                if (!layers.TryGetValue(name, out var layer))
+                    throw new InvalidDataException($"{path}: mask for unknown layer '{name}'.");
+                using var mask = Tensor.Load(reader);
+                model.Masks.Set(layer, mask);
+            }
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            // Found by the checkpoint fuzz test: a damaged mask section threw EndOfStreamException and others.
+            model.Masks.Clear();
+            throw new InvalidDataException($"{path}: the masks are damaged or truncated ({e.GetType().Name}: {e.Message}).", e);
         }
     }
 
@@ -94,6 +109,11 @@ public static class Checkpoint
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"{path}: checkpoint is truncated.");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or DecoderFallbackException)
+        {
+            // A damaged header (found by the checkpoint fuzz test: a zero byte inside the JSON).
+            throw new InvalidDataException($"{path}: the checkpoint header is damaged ({e.Message}).", e);
         }
     }
 }

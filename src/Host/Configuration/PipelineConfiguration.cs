@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 
 namespace Platform.Host.Configuration;
 
@@ -40,6 +41,8 @@ public static class PipelineConfiguration
     /// <summary>Parses the file first with the JSON/YAML parser directly, for an error message with a line number.</summary>
     private static void CheckSyntax(string path, string extension)
     {
+        if (new FileInfo(path).Length > MaxFileBytes)
+            throw new PlatformException($"{path}: {new FileInfo(path).Length} bytes; a pipeline file may have at most {MaxFileBytes} (1 MiB).");
         var text = File.ReadAllText(path);
         if (string.IsNullOrWhiteSpace(text)) throw new PlatformException($"{path}: the pipeline file is empty.");
         try
@@ -53,9 +56,10 @@ public static class PipelineConfiguration
                 var parser = new Parser(new StringReader(text));
                 try
                 {
-                    while (parser.MoveNext()) { }
+                    var structure = new YamlStructureCheck(path);
+                    while (parser.MoveNext()) structure.See(parser.Current!);
                 }
-                catch (Exception e) when (e is not YamlException)
+                catch (Exception e) when (e is not YamlException and not PlatformException)
                 {
                     // YamlDotNet throws a bare Exception for some unterminated constructs; the last good event says where.
                     var line = parser.Current?.End.Line ?? 1;
@@ -70,6 +74,64 @@ public static class PipelineConfiguration
         catch (YamlException e)
         {
             throw new PlatformException($"{path}: YAML syntax error at line {e.Start.Line}, column {e.Start.Column}: {FirstSentence(e.Message)}");
+        }
+    }
+
+    /// <summary>Largest pipeline file read (1 MiB): pipelines are a few kilobytes.</summary>
+    public const long MaxFileBytes = 1 << 20;
+
+    /// <summary>
+    /// What the YAML parser accepts and the configuration provider must not see: aliases (a 10-line alias bomb grew to
+    /// 7.7 GB when the provider expanded it) and duplicate keys (the later one silently won; issue 15 §3, §7).
+    /// </summary>
+    private sealed class YamlStructureCheck(string path)
+    {
+        private sealed class Level(bool mapping)
+        {
+            public HashSet<string>? Keys { get; } = mapping ? new HashSet<string>(StringComparer.OrdinalIgnoreCase) : null;
+            public bool ExpectKey { get; set; } = true;
+        }
+
+        private readonly Stack<Level> _levels = new();
+
+        public void See(ParsingEvent e)
+        {
+            switch (e)
+            {
+                case AnchorAlias alias:
+                    throw new PlatformException($"{path}: line {alias.Start.Line}: YAML aliases (*{alias.Value}) are not accepted in pipeline files: expanding them can take unbounded memory.");
+                case MappingStart:
+                    KeyOrValueStarts();
+                    _levels.Push(new Level(mapping: true));
+                    break;
+                case SequenceStart:
+                    KeyOrValueStarts();
+                    _levels.Push(new Level(mapping: false));
+                    break;
+                case MappingEnd or SequenceEnd:
+                    _levels.Pop();
+                    ValueDone();
+                    break;
+                case Scalar scalar when _levels.TryPeek(out var level) && level.Keys is not null && level.ExpectKey:
+                    // Keys are case-insensitive in the configuration, so 'seed' after 'Seed' is the same key.
+                    if (!level.Keys.Add(scalar.Value))
+                        throw new PlatformException($"{path}: line {scalar.Start.Line}: the key '{scalar.Value}' appears twice in the same mapping (keys are case-insensitive).");
+                    level.ExpectKey = false;
+                    break;
+                case Scalar:
+                    ValueDone();
+                    break;
+            }
+        }
+
+        private void KeyOrValueStarts()
+        {
+            if (_levels.TryPeek(out var level) && level.Keys is not null) level.ExpectKey = false;
+        }
+
+        private void ValueDone()
+        {
+            if (_levels.TryPeek(out var level) && level.Keys is not null) level.ExpectKey = true;
         }
     }
 

@@ -1,0 +1,55 @@
+using System.Text;
+
+namespace Platform.TestKit;
+
+/// <summary>
+/// Seeded mutations of a valid input for reader fuzz tests: byte flips, truncations, duplicated or deleted slices,
+/// random bytes, and the textual values that break parsers (nan, inf, 1e999, huge integers, empty fields).
+/// </summary>
+public static class Mutations
+{
+    private static readonly string[] Poison = ["nan", "NaN", "inf", "-inf", "1e999", "-1e999", "99999999999999999999", "", " ", "\t", "\0", "é", "--", "0x1F", "1,5", ":"];
+
+    public static IEnumerable<byte[]> Of(byte[] valid, int count, int seed)
+    {
+        var random = new Random(seed);
+        for (var n = 0; n < count; n++)
+        {
+            var bytes = valid.ToList();
+            var edits = 1 + random.Next(4);
+            for (var e = 0; e < edits && bytes.Count > 0; e++)
+            {
+                var at = random.Next(bytes.Count);
+                switch (random.Next(6))
+                {
+                    case 0:
+                        bytes[at] ^= (byte)(1 << random.Next(8));
+                        break;
+                    case 1:
+                        bytes.RemoveRange(at, bytes.Count - at);
+                        break;
+                    case 2:
+                        var length = Math.Min(1 + random.Next(64), bytes.Count - at);
+                        bytes.InsertRange(at, bytes.GetRange(at, length));
+                        break;
+                    case 3:
+                        bytes.RemoveRange(at, Math.Min(1 + random.Next(16), bytes.Count - at));
+                        break;
+                    case 4:
+                        var noise = new byte[1 + random.Next(16)];
+                        random.NextBytes(noise);
+                        bytes.InsertRange(at, noise);
+                        break;
+                    default:
+                        // Replace the token around `at` (up to the next space or newline) with a poison value.
+                        var end = at;
+                        while (end < bytes.Count && bytes[end] is not ((byte)' ' or (byte)'\n')) end++;
+                        bytes.RemoveRange(at, end - at);
+                        bytes.InsertRange(at, Encoding.UTF8.GetBytes(Poison[random.Next(Poison.Length)]));
+                        break;
+                }
+            }
+            yield return bytes.ToArray();
+        }
+    }
+}
