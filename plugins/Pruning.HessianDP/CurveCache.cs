@@ -21,7 +21,8 @@ internal static class CurveCache
 
     private sealed record CachedCurves(int Version, string Key, List<CachedLayer> Layers);
 
-    public static string Key(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates, long[][] grids)
+    /// <summary>The cache key; <paramref name="orderScores"/>: the per-layer removal scores when the order is not magnitude.</summary>
+    public static string Key(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates, long[][] grids, IReadOnlyList<Tensor>? orderScores = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Text(string s) => hash.AppendData(Encoding.UTF8.GetBytes(s + "\n"));
@@ -41,6 +42,9 @@ internal static class CurveCache
         Text(calibration.Weights.ToString());
         for (var i = 0; i < candidates.Count; i++)
             Text($"{candidates[i].Name} {candidates[i].Weights} {string.Join(",", grids[i])}");
+        // Magnitude order adds nothing, so caches written before other orders existed still match.
+        if (orderScores is not null)
+            foreach (var scores in orderScores) { Text("order"); Data(scores); }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

@@ -60,9 +60,12 @@ internal static class DistortionCurves
         return FromMeasured(candidates, grids, MeasureValues(model, calibration, candidates, grids, progress, step));
     }
 
-    /// <summary>The distortion of each layer alone pruned by magnitude to each count of its grid (index 0: the layer as it is, 0).</summary>
+    /// <summary>
+    /// The distortion of each layer alone pruned to each count of its grid (index 0: the layer as it is, 0), removing
+    /// weights in ascending <paramref name="orderScores"/> (null: magnitude).
+    /// </summary>
     public static double[][] MeasureValues(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
-        long[][] grids, IProgressReporter progress, string step)
+        long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null)
     {
         var values = new double[candidates.Count][];
         using var task = progress.Start($"{step}: measured curves (one layer pruned alone)", grids.Sum(g => g.Length - 1L));
@@ -72,7 +75,7 @@ internal static class DistortionCurves
             var grid = grids[i];
             var weight = candidate.Layer.Weight;
             var measured = values[i] = new double[grid.Length];
-            using var order = MagnitudeOrder(candidate).Order;
+            using var order = orderScores is null ? MagnitudeOrder(candidate).Order : LayerPruning.RankOrder(weight, orderScores[i]);
             using var backup = weight.detach().clone();
             try
             {
@@ -94,11 +97,11 @@ internal static class DistortionCurves
         return values;
     }
 
-    /// <summary>Curves through measured values (running maximum, linear between levels), removal order by magnitude.</summary>
-    public static List<LayerDistortionCurve> FromMeasured(IReadOnlyList<PruningCandidate> candidates, long[][] grids, double[][] measured) =>
+    /// <summary>Curves through measured values (running maximum, linear between levels), removal order by <paramref name="orderScores"/> (null: magnitude).</summary>
+    public static List<LayerDistortionCurve> FromMeasured(IReadOnlyList<PruningCandidate> candidates, long[][] grids, double[][] measured, IReadOnlyList<Tensor>? orderScores = null) =>
         candidates.Select((c, i) =>
         {
-            var (order, scores) = MagnitudeOrder(c);
+            var (order, scores) = orderScores is null ? MagnitudeOrder(c) : (LayerPruning.RankOrder(c.Layer.Weight, orderScores[i]), orderScores[i].clone());
             return new LayerDistortionCurve
             {
                 Candidate = c,
@@ -154,6 +157,21 @@ internal static class DistortionCurves
     }
 
     /// <summary>Builds every candidate layer's curve from the Hessian estimate; the ranking decides the removal order.</summary>
+    /// <summary>Per-weight removal scores of candidate <paramref name="i"/> (float64, on the CPU): the lowest go first.</summary>
+    public static Tensor Saliency(HessianEstimate estimate, int i, WithinLayerRanking ranking)
+    {
+        using var _ = no_grad();
+        var w = estimate.Candidates[i].Layer.Weight.detach().to_type(ScalarType.Float64).cpu();
+        return ranking switch
+        {
+            // OBD saliency: removing w_i alone changes D by w_i²·H_ii under the diagonal approximation.
+            WithinLayerRanking.HessianSaliency => w.square() * estimate.Diagonal[i],
+            WithinLayerRanking.Magnitude => w.abs(),
+            WithinLayerRanking.WeightGradient => (w * estimate.Gradient![i]).abs(),
+            _ => throw new ArgumentOutOfRangeException(nameof(ranking), ranking, "unknown Ranking"),
+        };
+    }
+
     public static List<LayerDistortionCurve> Build(HessianEstimate estimate, HessianDPOptions options)
     {
         var curves = new List<LayerDistortionCurve>(estimate.Candidates.Count);
@@ -165,14 +183,7 @@ internal static class DistortionCurves
             var w = candidate.Layer.Weight.detach().to_type(ScalarType.Float64).cpu();
             var h = estimate.Diagonal[i];
             var g = estimate.Gradient?[i];
-            var scores = options.Ranking switch
-            {
-                // OBD saliency: removing w_i alone changes D by w_i²·H_ii under the diagonal approximation.
-                WithinLayerRanking.HessianSaliency => w.square() * h,
-                WithinLayerRanking.Magnitude => w.abs(),
-                WithinLayerRanking.WeightGradient => (w * g!).abs(),
-                _ => throw new ArgumentOutOfRangeException(nameof(options), options.Ranking, "unknown Ranking"),
-            };
+            var scores = Saliency(estimate, i, options.Ranking);
             var order = LayerPruning.RankOrder(candidate.Layer.Weight, scores);
             var wSorted = w.flatten().index_select(0, order);
             Tensor prefix;

@@ -54,7 +54,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
             }
             outcome.Notes.Add(Options.Curves == CurveSource.Measured
-                ? $"hessian-dp: Curves=Measured (each layer pruned alone by magnitude at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
+                ? $"hessian-dp: Curves=Measured (each layer pruned alone, {(Options.MeasuredOrder == MeasuredOrder.Magnitude ? "smallest |w| first" : $"lowest {Options.Ranking} first ({Options.Estimator})")}, at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
                 : $"hessian-dp: Curves=Predicted, Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
                   $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();
@@ -72,11 +72,33 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
     private List<LayerDistortionCurve> MeasuredCurves(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet calibration, StepOutcome outcome)
     {
         var candidates = budget.Candidates;
+        Tensor[]? scores = null;
+        if (Options.MeasuredOrder == MeasuredOrder.Ranking)
+        {
+            var watch = Stopwatch.StartNew();
+            using var estimate = HessianEstimate.Estimate(model, calibration, candidates, Options, context.Seed, context.Services.Progress, Method);
+            scores = candidates.Select((_, i) => DistortionCurves.Saliency(estimate, i, Options.Ranking).DetachFromDisposeScope()).ToArray();
+            outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
+        }
+        try
+        {
+            return MeasuredCurves(context, model, candidates, calibration, scores, outcome);
+        }
+        finally
+        {
+            foreach (var t in scores ?? []) t.Dispose();
+        }
+    }
+
+    private List<LayerDistortionCurve> MeasuredCurves(PipelineContext context, IModel model, IReadOnlyList<PruningCandidate> candidates, CalibrationSet calibration,
+        Tensor[]? scores, StepOutcome outcome)
+    {
         var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, Options.CurveLevels)).ToArray();
         string? path = null, key = null;
         if (!string.IsNullOrWhiteSpace(Options.CurveCache))
         {
-            key = CurveCache.Key(model, calibration, candidates, grids);
+            key = CurveCache.Key(model, calibration, candidates, grids, scores);
             path = CurveCache.PathOf(Options.CurveCache, key);
             var cached = CurveCache.TryRead(path, key, candidates, grids, out var problem);
             if (cached is not null)
@@ -84,7 +106,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Metrics["curves_cached"] = 1;
                 outcome.Metrics["curve_passes"] = 0;
                 outcome.Notes.Add($"{Method}: measured curves read from the cache {path}.");
-                return DistortionCurves.FromMeasured(candidates, grids, cached);
+                return DistortionCurves.FromMeasured(candidates, grids, cached, scores);
             }
             if (problem is not null)
             {
@@ -92,7 +114,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Notes.Add($"{Method}: curve cache {path} ignored: it {problem}.");
             }
         }
-        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method);
+        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method, scores);
         outcome.Metrics["curve_passes"] = grids.Sum(g => g.Length - 1);
         if (path is not null)
         {
@@ -100,7 +122,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             CurveCache.Write(path, key!, candidates, grids, measured);
             outcome.Notes.Add($"{Method}: measured curves written to the cache {path}.");
         }
-        return DistortionCurves.FromMeasured(candidates, grids, measured);
+        return DistortionCurves.FromMeasured(candidates, grids, measured, scores);
     }
 
     /// <summary>Grid levels → DP (or Lagrangian) → fill the budget's remainder at one-weight resolution.</summary>

@@ -150,6 +150,16 @@ public enum AllocationSolver
     Lagrangian,
 }
 
+/// <summary>Which weights measured curves remove first.</summary>
+public enum MeasuredOrder
+{
+    /// <summary>Smallest |w| first.</summary>
+    Magnitude,
+
+    /// <summary>Lowest score of the Ranking option first (w²·H by default), from the Estimator's estimate.</summary>
+    Ranking,
+}
+
 /// <summary>Where the per-layer distortion curves the allocation reads come from.</summary>
 public enum CurveSource
 {
@@ -166,6 +176,10 @@ public sealed class HessianDPOptions : PruningOptions
     [Description("Per-layer distortion curves: Measured (each layer pruned alone by magnitude at CurveLevels sparsities, output distortion measured on the calibration set) or Predicted (the Estimator's second-order estimate, ranked by Ranking).")]
     public CurveSource Curves { get; set; } = CurveSource.Measured;
 
+    // On PointNet the removal order mattered more than the curves: predicted curves along w²·H beat measured ones along |w| at every budget (bench/results/hessiandp-pointnet.md).
+    [Description("Measured curves: the order in which a layer's weights are removed, for the curves and the final masks: Magnitude (|w|) or Ranking (the Ranking option's scores, from the Estimator's second-order estimate on the calibration set).")]
+    public MeasuredOrder MeasuredOrder { get; set; } = MeasuredOrder.Magnitude;
+
     [Description("Measured curves: sparsities measured per layer (one calibration pass each), at 1-(1-d/CurveLevels)^1.5 of MaxSparsity: denser towards MaxSparsity, where distortion climbs fastest.")]
     [Range(1, 1000)]
     public int CurveLevels { get; set; } = 12;
@@ -178,7 +192,7 @@ public sealed class HessianDPOptions : PruningOptions
     public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;
 
     // w²·H measured best on the PointNet benchmark (bench/results/hessiandp-pointnet.md, rows hessian-dp vs hessian-dp-mag).
-    [Description("Predicted curves: which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|). Measured curves always remove by magnitude.")]
+    [Description("Predicted curves (and measured ones with MeasuredOrder=Ranking): which weights of a layer are removed first: HessianSaliency (w²·H), Magnitude (|w|) or WeightGradient (|w·g|).")]
     public WithinLayerRanking Ranking { get; set; } = WithinLayerRanking.HessianSaliency;
 
     [Description("How sparsities are allocated across layers: DynamicProgramming (exact on the discretised budget) or Lagrangian.")]

@@ -72,6 +72,63 @@ public class MeasuredCurveTests
     }
 
     [Test]
+    public void Measured_curves_along_given_scores_remove_the_lowest_scored_weights_first()
+    {
+        using var model = TrainedModels.Detector(seed: 11);
+        var options = new HessianDPOptions { CurveLevels = 3, CalibrationSamples = 8, CalibrationBatchSize = 4 };
+        var context = TestPipeline.Context(model);
+        var budget = FlopsBudget.Resolve(model, options, "test");
+        using var calibration = CalibrationSet.Load(context, model, options, "test");
+        // Scores that reverse magnitude: the largest weights go first.
+        var scores = budget.Candidates.Select(c => -c.Layer.Weight.detach().abs().to_type(ScalarType.Float64)).ToArray();
+        var grids = budget.Candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var byScore = DistortionCurves.MeasureValues(model, calibration, budget.Candidates, grids, NullProgressReporter.Instance, "test", scores);
+        var byMagnitude = DistortionCurves.MeasureValues(model, calibration, budget.Candidates, grids, NullProgressReporter.Instance, "test");
+
+        for (var i = 0; i < budget.Candidates.Count; i++)
+        {
+            var layer = budget.Candidates[i].Layer;
+            var original = layer.Weight.detach().clone();
+            var n = grids[i][1];
+            using (no_grad())
+            {
+                var largest = layer.Weight.detach().abs().flatten().argsort(descending: true).slice(0, 0, n, 1);
+                layer.Weight.view(-1).index_fill_(0, largest, 0);
+            }
+            var real = calibration.Measure(model);
+            using (no_grad()) layer.Weight.copy_(original);
+            Assert.That(byScore[i][1], Is.EqualTo(real).Within(1e-6 * Math.Max(1, real)), $"{layer.Name}: the largest {n} weights removed");
+            Assert.That(byScore[i][1], Is.GreaterThan(byMagnitude[i][1]), $"{layer.Name}: removing the largest weights costs more than the smallest");
+        }
+        using var curves = new DisposableList(DistortionCurves.FromMeasured(budget.Candidates, grids, byScore, scores));
+        Assert.That(curves.Items[0].Order[0].item<long>(), Is.EqualTo(budget.Candidates[0].Layer.Weight.detach().abs().flatten().argmax().item<long>()), "the curve's order is the scores' order");
+        foreach (var t in scores) t.Dispose();
+    }
+
+    private sealed class DisposableList(List<LayerDistortionCurve> items) : IDisposable
+    {
+        public List<LayerDistortionCurve> Items { get; } = items;
+        public void Dispose() { foreach (var c in Items) c.Dispose(); }
+    }
+
+    [Test]
+    public void Hessian_dp_with_measured_curves_along_the_ranking_differs_from_magnitude_order_only_through_the_order()
+    {
+        Dictionary<string, double> Run(MeasuredOrder order, WithinLayerRanking ranking)
+        {
+            using var model = TrainedModels.Detector(seed: 13);
+            return new HessianDPCompressor(new HessianDPOptions { FlopsReduction = 3, MeasuredOrder = order, Ranking = ranking }).Run(TestPipeline.Context(model)).Metrics;
+        }
+        var magnitude = Run(MeasuredOrder.Magnitude, WithinLayerRanking.HessianSaliency);
+        var rankedByMagnitude = Run(MeasuredOrder.Ranking, WithinLayerRanking.Magnitude);
+        var saliency = Run(MeasuredOrder.Ranking, WithinLayerRanking.HessianSaliency);
+        Assert.That(rankedByMagnitude["distortion_measured"], Is.EqualTo(magnitude["distortion_measured"]).Within(1e-9), "Ranking=Magnitude is the magnitude order");
+        Assert.That(saliency["distortion_measured"], Is.Not.EqualTo(magnitude["distortion_measured"]).Within(1e-9));
+        Assert.That(saliency.ContainsKey("backward_passes"), Is.True, "the ranking's estimate ran");
+        Assert.That(saliency["flops_reduction"], Is.EqualTo(3).Within(0.03));
+    }
+
+    [Test]
     public void Measured_values_are_made_monotone_by_a_running_maximum()
     {
         Assert.That(DistortionCurves.Monotone([0, 0.3, 0.2, 0.5, 0.4]), Is.EqualTo(new[] { 0, 0.3, 0.3, 0.5, 0.5 }));
