@@ -18,29 +18,11 @@ public class CheckpointFuzzTests
             model.Masks.Set(conv, conv.Weight.abs().gt(0.1));
             Checkpoint.Save(model, valid);
         }
-        var file = Path.Combine(folder, "mutated.ckpt");
-        int loaded = 0, refused = 0;
-        foreach (var (bytes, index) in Mutations.Of(File.ReadAllBytes(valid), 300, seed: 11).Select((b, i) => (b, i)))
+        ReaderFuzz.Check<InvalidDataException>("mutated.ckpt", File.ReadAllBytes(valid), 300, seed: 11, file =>
         {
-            File.WriteAllBytes(file, bytes);
             using var target = new TinyConvModel();
-            try
-            {
-                Checkpoint.ReadHeader(file);
-                Checkpoint.LoadInto(target, file);
-                loaded++;
-            }
-            catch (InvalidDataException e)
-            {
-                Assert.That(e.Message, Does.Contain(file), $"variant {index}: the message names the file");
-                refused++;
-            }
-            catch (Exception e)
-            {
-                Assert.Fail($"variant {index} threw {e.GetType().Name}: {e.Message}");
-            }
-        }
-        TestContext.Out.WriteLine($"checkpoint: {loaded} loaded, {refused} refused");
-        Assert.That(refused, Is.GreaterThan(0));
+            Checkpoint.ReadHeader(file);
+            Checkpoint.LoadInto(target, file);
+        });
     }
 }

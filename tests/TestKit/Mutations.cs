@@ -53,3 +53,36 @@ public static class Mutations
         }
     }
 }
+
+/// <summary>Feeds a reader mutated files: each must read or fail with <typeparamref name="TRefusal"/> naming the file.</summary>
+public static class ReaderFuzz
+{
+    /// <returns>How many variants were read and how many refused.</returns>
+    public static (int Read, int Refused) Check<TRefusal>(string fileName, byte[] valid, int variants, int seed, Action<string> read)
+        where TRefusal : Exception
+    {
+        var file = Path.Combine(TestPaths.NewTempDirectory("fuzz-" + Path.GetFileNameWithoutExtension(fileName)), fileName);
+        int parsed = 0, refused = 0;
+        foreach (var (bytes, index) in Mutations.Of(valid, variants, seed).Select((b, i) => (b, i)))
+        {
+            File.WriteAllBytes(file, bytes);
+            try
+            {
+                read(file);
+                parsed++;
+            }
+            catch (TRefusal e)
+            {
+                Assert.That(e.Message, Does.Contain(file), $"variant {index} of {fileName}: the message names the file");
+                refused++;
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"variant {index} of {fileName} threw {e.GetType().Name}: {e.Message}\ninput (base64): {Convert.ToBase64String(bytes)}");
+            }
+        }
+        TestContext.Out.WriteLine($"{fileName}: {parsed} read, {refused} refused");
+        Assert.That(refused, Is.GreaterThan(0), "the mutations reach the checks");
+        return (parsed, refused);
+    }
+}
