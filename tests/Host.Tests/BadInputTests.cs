@@ -101,6 +101,22 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_killed_runs_report_is_kept_as_interrupted_when_the_next_run_starts()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        Directory.CreateDirectory(output);
+        // What a killed run leaves: a report that still says running, and no process holding the folder.
+        File.WriteAllText(Path.Combine(output, "report.json"), """{ "pipeline": "test", "status": "running", "steps": [ { "index": 0, "use": "train", "status": "running" } ] }""");
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var kept = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.interrupted.json")));
+        Assert.That(kept.RootElement.GetProperty("status").GetString(), Is.EqualTo("interrupted"));
+        Assert.That(kept.RootElement.GetProperty("steps")[0].GetProperty("use").GetString(), Is.EqualTo("train"));
+        using var current = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        Assert.That(current.RootElement.GetProperty("status").GetString(), Is.EqualTo("ok"));
+    }
+
+    [Test]
     public void More_threads_than_cores_are_refused()
     {
         var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));

@@ -46,6 +46,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         var output = Path.GetFullPath(definition.Output);
         Directory.CreateDirectory(output);
         using var runLock = LockOutput(output);
+        var interrupted = KeepInterruptedReport(output);
         AtomicFile.WriteAllText(Path.Combine(output, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
 
         using var logs = new RunLoggerProvider(Path.Combine(output, "run.log"));
@@ -62,6 +63,8 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         var tallies = new List<(string Step, IPointTransform Transform, PointCountTally Tally)>();
 
         logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}; output in {Output}", definition.Name, plan.Count, definition.Seed, definition.Device, output);
+        if (interrupted is not null)
+            logger.LogWarning("The previous run in this folder was interrupted (its report still said 'running'); it is kept as {File}", interrupted);
         Seeding.Seed(definition.Seed);
         if (definition.Threads > 0) torch.set_num_threads(definition.Threads);
         var factory = new ModelFactory(registry, services, definition.Model);
@@ -174,6 +177,30 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         {
             throw new PlatformException($"Pipeline:Output: another run is writing to {output}; wait for it or choose another output folder.");
         }
+    }
+
+    /// <summary>
+    /// A report that still says "running" while no run holds the folder is a killed run's: it is marked "interrupted"
+    /// and kept beside the new one as report.interrupted.json (issue 15 §5: it stayed "running" for ever).
+    /// </summary>
+    private static string? KeepInterruptedReport(string output)
+    {
+        var path = Path.Combine(output, "report.json");
+        if (!File.Exists(path)) return null;
+        System.Text.Json.Nodes.JsonNode? report;
+        try
+        {
+            report = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+        if (report?["status"]?.GetValue<string>() != "running") return null;
+        report["status"] = "interrupted";
+        var kept = Path.Combine(output, "report.interrupted.json");
+        AtomicFile.WriteAllText(kept, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        return kept;
     }
 
     private Autofac.Core.Parameter[] Extra(RunServices services) =>
