@@ -74,27 +74,46 @@ internal sealed class HessianEstimate : IDisposable
         using var task = progress.Start($"{step}: Gauss-Newton diagonal", (long)calibration.Batches.Count * projections);
         for (var b = 0; b < calibration.Batches.Count; b++)
         {
-            using var scope = NewDisposeScope();
-            // One forward per batch; every projection back-propagates through the same graph (retained until the last).
-            var output = model.Forward(calibration.Batches[b]);
-            var compared = model.DistortionOutputs
-                .Where(spec => calibration.Weights.For(spec.Group) != 0)
-                .Select(spec => (F: OutputDistortion.Comparable(output, spec), Weight: calibration.Weights.For(spec.Group)))
-                .ToList();
-            for (var p = 0; p < projections; p++)
+            // The random non-finite gradients that training meets (finite loss, NaN upstream; a recomputation is finite,
+            // see Trainer.StepAttempts) reach this backward too: a batch whose gradients come out non-finite is computed
+            // again with the same projections, up to Trainer.StepAttempts times; then the estimate's own check reports it.
+            var state = generator.get_state();
+            for (var attempt = 1; ; attempt++)
             {
-                using var inner = NewDisposeScope();
-                model.Module.zero_grad();
-                Tensor? objective = null;
-                foreach (var (f, weight) in compared)
+                generator.set_state(state);
+                var batchSums = candidates.Select(c => zeros(c.Layer.Weight.shape, ScalarType.Float64)).ToArray();
+                var finite = true;
+                using (var scope = NewDisposeScope())
                 {
-                    var v = randint(0, 2, f.shape, ScalarType.Float32, generator: generator).mul_(2).sub_(1).to(f.dtype).to(f.device);
-                    var term = (f * v).sum() * Math.Sqrt(weight / f.numel());
-                    objective = objective is null ? term : objective + term;
+                    // One forward per batch; every projection back-propagates through the same graph (retained until the last).
+                    var output = model.Forward(calibration.Batches[b]);
+                    var compared = model.DistortionOutputs
+                        .Where(spec => calibration.Weights.For(spec.Group) != 0)
+                        .Select(spec => (F: OutputDistortion.Comparable(output, spec), Weight: calibration.Weights.For(spec.Group)))
+                        .ToList();
+                    for (var p = 0; p < projections; p++)
+                    {
+                        using var inner = NewDisposeScope();
+                        model.Module.zero_grad();
+                        Tensor? objective = null;
+                        foreach (var (f, weight) in compared)
+                        {
+                            var v = randint(0, 2, f.shape, ScalarType.Float32, generator: generator).mul_(2).sub_(1).to(f.dtype).to(f.device);
+                            var term = (f * v).sum() * Math.Sqrt(weight / f.numel());
+                            objective = objective is null ? term : objective + term;
+                        }
+                        objective!.backward(retain_graph: p < projections - 1);
+                        finite &= Accumulate(candidates, batchSums, square: true);
+                        task.Advance();
+                    }
                 }
-                objective!.backward(retain_graph: p < projections - 1);
-                Accumulate(candidates, sums, square: true);
-                task.Advance();
+                if (finite || attempt == Trainer.StepAttempts)
+                {
+                    for (var i = 0; i < sums.Length; i++) sums[i].add_(batchSums[i]);
+                    foreach (var t in batchSums) t.Dispose();
+                    break;
+                }
+                foreach (var t in batchSums) t.Dispose();
             }
         }
         model.Module.zero_grad();
@@ -132,15 +151,19 @@ internal sealed class HessianEstimate : IDisposable
         return sums;
     }
 
-    private static void Accumulate(IReadOnlyList<PruningCandidate> candidates, Tensor[] sums, bool square)
+    /// <summary>Adds each layer's gradient (or its square) to its sum; false when some gradient is not finite.</summary>
+    private static bool Accumulate(IReadOnlyList<PruningCandidate> candidates, Tensor[] sums, bool square)
     {
         using var _ = no_grad();
+        var finite = true;
         for (var i = 0; i < candidates.Count; i++)
         {
             var grad = candidates[i].Layer.Weight.grad;
             if (grad is null) continue; // the layer does not reach the compared outputs: its H is zero
-            var g = grad.detach().to_type(ScalarType.Float64).cpu();
+            using var g = grad.detach().to_type(ScalarType.Float64).cpu();
+            finite &= g.isfinite().all().item<bool>();
             sums[i].add_(square ? g.square() : g);
         }
+        return finite;
     }
 }

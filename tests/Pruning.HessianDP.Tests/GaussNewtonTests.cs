@@ -43,6 +43,28 @@ public class GaussNewtonTests
     }
 
     [Test]
+    public void A_batch_with_non_finite_gradients_is_recomputed_with_the_same_projections_and_a_persistent_fault_is_reported()
+    {
+        Tensor[] Estimate(int faults)
+        {
+            Seeding.Seed(0);
+            using var model = new TinyLinearModel();
+            var options = new HessianDPOptions { CalibrationSamples = 8, CalibrationBatchSize = 4 };
+            var candidates = FlopsBudget.Resolve(model, options, "test").Candidates;
+            using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
+            model.NonFiniteGradientForwards = faults;
+            return HessianEstimate.GaussNewtonDiagonal(model, calibration, candidates, projections: 8, seed: 1, NullProgressReporter.Instance, "test");
+        }
+        var clean = Estimate(0);
+        var recovered = Estimate(2);   // the first batch's first two computations are faulty, the third is not
+        for (var i = 0; i < clean.Length; i++)
+            Assert.That(recovered[i].equal(clean[i]).all().item<bool>(), Is.True, $"layer {i}: the same estimate as without the fault");
+
+        var persistent = Estimate(3);   // all three computations of the first batch
+        Assert.That(persistent[0].isfinite().all().item<bool>(), Is.False, "after Trainer.StepAttempts computations the fault stays visible, for Estimate's check to report");
+    }
+
+    [Test]
     public void Curves_are_cumulative_w_squared_h_along_the_removal_order()
     {
         using var model = new TinyLinearModel();

@@ -137,7 +137,21 @@ internal sealed class TinyLinearModel : ModelBase
         return new ModelBatch(samples, new Dictionary<string, Tensor> { ["x"] = tensor(data, [samples.Count, 3]).to(device) });
     }
 
-    public override ModelOutput Forward(ModelBatch batch) => new(new Dictionary<string, Tensor> { ["logits"] = _net.forward(batch["x"]) });
+    /// <summary>The next this many forwards give finite outputs but non-finite gradients (the transient fault seen on these machines).</summary>
+    public int NonFiniteGradientForwards { get; set; }
+
+    public override ModelOutput Forward(ModelBatch batch)
+    {
+        var logits = _net.forward(batch["x"]);
+        if (NonFiniteGradientForwards > 0)
+        {
+            NonFiniteGradientForwards--;
+            // √|0·w| is 0 forward; its gradient is ∞·0 = NaN in every weight of the first layer.
+            logits = logits + (PrunableLayers[0].Weight * 0).abs().sqrt().sum();
+        }
+        return new(new Dictionary<string, Tensor> { ["logits"] = logits });
+    }
+
     public override LossTerms Loss(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
     public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
 }
