@@ -91,20 +91,23 @@ internal sealed class CalibrationSet : IDisposable
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];
 
-    /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches (with <see cref="Weights"/> unless given).</summary>
-    public double Measure(IModel model, DistortionWeights? weights = null)
+    /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches.</summary>
+    public double Measure(IModel model) => Measure(model, [Weights])[0];
+
+    /// <summary>The distortion under each of <paramref name="weights"/>, from one forward pass over the calibration batches.</summary>
+    public double[] Measure(IModel model, IReadOnlyList<DistortionWeights> weights)
     {
-        weights ??= Weights;
         model.Module.eval();
         using var _ = no_grad();
-        double sum = 0;
+        var sums = new double[weights.Count];
         for (var b = 0; b < _batches.Count; b++)
         {
             using var scope = NewDisposeScope();
             var output = model.Forward(_batches[b]);
-            sum += OutputDistortion.Between(model, _reference[b], output, weights).to_type(ScalarType.Float64).item<double>();
+            for (var k = 0; k < weights.Count; k++)
+                sums[k] += OutputDistortion.Between(model, _reference[b], output, weights[k]).to_type(ScalarType.Float64).item<double>();
         }
-        return sum / _batches.Count;
+        return sums.Select(s => s / _batches.Count).ToArray();
     }
 
     public void Dispose()

@@ -156,7 +156,6 @@ internal static class DistortionCurves
         return prefix;
     }
 
-    /// <summary>Builds every candidate layer's curve from the Hessian estimate; the ranking decides the removal order.</summary>
     /// <summary>Per-weight removal scores of candidate <paramref name="i"/> (float64, on the CPU): the lowest go first.</summary>
     public static Tensor Saliency(HessianEstimate estimate, int i, WithinLayerRanking ranking)
     {
@@ -172,6 +171,7 @@ internal static class DistortionCurves
         };
     }
 
+    /// <summary>Builds every candidate layer's curve from the Hessian estimate; the ranking decides the removal order.</summary>
     public static List<LayerDistortionCurve> Build(HessianEstimate estimate, HessianDPOptions options)
     {
         var curves = new List<LayerDistortionCurve>(estimate.Candidates.Count);

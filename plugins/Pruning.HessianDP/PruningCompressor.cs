@@ -122,12 +122,16 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         m["nonzero_params_after"] = after.NonzeroParams;
         if (calibration is not null)
         {
-            m["distortion_measured"] = calibration.Measure(model);
+            // Both kinds whichever drives the allocation, so a bench can rank them against the AP they cost (issue 10 §3):
+            // one forward pass over the calibration set gives all three.
+            var detectionAware = model.DistortionOutputs.Any(o => o.Group == DistortionGroup.Confidence);
+            List<DistortionWeights> kinds = [calibration.Weights, calibration.Weights with { Kind = DistortionKind.Raw }];
+            if (detectionAware) kinds.Add(calibration.Weights with { Kind = DistortionKind.DetectionAware });
+            var distortions = calibration.Measure(model, kinds);
+            m["distortion_measured"] = distortions[0];
+            m["distortion_raw"] = distortions[1];
+            if (detectionAware) m["distortion_detection_aware"] = distortions[2];
             m["calibration_samples"] = calibration.Samples;
-            // Both kinds whichever drives the allocation, so a bench can rank them against the AP they cost (issue 10 §3).
-            m["distortion_raw"] = calibration.Measure(model, calibration.Weights with { Kind = DistortionKind.Raw });
-            if (model.DistortionOutputs.Any(o => o.Group == DistortionGroup.Confidence))
-                m["distortion_detection_aware"] = calibration.Measure(model, calibration.Weights with { Kind = DistortionKind.DetectionAware });
         }
         if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
             m[predictionMetric] = plan.Layers.Sum(l => l.PredictedDistortion);

@@ -44,6 +44,20 @@ public static class Checkpoint
         });
     }
 
+    /// <summary>Whether the file is a checkpoint this build reads: its header parses (what a save may replace).</summary>
+    public static bool IsCheckpoint(string path)
+    {
+        try
+        {
+            ReadHeader(path);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads only the header: which model to build before <see cref="LoadInto"/>.</summary>
     public static Header ReadHeader(string path)
     {

@@ -41,8 +41,9 @@ public static class PipelineConfiguration
     /// <summary>Parses the file first with the JSON/YAML parser directly, for an error message with a line number.</summary>
     private static void CheckSyntax(string path, string extension)
     {
-        if (new FileInfo(path).Length > MaxFileBytes)
-            throw new PlatformException($"{path}: {new FileInfo(path).Length} bytes; a pipeline file may have at most {MaxFileBytes} (1 MiB).");
+        var bytes = new FileInfo(path).Length;
+        if (bytes > MaxFileBytes)
+            throw new PlatformException($"{path}: {bytes} bytes; a pipeline file may have at most {MaxFileBytes} (1 MiB).");
         var text = File.ReadAllText(path);
         if (string.IsNullOrWhiteSpace(text)) throw new PlatformException($"{path}: the pipeline file is empty.");
         try

@@ -89,19 +89,8 @@ public sealed class PipelineRunner(ComponentRegistry registry)
 
         try
         {
+            // A binding error fails the run here, before any step: the report is written and everything disposed below.
             CreateSteps(plan, context, services);
-        }
-        catch (PlatformException)
-        {
-            report.Status = "failed";
-            writer.Write(report);
-            context.Model?.Dispose();
-            (dataset as IDisposable)?.Dispose();
-            throw;
-        }
-
-        try
-        {
             for (var index = 0; index < plan.Count; index++)
             {
                 var planned = plan[index];

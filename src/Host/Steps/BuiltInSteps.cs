@@ -36,17 +36,20 @@ public sealed class TrainStepOptions : TrainOptions
     public bool SkipIfLoaded { get; set; }
 }
 
-public sealed class TrainStep(TrainStepOptions options, RunServices services) : IPipelineStep
+/// <summary>Splits the built-in steps read: an empty one is an error (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
+internal static class Splits
 {
-    /// <summary>The split, or a named error when it holds no sample (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
-    internal static ISampleSource NonEmptySplit(PipelineContext context, string split, string step)
+    public static ISampleSource NonEmpty(PipelineContext context, string split, string step)
     {
         var source = context.Split(split);
         if (source.Count == 0)
             throw new PlatformException($"{step}: split '{split}' of dataset '{context.Dataset.Info.Name}' has no samples.");
         return source;
     }
+}
 
+public sealed class TrainStep(TrainStepOptions options, RunServices services) : IPipelineStep
+{
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("train");
@@ -57,7 +60,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
             outcome.Metrics["skipped"] = 1;
             return outcome;
         }
-        var history = new Trainer(services).Fit(model, NonEmptySplit(context, options.Split, "train"), options, context.StepDirectory("checkpoints"));
+        var history = new Trainer(services).Fit(model, Splits.NonEmpty(context, options.Split, "train"), options, context.StepDirectory("checkpoints"));
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
         outcome.Metrics["lastEpochLoss"] = history.EpochLoss[^1];
@@ -120,12 +123,12 @@ public sealed class EvaluateStep(EvaluateStepOptions options, RunServices servic
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("evaluate");
-        TrainStep.NonEmptySplit(context, options.Split, "evaluate");
+        var split = Splits.NonEmpty(context, options.Split, "evaluate");
         if (_bound is null) BindBeforeRun(context);
         var (name, evaluator) = _bound!.Value;
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var items = Inference.Predict(model, context.Split(options.Split), services, options.BatchSize, options.MaxSamples, $"evaluate {options.Split}");
+        var items = Inference.Predict(model, split, services, options.BatchSize, options.MaxSamples, $"evaluate {options.Split}");
         var inferenceSeconds = watch.Elapsed.TotalSeconds;
         var outcome = evaluator.Evaluate(items, context.Dataset.Info, context.StepDirectory("evaluation"));
         outcome.Metrics["samples"] = items.Count;
@@ -203,7 +206,7 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
             : context.RequireModel("save");
         var path = string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path;
         // A pipeline file passed around must not be able to overwrite someone's unrelated file (issue 15 §2).
-        if (File.Exists(path) && !IsCheckpoint(path))
+        if (File.Exists(path) && !Checkpoint.IsCheckpoint(path))
             throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path: {path} exists and is not a checkpoint of this platform; refusing to replace it.");
         Checkpoint.Save(model, path);
         var outcome = new StepOutcome();
@@ -212,19 +215,6 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
         outcome.Provenance["checkpointSha256"] = Checkpoint.Sha256(path);
         outcome.Metrics["bytes"] = new FileInfo(path).Length;
         return outcome;
-    }
-
-    private static bool IsCheckpoint(string path)
-    {
-        try
-        {
-            Checkpoint.ReadHeader(path);
-            return true;
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
     }
 }
 
