@@ -23,6 +23,7 @@ var trainSteps = int.Parse(argsMap.GetValueOrDefault("train-steps", "3"), Cultur
 var trainPresets = argsMap.GetValueOrDefault("train-presets", "kitti-small").Split(',');
 // libtorch threads; on a shared machine one thread is often faster than two that spin-wait on each other.
 if (argsMap.TryGetValue("threads", out var threads)) set_num_threads(int.Parse(threads, CultureInfo.InvariantCulture));
+TorchRuntime.Initialize();
 
 Seeding.Seed(0);
 var info = new DatasetInfo("synthetic-kitti", ModelTask.Detection3D, ["Car", "Pedestrian", "Cyclist"], 4, CenterPointConfig.KittiRange);

@@ -21,6 +21,7 @@ var outDir = Path.GetFullPath(arguments.GetValueOrDefault("out", Path.Combine(Fi
 var real = arguments.GetValueOrDefault("real", Path.Combine(FindRepoRoot(), "..", "shared", "data", "kitti-sample"));
 var command = "dotnet run --no-build --project bench/Kitti.Bench -- " + string.Join(" ", args);
 set_num_threads(1);
+TorchRuntime.Initialize();
 var rows = new List<Row>();
 const int Trials = 3;
 

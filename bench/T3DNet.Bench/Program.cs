@@ -14,6 +14,7 @@ using TorchSharp;
 var settings = Settings.Parse(args);
 var culture = CultureInfo.InvariantCulture;
 torch.set_num_threads(settings.Threads);
+TorchRuntime.Initialize();
 var repo = FindRepoRoot();
 var resultsDir = Path.Combine(repo, "bench", "results");
 var workDir = Path.Combine(Path.GetTempPath(), "t3dnet-bench-" + Guid.NewGuid().ToString("N")[..8]);

@@ -148,5 +148,7 @@ public class TrainerTests
     {
         var e = Assert.Throws<InvalidOperationException>(() => TrainWith(FaultyOn(call => call >= 3)))!;
         Assert.That(e.Message, Does.Contain($"non-finite {Trainer.StepAttempts} times in a row at epoch 1, step 3").And.Contain("LearningRate"));
+        // The fault (sqrt of a zero made from the first parameter) puts NaN into that parameter's gradient: the message names it.
+        Assert.That(e.Message, Does.Contain("non-finite gradients in 1 of 4 tensors: fc1.weight (24 of 24);").And.Contain("non-finite weights in 0"));
     }
 }

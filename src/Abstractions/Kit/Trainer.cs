@@ -69,6 +69,7 @@ public sealed class Trainer(RunServices services)
     public TrainHistory Fit(IModel model, ISampleSource data, TrainOptions options, string? checkpointDirectory = null,
         LossFunction? lossOverride = null, IEnumerable<TorchSharp.Modules.Parameter>? extraParameters = null, string description = "train")
     {
+        TorchRuntime.Initialize();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var count = options.MaxSamples > 0 ? Math.Min(options.MaxSamples, data.Count) : data.Count;
         if (count == 0) throw new InvalidOperationException($"Split '{data.Name}' has no samples to train on.");
@@ -104,21 +105,27 @@ public sealed class Trainer(RunServices services)
                     optimizer.zero_grad();
                     result = loss(model, batch);
                     value = result.Total.item<float>();
-                    var norm = double.NaN;
                     if (float.IsFinite(value))
                     {
                         result.Total.backward();
-                        norm = nn.utils.clip_grad_norm_(parameters, options.GradientClip > 0 ? options.GradientClip : double.PositiveInfinity);
-                        if (double.IsFinite(norm)) break;
+                        // The norm is checked before clipping: clipping scales every gradient by clip / norm, so one bad
+                        // tensor would make them all NaN and the diagnosis below could not say which it was.
+                        if (double.IsFinite(GradientNorm(parameters)))
+                        {
+                            if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+                            break;
+                        }
                     }
                     // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
                     // repeat is a transient fault of the native code (measured: about one step in a few hundred on these CPUs,
                     // gradients only), not divergence: recompute; StepAttempts in a row is divergence and stops the run.
+                    var where = float.IsFinite(value) ? NonFiniteGradients(model, parameters) : "";
                     if (attempt == StepAttempts)
                         throw new InvalidOperationException(float.IsFinite(value)
-                            ? $"Gradients became non-finite {StepAttempts} times in a row at epoch {epoch + 1}, step {step + 1} (loss {value}); lower LearningRate or check the data."
+                            ? $"Gradients became non-finite {StepAttempts} times in a row at epoch {epoch + 1}, step {step + 1} (loss {value}; {where}); lower LearningRate or check the data."
                             : $"Training loss became {value} at epoch {epoch + 1}, step {step + 1} ({NonFiniteDiagnosis(model, batch, loss, result)}); lower LearningRate or check the data.");
-                    logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}); recomputing the step.", float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value);
+                    logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}{Where}); recomputing the step.",
+                        float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value, where.Length > 0 ? "; " + where : "");
                     foreach (var (buffer, saved) in buffers) buffer.copy_(saved);
                     RecomputedSteps++;
                 }
@@ -138,6 +145,35 @@ public sealed class Trainer(RunServices services)
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
         return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds);
+    }
+
+    private static double GradientNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters)
+    {
+        using var scope = NewDisposeScope();
+        var norms = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!.norm()).ToList();
+        return norms.Count == 0 ? 0 : stack(norms).norm().to_type(ScalarType.Float64).item<double>();
+    }
+
+    /// <summary>
+    /// Which parameters' gradients are non-finite (at most five named, with their count of bad entries) and whether
+    /// any weight is: the first thing to know about a fault that recomputation may or may not clear.
+    /// </summary>
+    private static string NonFiniteGradients(IModel model, IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
+    {
+        using var _ = no_grad();
+        var names = model.Module.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name);
+        var bad = new List<string>();
+        var brokenWeights = 0;
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            if (!p.isfinite().all().item<bool>()) brokenWeights++;
+            using var grad = p.grad;
+            if (grad is null) continue;
+            var count = grad.isfinite().logical_not().sum().item<long>();
+            if (count > 0) bad.Add($"{names.GetValueOrDefault(p.Handle, $"extra[{i}]")} ({count} of {grad.numel()})");
+        }
+        return $"non-finite gradients in {bad.Count} of {parameters.Count} tensors: {string.Join(", ", bad.Take(5))}{(bad.Count > 5 ? ", ..." : "")}; non-finite weights in {brokenWeights}";
     }
 
     /// <summary>

@@ -66,6 +66,9 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         if (interrupted is not null)
             logger.LogWarning("The previous run in this folder was interrupted (its report still said 'running'); it is kept as {File}", interrupted);
         Seeding.Seed(definition.Seed);
+        TorchRuntime.Initialize();
+        report.TorchRuntime = TorchRuntime.Status;
+        logger.LogInformation("Torch runtime: {Status}", TorchRuntime.Status);
         if (definition.Threads > 0) torch.set_num_threads(definition.Threads);
         var factory = new ModelFactory(registry, services, definition.Model);
         IDataset dataset;

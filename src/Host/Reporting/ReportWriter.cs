@@ -49,6 +49,7 @@ public sealed class ReportWriter(string outputDirectory)
         md.AppendLine();
         md.AppendLine($"- pipeline file: `{report.PipelineFile}`");
         md.AppendLine($"- seed {report.Seed}, device {report.Device}, {report.Cores} cores, started {report.Started:u}");
+        if (report.TorchRuntime is not null) md.AppendLine($"- torch runtime: {report.TorchRuntime}");
         md.AppendLine($"- status: **{report.Status}**, {report.Seconds:F1} s");
         md.AppendLine("- FLOPs are multiply-accumulates per sample; masked weights count as removed.");
         md.AppendLine();

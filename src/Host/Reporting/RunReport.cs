@@ -48,6 +48,9 @@ public sealed class RunReport
     public double Seconds { get; set; }
     public int Cores { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>What the torch runtime chose for this process (TorchRuntime.Status: oneDNN cap or off, gradient check).</summary>
+    public string? TorchRuntime { get; set; }
+
     /// <summary>The dataset's own description of what it is (root, generator seed, frames per split).</summary>
     public Dictionary<string, string> Dataset { get; set; } = new();
     public List<StepReport> Steps { get; } = [];
