@@ -74,8 +74,8 @@ internal sealed class HessianEstimate : IDisposable
         using var task = progress.Start($"{step}: Gauss-Newton diagonal", (long)calibration.Batches.Count * projections);
         for (var b = 0; b < calibration.Batches.Count; b++)
         {
-            // The random non-finite gradients that training meets (finite loss, NaN upstream; a recomputation is finite,
-            // see Trainer.StepAttempts) reach this backward too: a batch whose gradients come out non-finite is computed
+            // A native fault that training guards against (finite loss, NaN upstream; see Trainer.StepAttempts and
+            // TorchRuntime) would reach this backward too: a batch whose gradients come out non-finite is computed
             // again with the same projections, up to Trainer.StepAttempts times; then the estimate's own check reports it.
             var state = generator.get_state();
             for (var attempt = 1; ; attempt++)

@@ -56,8 +56,9 @@ public sealed class Trainer(RunServices services)
     private readonly ILogger logger = services.CreateLogger("train");
 
     /// <summary>
-    /// Computations of one step before non-finite gradients count as divergence. Divergence repeats on every attempt; the
-    /// transient fault came twice in a row at the first step of a CenterPoint test in a clean-clone CI run, so two was too few.
+    /// Computations of one step before non-finite gradients count as divergence. Divergence repeats on every attempt; a
+    /// fault of a native kernel that reads stale memory may not. The one such fault found (oneDNN's conv input gradient,
+    /// see TorchRuntime) is now avoided at start-up; recomputation stays as a guard, and its warning names the tensors.
     /// </summary>
     public const int StepAttempts = 3;
 
@@ -117,8 +118,7 @@ public sealed class Trainer(RunServices services)
                         }
                     }
                     // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
-                    // repeat is a transient fault of the native code (measured: about one step in a few hundred on these CPUs,
-                    // gradients only), not divergence: recompute; StepAttempts in a row is divergence and stops the run.
+                    // repeat is a fault of the native code, not divergence: recompute; StepAttempts in a row stops the run.
                     var where = float.IsFinite(value) ? NonFiniteGradients(model, parameters) : "";
                     if (attempt == StepAttempts)
                         throw new InvalidOperationException(float.IsFinite(value)
