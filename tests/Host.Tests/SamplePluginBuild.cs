@@ -32,5 +32,14 @@ public sealed class SamplePluginBuild
         var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
         Assert.That(process.ExitCode, Is.Zero, $"building the sample plugin failed:\n{stdout.Result}\n{stderr}");
+
+        // As its author would before using it: trust the build (in a trust file of this test run, not the user's).
+        TrustFile = Path.Combine(TestPaths.NewTempDirectory("trust"), "trusted-plugins.json");
+        Environment.SetEnvironmentVariable("PLATFORM_TRUSTED_PLUGINS", TrustFile);
+        var trusted = HostRunner.Run("plugins", "trust", PluginRoot);
+        Assert.That(trusted.ExitCode, Is.Zero, trusted.ToString());
     }
+
+    /// <summary>The plugin trust file of this test run (PLATFORM_TRUSTED_PLUGINS).</summary>
+    public static string TrustFile { get; private set; } = "";
 }

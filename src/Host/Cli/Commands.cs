@@ -37,7 +37,7 @@ public static class Commands
         var root = new RootCommand("platform: compress 3D point-cloud models with plugin-provided models, datasets and methods.");
         root.Options.Add(pluginsOption);
         root.Subcommands.Add(RunCommand(host, output, errors));
-        root.Subcommands.Add(PluginsCommand(host, console));
+        root.Subcommands.Add(PluginsCommand(host, console, output, errors));
         root.Subcommands.Add(DescribeCommand(host, console, errors));
         foreach (var descriptor in host.Registry.OfKind(ComponentKind.Command).OrderBy(d => d.Name, StringComparer.Ordinal))
             AddPluginCommand(root, host, descriptor, errors);
@@ -63,9 +63,13 @@ public static class Commands
         return command;
     }
 
-    private static Command PluginsCommand(PlatformHost host, IAnsiConsole console)
+    private static Command PluginsCommand(PlatformHost host, IAnsiConsole console, TextWriter output, TextWriter errors)
     {
         var command = new Command("plugins", "List discovered plugins and the components each registers.");
+        command.Subcommands.Add(TrustCommand("trust", "Trust the plugin folder(s) under FOLDER as they are now: their files' SHA-256 goes to your trust file, and --plugins loads them until a file changes. A plugin's code runs as soon as it loads: check where it comes from first.",
+            (store, folder) => output.WriteLine($"trusted {folder} (SHA-256 {store.Trust(folder)[..16]}...) in {store.FilePath}"), errors));
+        command.Subcommands.Add(TrustCommand("untrust", "Remove the plugin folder(s) under FOLDER from your trust file.",
+            (store, folder) => output.WriteLine(store.Untrust(folder) ? $"untrusted {folder}" : $"{folder} was not trusted"), errors));
         command.SetAction(_ =>
         {
             var plugins = new Table().Title("Plugins").AddColumns("plugin", "version", "built against", "folder", "status");
@@ -83,6 +87,23 @@ public static class Commands
             console.Write(components);
             return 0;
         });
+        return command;
+    }
+
+    private static Command TrustCommand(string name, string description, Action<PluginTrust, string> apply, TextWriter errors)
+    {
+        var folder = new Argument<string>("folder") { Description = "A plugin folder, or a folder of plugin folders (as given to --plugins)." };
+        var command = new Command(name, description) { folder };
+        command.SetAction(parse => Guard(errors, () =>
+        {
+            var root = Path.GetFullPath(parse.GetValue(folder)!);
+            if (!Directory.Exists(root)) throw new PlatformException($"{root}: no such folder.");
+            var folders = PluginCatalog.PluginFolders(root).Where(f => PluginCatalog.PluginAssemblyIn(f) is not null).ToList();
+            if (folders.Count == 0) throw new PlatformException($"{root}: no plugin folder (a folder NAME holding NAME.dll) here or one level down.");
+            var store = PluginTrust.Load();
+            foreach (var f in folders) apply(store, f);
+            return 0;
+        }));
         return command;
     }
 

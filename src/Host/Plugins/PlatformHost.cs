@@ -25,7 +25,7 @@ public sealed class PlatformHost : IDisposable
         // The default folder may not exist (a host copied elsewhere, tests); folders asked for by name must.
         var useDefault = includeDefaultRoot && Directory.Exists(PluginCatalog.DefaultPluginRoot);
         var roots = (useDefault ? new[] { PluginCatalog.DefaultPluginRoot } : []).Concat(extraPluginRoots);
-        var catalog = PluginCatalog.Discover(roots);
+        var catalog = PluginCatalog.Discover(roots, PluginCatalog.DefaultPluginRoot);
         var builder = new ContainerBuilder();
         builder.RegisterModule<BuiltInStepsModule>();
         catalog.RegisterInto(builder);

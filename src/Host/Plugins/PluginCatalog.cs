@@ -47,9 +47,16 @@ public sealed class PluginCatalog
     public static string DefaultPluginRoot =>
         Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "plugins"));
 
-    /// <summary>Looks at every sub-folder of each root (a root that is itself a plugin folder counts too).</summary>
-    public static PluginCatalog Discover(IEnumerable<string> roots)
+    /// <summary>
+    /// Looks at every sub-folder of each root (a root that is itself a plugin folder counts too). Plugins under
+    /// <paramref name="ownRoot"/> (the host's artifacts/plugins) load; any other plugin folder loads only when
+    /// <paramref name="trust"/> holds its current files (nothing of it is loaded otherwise); the trust file is read
+    /// only when such a folder is met.
+    /// </summary>
+    public static PluginCatalog Discover(IEnumerable<string> roots, string? ownRoot = null, Func<PluginTrust>? trust = null)
     {
+        PluginTrust? store = null;
+        var own = ownRoot is null ? null : Path.GetFullPath(ownRoot);
         var catalog = new PluginCatalog();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var root in roots)
@@ -60,16 +67,23 @@ public sealed class PluginCatalog
                 catalog._plugins.Add(new PluginInfo(Path.GetFileName(full), full, null, null, [], $"plugin folder '{full}' does not exist"));
                 continue;
             }
-            IEnumerable<string> candidates = PluginAssemblyIn(full) is not null ? [full] : Directory.GetDirectories(full).Order(StringComparer.Ordinal);
-            foreach (var folder in candidates)
+            foreach (var folder in PluginFolders(full))
             {
-                if (seen.Add(folder)) catalog.Load(folder);
+                if (!seen.Add(folder)) continue;
+                var refusal = own is not null && Path.GetDirectoryName(folder) == own ? null
+                    : (store ??= (trust ?? (() => PluginTrust.Load()))()).Refusal(folder);
+                if (refusal is null) catalog.Load(folder);
+                else catalog._plugins.Add(new PluginInfo(Path.GetFileName(folder), folder, null, null, [], refusal));
             }
         }
         return catalog;
     }
 
-    private static string? PluginAssemblyIn(string folder)
+    /// <summary>The plugin folders of a root: the root itself when it holds ROOT.dll, else its sub-folders.</summary>
+    public static IEnumerable<string> PluginFolders(string root) =>
+        PluginAssemblyIn(root) is not null ? [root] : Directory.GetDirectories(root).Order(StringComparer.Ordinal);
+
+    public static string? PluginAssemblyIn(string folder)
     {
         var main = Path.Combine(folder, Path.GetFileName(folder) + ".dll");
         return File.Exists(main) ? main : null;
