@@ -139,8 +139,7 @@ internal sealed class CenterHead : nn.Module
     public static readonly (string Name, int Channels)[] RegressionHeads = [("center", 2), ("center_z", 1), ("dim", 3), ("rot", 2)];
 
     private readonly nn.Module<Tensor, Tensor> shared;
-    private readonly ModuleDict<nn.Module<Tensor, Tensor>> heads = new();
-    private readonly List<string> _headNames = [];
+    private readonly HeadBranches heads = new();
 
     public CenterHead(CenterPointConfig c, int inChannels, int classes, LayerUse use) : base("head")
     {
@@ -168,8 +167,7 @@ internal sealed class CenterHead : nn.Module
                 output.bias!.fill_(-2.19);
             }
             layers.Add(output);
-            heads.Add((name, nn.Sequential(layers)));
-            _headNames.Add(name);
+            heads.Add(name, nn.Sequential(layers));
         }
         RegisterComponents();
     }
@@ -178,8 +176,25 @@ internal sealed class CenterHead : nn.Module
     {
         var x = shared.forward(features);
         var outputs = new Dictionary<string, Tensor>();
-        foreach (var name in _headNames) outputs[name] = heads[name].forward(x);
+        foreach (var (name, branch) in heads.Branches) outputs[name] = branch.forward(x);
         return outputs;
+    }
+}
+
+/// <summary>
+/// The head's branches by name, registered as child modules (parameter names head.heads.NAME...). Not a ModuleDict:
+/// TorchSharp's Module.to (dtype or device) throws for a module that holds one (it reflects the dictionary's indexer).
+/// </summary>
+internal sealed class HeadBranches() : nn.Module("heads")
+{
+    private readonly List<(string Name, nn.Module<Tensor, Tensor> Branch)> _branches = [];
+
+    public IReadOnlyList<(string Name, nn.Module<Tensor, Tensor> Branch)> Branches => _branches;
+
+    public void Add(string name, nn.Module<Tensor, Tensor> branch)
+    {
+        register_module(name, branch);
+        _branches.Add((name, branch));
     }
 }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Text.Json;
 using Autofac;
 using Platform.Abstractions.Components;
@@ -118,6 +119,26 @@ public class ModelTests
         foreach (var name in new[] { "hm", "center", "center_z", "dim", "rot" })
             Assert.That(a[name].equal(b[name]).all().item<bool>(), Is.True, name);
         Directory.Delete(folder, recursive: true);
+    }
+
+    /// <summary>Issue 13: TorchSharp's Module.to threw for a module holding a ModuleDict (the heads), so no run could move the model.</summary>
+    [Test]
+    public void The_model_moves_to_float64_and_back_to_the_same_outputs()
+    {
+        Seeding.Seed(4);
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        model.Module.eval();
+        var frames = new[] { Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)) };
+        using var _ = no_grad();
+        using var batch = model.Collate(frames, CPU);
+        var before = model.Forward(batch)["hm"].clone();
+
+        model.Module.to(ScalarType.Float64);
+        Assert.That(model.Module.parameters().Select(p => p.dtype).Distinct(), Is.EqualTo(new[] { ScalarType.Float64 }));
+        Assert.That(model.PrunableLayers.Select(l => l.Weight.dtype).Distinct(), Is.EqualTo(new[] { ScalarType.Float64 }), "the prunable-layer view follows the move");
+        model.Module.to(ScalarType.Float32);
+
+        Assert.That(model.Forward(batch)["hm"].equal(before).all().item<bool>(), Is.True);
     }
 }
 

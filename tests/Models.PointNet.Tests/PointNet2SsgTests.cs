@@ -12,7 +12,7 @@ public class PointNet2SsgTests
     private static readonly DatasetInfo TwoClasses = new("test", ModelTask.Classification, ["a", "b"], 3);
 
     // Width 1/64: SA1 mlp (1, 1, 2), SA2 (2, 2, 4), SA3 (4, 8, 16), head 8, 4, 2. 16 points, 8x4 then 4x4 groups.
-    private static PointNet2SsgOptions Small => new()
+    internal static PointNet2SsgOptions Small => new()
     {
         WidthMultiplier = 1.0 / 64, NumPoints = 16, Sa1Centroids = 8, Sa1Samples = 4, Sa1Radius = 0.5, Sa2Centroids = 4, Sa2Samples = 4, Sa2Radius = 1,
     };

@@ -73,6 +73,26 @@ public class PointNetModelTests
         Assert.That(predictions.Select(p => p.ClassId), Is.All.InRange(0, 1));
     }
 
+    /// <summary>Issue 13: moving a model to another dtype (or device) and back leaves it as it was.</summary>
+    [Test]
+    public void Both_models_move_to_float64_and_back_to_the_same_outputs()
+    {
+        torch.manual_seed(0);
+        using var pointNet = new PointNetModel(new PointNetOptions { WidthMultiplier = 0.125, NumPoints = 32 }, TwoClasses);
+        using var pointNet2 = new PointNet2SsgModel(PointNet2SsgTests.Small, TwoClasses);
+        foreach (IModel model in new IModel[] { pointNet, pointNet2 })
+        {
+            model.Module.eval();
+            using var _ = no_grad();
+            using var batch = model.Collate(RandomSamples(2, 40), CPU);
+            var before = model.Forward(batch)["logits"].clone();
+            model.Module.to(ScalarType.Float64);
+            Assert.That(model.Module.parameters().Select(p => p.dtype).Distinct(), Is.EqualTo(new[] { ScalarType.Float64 }), model.GetType().Name);
+            model.Module.to(ScalarType.Float32);
+            Assert.That(model.Forward(batch)["logits"].equal(before).all().item<bool>(), Is.True, model.GetType().Name);
+        }
+    }
+
     [Test]
     public void Collate_pads_small_clouds_and_subsamples_large_ones_to_the_configured_count()
     {
