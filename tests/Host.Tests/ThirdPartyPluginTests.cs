@@ -80,3 +80,26 @@ public class ThirdPartyPluginTests
         Assert.That(references, Has.None.StartsWith("Models.").And.None.StartsWith("Datasets.").And.None.StartsWith("Pruning.").And.None.StartsWith("Distill."));
     }
 }
+
+public class DeviceTests
+{
+    [Test]
+    public void Device_auto_runs_on_cuda_where_there_is_one_else_cpu_and_the_report_names_the_device_used()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }""").Replace("\"Seed\": 1,", "\"Seed\": 1, \"Device\": \"auto\","));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        var expected = TorchSharp.torch.cuda.is_available() ? "cuda" : "cpu";
+        Assert.That(report.RootElement.GetProperty("device").GetString(), Does.StartWith(expected));
+    }
+
+    [Test]
+    public void An_unknown_device_is_refused_naming_the_key_and_the_choices()
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }""").Replace("\"Seed\": 1,", "\"Seed\": 1, \"Device\": \"gpu\","));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Device: 'gpu'").And.Contain("auto"));
+    }
+}

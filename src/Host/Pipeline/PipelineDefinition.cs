@@ -37,8 +37,8 @@ public sealed record PipelineDefinition(
         var seedText = root["Seed"] ?? "0";
         if (!int.TryParse(seedText, out var seed)) throw new PlatformException($"Pipeline:Seed: '{seedText}' is not a valid integer.");
         var device = root["Device"] ?? "cpu";
-        if (device is not ("cpu" or "cuda") && !device.StartsWith("cuda:", StringComparison.Ordinal))
-            throw new PlatformException($"Pipeline:Device: '{device}' is not a device; use cpu, cuda or cuda:N.");
+        if (device is not ("cpu" or "cuda" or "auto") && !device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new PlatformException($"Pipeline:Device: '{device}' is not a device; use cpu, cuda, cuda:N or auto (cuda where available, else cpu).");
         var output = root["Output"] ?? Path.Combine("runs", name);
         var threadsText = root["Threads"] ?? "0";
         if (!int.TryParse(threadsText, out var threads) || threads < 0)

@@ -56,13 +56,14 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         var writer = new ReportWriter(output);
         var report = new RunReport
         {
-            Pipeline = definition.Name, Seed = definition.Seed, Device = definition.Device,
+            Pipeline = definition.Name, Seed = definition.Seed, Device = device.ToString(),
             PipelineFile = Path.GetFullPath(pipelineFile), Started = DateTimeOffset.UtcNow, OutputDirectory = output,
         };
         var total = Stopwatch.StartNew();
         var tallies = new List<(string Step, IPointTransform Transform, PointCountTally Tally)>();
 
-        logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}; output in {Output}", definition.Name, plan.Count, definition.Seed, definition.Device, output);
+        logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}{Asked}; output in {Output}", definition.Name, plan.Count, definition.Seed, device,
+            definition.Device == device.ToString() ? "" : $" (Device: {definition.Device})", output);
         if (interrupted is not null)
             logger.LogWarning("The previous run in this folder was interrupted (its report still said 'running'); it is kept as {File}", interrupted);
         Seeding.Seed(definition.Seed);
@@ -238,6 +239,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
     private static torch.Device ResolveDevice(string name)
     {
         if (name == "cpu") return torch.CPU;
+        if (name == "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
         if (!torch.cuda.is_available())
             throw new PlatformException($"Pipeline:Device: '{name}' was asked for, but this TorchSharp build or machine has no CUDA; use cpu.");
         return new torch.Device(name);
