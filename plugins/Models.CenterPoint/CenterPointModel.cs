@@ -78,12 +78,12 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput
     public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
     {
         if (samples.Count == 0) throw new ArgumentException("CenterPoint cannot collate an empty batch.");
-        var pillars = _voxelizer.Voxelize(samples.Select(s => s.Points).ToArray(), samples[0].PointFeatures);
+        var pillars = _voxelizer.Voxelize(samples.Select(s => s.Points).ToArray(), samples[0].PointFeatures, device);
         var tensors = new Dictionary<string, Tensor>
         {
-            ["pillar_points"] = pillars.Points.to(device),
-            ["pillar_counts"] = pillars.Counts.to(device),
-            ["pillar_coords"] = pillars.Coords.to(device),
+            ["pillar_points"] = pillars.Points,
+            ["pillar_counts"] = pillars.Counts,
+            ["pillar_coords"] = pillars.Coords,
         };
 
         // Targets: heatmaps [B,K,H,W]; per-object cell index, mask and 8 regression values padded to the batch's most objects.

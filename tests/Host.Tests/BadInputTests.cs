@@ -209,6 +209,7 @@ public class BadInputTests
             assembly.Write(Path.Combine(folder, "Acme.Future.dll"));
         }
 
+        Assert.That(HostRunner.Run("plugins", "trust", root).ExitCode, Is.Zero, "trusted, so that loading it is what fails");
         var result = HostRunner.Run("plugins", "--plugins", root, "--plugins", SamplePluginBuild.PluginRoot);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
@@ -224,6 +225,7 @@ public class BadInputTests
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, "Broken.Plugin.dll"), "MZ this is not an assembly"u8.ToArray());
 
+        Assert.That(HostRunner.Run("plugins", "trust", root).ExitCode, Is.Zero, "trusted, so that loading it is what fails");
         var result = HostRunner.Run("plugins", "--plugins", root, "--plugins", SamplePluginBuild.PluginRoot);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());

@@ -78,3 +78,30 @@ public class ConfigurationTests
         Assert.That(MeanPointsOfLastStep(output), Is.EqualTo(34)); // ceil(101 / 3)
     }
 }
+
+public class ShippedPipelineTests
+{
+    /// <summary>Every pipeline we ship names existing components with valid options (found unchecked: gpu.json was new).</summary>
+    [Test]
+    public void Every_shipped_pipeline_passes_check()
+    {
+        var files = Directory.GetFiles(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "pipelines"), "*.json");
+        Assert.That(files, Is.Not.Empty);
+        foreach (var file in files)
+        {
+            var result = HostRunner.Run("check", file, "--plugins", SamplePluginBuild.BuiltPlugins);
+            Assert.That(result.ExitCode, Is.Zero, $"{Path.GetFileName(file)}: {result}");
+            Assert.That(result.Output, Does.StartWith("ok: "));
+        }
+    }
+
+    [Test]
+    public void Check_names_the_key_of_a_bad_option_and_runs_nothing()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        var result = HostRunner.Run("check", file, "--plugins", SamplePluginBuild.PluginRoot, "--Pipeline:Steps:0:Use=no-such-step");
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:0:Use"));
+        Assert.That(Directory.Exists(output), Is.False, "check creates no run folder");
+    }
+}

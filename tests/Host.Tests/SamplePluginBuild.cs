@@ -13,6 +13,8 @@ public sealed class SamplePluginBuild
 {
     public static string PluginRoot { get; private set; } = "";
     public static string PluginFolder => Path.Combine(PluginRoot, "Acme.PointStride");
+    /// <summary>The solution's plugins, as built by dotnet build Platform.sln.</summary>
+    public static string BuiltPlugins => Path.Combine(TestPaths.RepoRoot, "artifacts", "plugins");
     public static string SamplePipeline => Path.Combine(TestPaths.RepoRoot, "samples", "Acme.PointStride", "pipeline.json");
 
     [OneTimeSetUp]
@@ -37,6 +39,9 @@ public sealed class SamplePluginBuild
         TrustFile = Path.Combine(TestPaths.NewTempDirectory("trust"), "trusted-plugins.json");
         Environment.SetEnvironmentVariable("PLATFORM_TRUSTED_PLUGINS", TrustFile);
         var trusted = HostRunner.Run("plugins", "trust", PluginRoot);
+        Assert.That(trusted.ExitCode, Is.Zero, trusted.ToString());
+        // The solution's plugins: artifacts/plugins is the platform host's own folder, but not this test host's.
+        trusted = HostRunner.Run("plugins", "trust", BuiltPlugins);
         Assert.That(trusted.ExitCode, Is.Zero, trusted.ToString());
     }
 

@@ -1,3 +1,5 @@
+using TorchSharp;
+using static TorchSharp.torch;
 using Platform.Plugins.Models.CenterPoint;
 
 namespace Platform.Plugins.Models.CenterPoint.Tests;
@@ -64,6 +66,20 @@ public class VoxelizationTests
     {
         var pillars = new PillarVoxelizer(Config()).VoxelizeOne([], 4, 0);
         Assert.That(pillars.Points.shape, Is.EqualTo(new long[] { 0, 8, 4 }));
+    }
+
+    /// <summary>The GPU path (issue 13): the same tensor code on cuda gives the CPU's pillars; checked where cuda exists.</summary>
+    [Test]
+    public void On_cuda_the_voxelizer_gives_the_cpu_pillars_on_the_device()
+    {
+        if (!cuda.is_available()) Assert.Ignore("No CUDA device here; the CPU path is covered by the tests above.");
+        var voxelizer = new PillarVoxelizer(Config(maxPoints: 2, maxPillars: 2));
+        var onCpu = voxelizer.Voxelize([Cloud, Cloud[..4]], 4);
+        var onCuda = voxelizer.Voxelize([Cloud, Cloud[..4]], 4, CUDA);
+        Assert.That(onCuda.Points.device_type, Is.EqualTo(DeviceType.CUDA));
+        Assert.That(onCuda.Points.cpu().equal(onCpu.Points).all().item<bool>(), Is.True);
+        Assert.That(onCuda.Counts.cpu().equal(onCpu.Counts).all().item<bool>(), Is.True);
+        Assert.That(onCuda.Coords.cpu().equal(onCpu.Coords).all().item<bool>(), Is.True);
     }
 }
 

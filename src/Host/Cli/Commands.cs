@@ -37,6 +37,7 @@ public static class Commands
         var root = new RootCommand("platform: compress 3D point-cloud models with plugin-provided models, datasets and methods.");
         root.Options.Add(pluginsOption);
         root.Subcommands.Add(RunCommand(host, output, errors));
+        root.Subcommands.Add(CheckCommand(host, output, errors));
         root.Subcommands.Add(PluginsCommand(host, console, output, errors));
         root.Subcommands.Add(DescribeCommand(host, console, errors));
         foreach (var descriptor in host.Registry.OfKind(ComponentKind.Command).OrderBy(d => d.Name, StringComparer.Ordinal))
@@ -58,6 +59,23 @@ public static class Commands
             var configuration = PipelineConfiguration.Load(path, parse.UnmatchedTokens);
             var report = new PipelineRunner(host.Registry).Run(configuration, path);
             output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CheckCommand(PlatformHost host, TextWriter output, TextWriter errors)
+    {
+        var file = new Argument<string>("pipeline") { Description = "Pipeline file (.json, .yaml or .yml)." };
+        var command = new Command("check", "Check a pipeline as 'run' does before its first step (components, options, values, overrides) without running it.")
+        {
+            file,
+        };
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(parse => Guard(errors, () =>
+        {
+            var path = parse.GetValue(file)!;
+            output.WriteLine("ok: " + new PipelineRunner(host.Registry).Check(PipelineConfiguration.Load(path, parse.UnmatchedTokens), path));
             return 0;
         }));
         return command;

@@ -27,11 +27,13 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         public object? Instance { get; set; }
     }
 
-    public RunReport Run(IConfiguration configuration, string pipelineFile, IProgressReporter? progress = null)
+    private sealed record ResolvedPipeline(PipelineDefinition Definition, ComponentDescriptor DatasetDescriptor, object DatasetOptions,
+        ComponentDescriptor? ModelDescriptor, object? ModelOptions, List<PlannedStep> Plan);
+
+    /// <summary>Reads the pipeline and resolves and binds every component and option, as a run does first; runs nothing.</summary>
+    private ResolvedPipeline Resolve(IConfiguration configuration, string pipelineFile)
     {
         var definition = PipelineDefinition.Read(configuration, pipelineFile);
-
-        // Resolve and bind everything before any work starts.
         var datasetDescriptor = registry.Find(definition.Dataset.Use, definition.Dataset.Path + ":Use", ComponentKind.Dataset);
         var datasetOptions = registry.BindOptions(datasetDescriptor, definition.Dataset.Options);
         var modelDescriptor = definition.Model is null ? null : registry.Find(definition.Model.Use, definition.Model.Path + ":Use", ComponentKind.Model);
@@ -41,6 +43,25 @@ public sealed class PipelineRunner(ComponentRegistry registry)
             var descriptor = registry.Find(step.Use, step.Path + ":Use", StepKinds);
             return new PlannedStep(step, descriptor, registry.BindOptions(descriptor, step.Options));
         }).ToList();
+        return new ResolvedPipeline(definition, datasetDescriptor, datasetOptions, modelDescriptor, modelOptions, plan);
+    }
+
+    /// <summary>
+    /// What `platform check` prints: the pipeline's components once every name, option and value has been checked
+    /// as a run would check them before its first step (what needs the dataset, such as evaluator options, is not).
+    /// </summary>
+    public string Check(IConfiguration configuration, string pipelineFile)
+    {
+        var resolved = Resolve(configuration, pipelineFile);
+        var d = resolved.Definition;
+        return $"{pipelineFile}: pipeline '{d.Name}', dataset {d.Dataset.Use}{(d.Model is null ? "" : $", model {d.Model.Use}")}, " +
+               $"{resolved.Plan.Count} steps ({string.Join(", ", resolved.Plan.Select(p => p.Reference.Use))}), device {d.Device}, output {d.Output}";
+    }
+
+    public RunReport Run(IConfiguration configuration, string pipelineFile, IProgressReporter? progress = null)
+    {
+        // Resolve and bind everything before any work starts.
+        var (definition, datasetDescriptor, datasetOptions, modelDescriptor, modelOptions, plan) = Resolve(configuration, pipelineFile);
 
         var device = ResolveDevice(definition.Device);
         var output = Path.GetFullPath(definition.Output);
