@@ -45,37 +45,28 @@ public static class Commands
         return root;
     }
 
-    private static Command RunCommand(PlatformHost host, TextWriter output, TextWriter errors)
-    {
-        var file = new Argument<string>("pipeline") { Description = "Pipeline file (.json, .yaml or .yml)." };
-        var command = new Command("run", "Run a pipeline. Override any value with --Key:Path=value (e.g. --Pipeline:Seed=3) or an environment variable PLATFORM_Key__Path.")
-        {
-            file,
-        };
-        command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(parse => Guard(errors, () =>
-        {
-            var path = parse.GetValue(file)!;
-            var configuration = PipelineConfiguration.Load(path, parse.UnmatchedTokens);
-            var report = new PipelineRunner(host.Registry).Run(configuration, path);
-            output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
-            return 0;
-        }));
-        return command;
-    }
+    private static Command RunCommand(PlatformHost host, TextWriter output, TextWriter errors) =>
+        PipelineCommand("run", "Run a pipeline. Override any value with --Key:Path=value (e.g. --Pipeline:Seed=3) or an environment variable PLATFORM_Key__Path.",
+            errors, (path, configuration) =>
+            {
+                var report = new PipelineRunner(host.Registry).Run(configuration, path);
+                output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
+            });
 
-    private static Command CheckCommand(PlatformHost host, TextWriter output, TextWriter errors)
+    private static Command CheckCommand(PlatformHost host, TextWriter output, TextWriter errors) =>
+        PipelineCommand("check", "Check a pipeline as 'run' does before its first step (components, options, values, overrides) without running it.",
+            errors, (path, configuration) => output.WriteLine("ok: " + new PipelineRunner(host.Registry).Check(configuration, path)));
+
+    /// <summary>A command on one pipeline file whose unmatched --Key:Path=value tokens are configuration overrides.</summary>
+    private static Command PipelineCommand(string name, string description, TextWriter errors, Action<string, IConfiguration> body)
     {
         var file = new Argument<string>("pipeline") { Description = "Pipeline file (.json, .yaml or .yml)." };
-        var command = new Command("check", "Check a pipeline as 'run' does before its first step (components, options, values, overrides) without running it.")
-        {
-            file,
-        };
+        var command = new Command(name, description) { file };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(parse => Guard(errors, () =>
         {
             var path = parse.GetValue(file)!;
-            output.WriteLine("ok: " + new PipelineRunner(host.Registry).Check(PipelineConfiguration.Load(path, parse.UnmatchedTokens), path));
+            body(path, PipelineConfiguration.Load(path, parse.UnmatchedTokens));
             return 0;
         }));
         return command;
