@@ -21,8 +21,9 @@ internal static class CurveCache
 
     private sealed record CachedCurves(int Version, string Key, List<CachedLayer> Layers);
 
-    /// <summary>The cache key; <paramref name="orderScores"/>: the per-layer removal scores when the order is not magnitude.</summary>
-    public static string Key(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates, long[][] grids, IReadOnlyList<Tensor>? orderScores = null)
+    /// <summary>The cache key; <paramref name="orderScores"/>: the per-layer removal scores when the order is not magnitude; <paramref name="variant"/>: how levels were measured otherwise.</summary>
+    public static string Key(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates, long[][] grids, IReadOnlyList<Tensor>? orderScores = null,
+        string? variant = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Text(string s) => hash.AppendData(Encoding.UTF8.GetBytes(s + "\n"));
@@ -45,6 +46,8 @@ internal static class CurveCache
         // Magnitude order adds nothing, so caches written before other orders existed still match.
         if (orderScores is not null)
             foreach (var scores in orderScores) { Text("order"); Data(scores); }
+        // How each level was measured beyond the order (e.g. after a refit); none adds nothing, as for the order.
+        if (variant is not null) Text("variant " + variant);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

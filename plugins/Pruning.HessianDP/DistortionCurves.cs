@@ -64,8 +64,11 @@ internal static class DistortionCurves
     /// The distortion of each layer alone pruned to each count of its grid (index 0: the layer as it is, 0), removing
     /// weights in ascending <paramref name="orderScores"/> (null: magnitude).
     /// </summary>
+    /// <param name="refitDamping">Not null: at each level the layer's surviving weights are first refitted by least squares
+    /// (<see cref="WeightReconstruction.LayerAloneRefit"/>, this damping), so the curve is the distortion left after
+    /// reconstruction. A layer that cannot be refitted is measured as it is.</param>
     public static double[][] MeasureValues(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
-        long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null)
+        long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null, double? refitDamping = null)
     {
         var values = new double[candidates.Count][];
         using var task = progress.Start($"{step}: measured curves (one layer pruned alone)", grids.Sum(g => g.Length - 1L));
@@ -77,14 +80,20 @@ internal static class DistortionCurves
             var measured = values[i] = new double[grid.Length];
             using var order = orderScores is null ? MagnitudeOrder(candidate).Order : LayerPruning.RankOrder(weight, orderScores[i]);
             using var backup = weight.detach().clone();
+            using var refit = refitDamping is { } damping ? WeightReconstruction.LayerAloneRefit(model, candidate.Layer, calibration.Batches, damping) : null;
             try
             {
                 for (var j = 1; j < grid.Length; j++)
                 {
-                    // Levels ascend, so each level removes only the weights between the previous count and its own.
                     using (no_grad())
                     using (var scope = NewDisposeScope())
-                        weight.view(-1).index_fill_(0, order.slice(0, grid[j - 1], grid[j], 1).to(weight.device), 0);
+                    {
+                        // Levels ascend, so each level removes only the weights between the previous count and its own;
+                        // a refit changes the survivors, so then the level starts again from the layer as it was.
+                        if (refit is not null) weight.copy_(backup);
+                        weight.view(-1).index_fill_(0, order.slice(0, refit is null ? grid[j - 1] : 0, grid[j], 1).to(weight.device), 0);
+                        if (refit is not null) weight.copy_(refit.Apply(weight));
+                    }
                     measured[j] = calibration.Measure(model);
                     task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
                 }

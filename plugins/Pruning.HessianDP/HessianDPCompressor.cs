@@ -54,7 +54,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
             }
             outcome.Notes.Add(Options.Curves == CurveSource.Measured
-                ? $"hessian-dp: Curves=Measured (each layer pruned alone, {(Options.MeasuredOrder == MeasuredOrder.Magnitude ? "smallest |w| first" : $"lowest {Options.Ranking} first ({Options.Estimator})")}, at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
+                ? $"hessian-dp: Curves=Measured (each layer pruned alone{(Options.CurveReconstruction ? " and refitted" : "")}, {(Options.MeasuredOrder == MeasuredOrder.Magnitude ? "smallest |w| first" : $"lowest {Options.Ranking} first ({Options.Estimator})")}, at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
                 : $"hessian-dp: Curves=Predicted, Estimator={Options.Estimator}, Ranking={Options.Ranking}, Solver={Options.Solver}, " +
                   $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();
@@ -98,7 +98,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         string? path = null, key = null;
         if (!string.IsNullOrWhiteSpace(Options.CurveCache))
         {
-            key = CurveCache.Key(model, calibration, candidates, grids, scores);
+            key = CurveCache.Key(model, calibration, candidates, grids, scores, Options.CurveReconstruction ? $"refit {Options.ReconstructionDamping:R}" : null);
             path = CurveCache.PathOf(Options.CurveCache, key);
             var cached = CurveCache.TryRead(path, key, candidates, grids, out var problem);
             if (cached is not null)
@@ -114,7 +114,8 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Notes.Add($"{Method}: curve cache {path} ignored: it {problem}.");
             }
         }
-        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method, scores);
+        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method, scores,
+            Options.CurveReconstruction ? Options.ReconstructionDamping : null);
         outcome.Metrics["curve_passes"] = grids.Sum(g => g.Length - 1);
         if (path is not null)
         {

@@ -185,6 +185,10 @@ public sealed class HessianDPOptions : PruningOptions
     [Range(1, 1000)]
     public int CurveLevels { get; set; } = 12;
 
+    // With Reconstruct, the DP otherwise allocates on distortions that reconstruction then changes unevenly across layers.
+    [Description("Measured curves: at each level, refit the layer's surviving weights by least squares (ReconstructionDamping) before measuring, so the allocation reads the distortion left after reconstruction. Meant with Reconstruct=true; about one extra solve per output row and level.")]
+    public bool CurveReconstruction { get; set; }
+
     // Bench rows that differ only in the budget measure the same curves (issue 10 §1).
     [Description("Measured curves: a folder where they are kept, keyed by SHA-256 of the model's parameters and buffers, the calibration inputs, the distortion settings and the levels; a matching file is reused (metric curves_cached = 1), a file that does not match is ignored with a warning. Empty: no cache.")]
     public string CurveCache { get; set; } = "";

@@ -132,8 +132,15 @@ internal static class WeightReconstruction
             keep = ObsKeep(wDense, h, keep);
             model.Masks.Set(layer, FromMatrix(module, keep, weight.shape));
         }
-        var result = zeros_like(wDense);
-        for (long r = 0; r < wDense.shape[0]; r++)
+        weight.copy_(FromMatrix(module, Solve(h, target, keep), weight.shape).to_type(weight.dtype));
+        model.Masks.Apply(layer);
+    }
+
+    /// <summary>Per output row r: w_S = H_SS⁻¹ target_S,r over the row's kept inputs S; zero elsewhere. [rows, d].</summary>
+    private static Tensor Solve(Tensor h, Tensor target, Tensor keep)
+    {
+        var result = zeros(target.shape[1], target.shape[0], dtype: ScalarType.Float64, device: target.device);
+        for (long r = 0; r < result.shape[0]; r++)
         {
             var s = keep[r].nonzero().flatten();
             if (s.shape[0] == 0) continue;
@@ -141,8 +148,63 @@ internal static class WeightReconstruction
             var bs = target.index_select(0, s)[.., r];
             result[r].index_put_(linalg.solve(hs, bs), s);
         }
-        weight.copy_(FromMatrix(module, result, weight.shape).to_type(weight.dtype));
-        model.Masks.Apply(layer);
+        return result;
+    }
+
+    /// <summary>
+    /// For curves measured after reconstruction: the refit of one layer pruned alone (every other layer as it is, so
+    /// its input is the dense network's), as a function from the layer's current zero pattern to refitted weights.
+    /// Null when the layer's input cannot be captured (not called through hooks) or its kind is not supported.
+    /// </summary>
+    public static LayerRefit? LayerAloneRefit(IModel model, PrunableLayer layer, IReadOnlyList<ModelBatch> batches, double damping)
+    {
+        var module = model.Module.named_modules().FirstOrDefault(m => m.name == layer.Name).module as nn.Module<Tensor, Tensor>;
+        if (module is null || !Supported(module)) return null;
+        Tensor? gram = null;
+        Tensor h, target;
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            try
+            {
+                foreach (var batch in batches)
+                {
+                    using var batchScope = NewDisposeScope();
+                    var x = Rows(module, CaptureInput(model, module, batch, null));
+                    var g = x.t().matmul(x).to_type(ScalarType.Float64);
+                    gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                return null;   // the hook never saw the input
+            }
+            // X = X_dense here: the right-hand side is the undamped XᵀX W_denseᵀ; the damping only regularises the solve.
+            var dense = AsMatrix(module, layer.Weight.detach().to_type(ScalarType.Float64));
+            target = gram!.matmul(dense.t()).DetachFromDisposeScope();
+            var lambda = damping * gram.diagonal().mean().item<double>();
+            h = (gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(lambda, 1e-12)).DetachFromDisposeScope();
+        }
+        return new LayerRefit(module, h, target);
+    }
+
+    /// <summary>A layer's damped Gram matrix and right-hand side, ready to refit any zero pattern of its weight.</summary>
+    public sealed class LayerRefit(nn.Module<Tensor, Tensor> module, Tensor h, Tensor target) : IDisposable
+    {
+        /// <summary>The weights that reproduce the dense layer's outputs best with <paramref name="current"/>'s zeros kept zero.</summary>
+        public Tensor Apply(Tensor current)
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            var keep = AsMatrix(module, current.ne(0));
+            return FromMatrix(module, Solve(h, target, keep), current.shape).to_type(current.dtype).MoveToOuterDisposeScope();
+        }
+
+        public void Dispose()
+        {
+            h.Dispose();
+            target.Dispose();
+        }
     }
 
     /// <summary>

@@ -5,10 +5,10 @@ namespace Platform.Plugins.Pruning.HessianDP.Tests;
 
 public class CurveCacheTests
 {
-    private static (StepOutcome Outcome, bool[][] Masks) Prune(int seed, double reduction, string cache)
+    private static (StepOutcome Outcome, bool[][] Masks) Prune(int seed, double reduction, string cache, bool curveReconstruction = false)
     {
         using var model = TrainedModels.Detector(seed);
-        var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = reduction, CurveLevels = 4, CurveCache = cache })
+        var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = reduction, CurveLevels = 4, CurveCache = cache, CurveReconstruction = curveReconstruction })
             .Run(TestPipeline.Context(model));
         var masks = model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
         return (outcome, masks);
@@ -41,6 +41,17 @@ public class CurveCacheTests
         var other = Prune(seed: 23, reduction: 3, cache);
         Assert.That(other.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
         Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(2));
+    }
+
+    [Test]
+    public void Curves_measured_after_a_refit_are_cached_apart_from_plain_ones()
+    {
+        var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
+        Prune(seed: 25, reduction: 3, cache);
+        var refitted = Prune(seed: 25, reduction: 3, cache, curveReconstruction: true);
+        Assert.That(refitted.Outcome.Metrics["curves_cached"], Is.EqualTo(0), "plain curves are not read for refitted ones");
+        Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(2));
+        Assert.That(Prune(seed: 25, reduction: 2, cache, curveReconstruction: true).Outcome.Metrics["curves_cached"], Is.EqualTo(1));
     }
 
     [TestCase("truncated")]

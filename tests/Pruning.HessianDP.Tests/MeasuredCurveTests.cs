@@ -72,6 +72,34 @@ public class MeasuredCurveTests
     }
 
     [Test]
+    public void Curves_measured_after_a_refit_lie_below_the_plain_curves_of_the_output_layers_and_restore_every_layer()
+    {
+        using var model = TrainedModels.Detector(seed: 12);
+        var options = new HessianDPOptions { CurveLevels = 4, CalibrationSamples = 16, CalibrationBatchSize = 4 };
+        var budget = FlopsBudget.Resolve(model, options, "test");
+        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
+        var candidates = budget.Candidates;
+        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var original = model.PrunableLayers.Select(l => l.Weight.detach().clone()).ToList();
+
+        var plain = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test");
+        var refitted = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test", refitDamping: 1e-8);
+
+        for (var i = 0; i < model.PrunableLayers.Count; i++)
+            Assert.That(model.PrunableLayers[i].Weight.detach().equal(original[i]).all().item<bool>(), Is.True, $"{model.PrunableLayers[i].Name} restored");
+        // An output layer's share of the distortion is the squared error of its outputs, which its least-squares refit
+        // minimises over the kept weights: never above magnitude pruning alone, and below it once much is pruned.
+        var outputs = candidates.Select((c, i) => (c, i)).Where(x => x.c.Name.EndsWith("heatmap") || x.c.Name.EndsWith("boxes")).ToList();
+        Assert.That(outputs, Has.Count.EqualTo(2));
+        foreach (var (candidate, i) in outputs)
+        {
+            for (var j = 1; j < grids[i].Length; j++)
+                Assert.That(refitted[i][j], Is.LessThanOrEqualTo(plain[i][j] * (1 + 1e-5) + 1e-12), $"{candidate.Name} level {j}");
+            Assert.That(refitted[i][^1], Is.LessThan(plain[i][^1] * 0.9), $"{candidate.Name} at the top level");
+        }
+    }
+
+    [Test]
     public void Measured_curves_along_given_scores_remove_the_lowest_scored_weights_first()
     {
         using var model = TrainedModels.Detector(seed: 11);

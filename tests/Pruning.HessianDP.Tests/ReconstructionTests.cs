@@ -46,6 +46,35 @@ public class ReconstructionTests
         Assert.That(Error(layer.Weight.detach()), Is.LessThan(Error(masked) * 0.9));
     }
 
+    [Test]
+    public void A_layer_alone_refit_is_the_least_squares_fit_of_its_dense_outputs_for_any_zero_pattern()
+    {
+        Seeding.Seed(32);
+        using var model = new OneLinearModel(6, 3);
+        var layer = model.PrunableLayers.Single();
+        var dense = layer.Weight.detach().clone();
+        var x = randn(64, 6).matmul(randn(6, 6) * 0.5 + eye(6));
+        var batches = new[] { new ModelBatch([], new Dictionary<string, Tensor> { ["x"] = x }) };
+        const double damping = 1e-6;
+        using var refit = WeightReconstruction.LayerAloneRefit(model, layer, batches, damping)!;
+        Assert.That(refit, Is.Not.Null);
+
+        var pruned = dense.clone();
+        pruned.view(-1).index_fill_(0, tensor(new long[] { 1, 3, 8, 9, 10, 14, 16 }), 0);
+        var w = refit.Apply(pruned).to_type(ScalarType.Float64);
+
+        var x64 = x.to_type(ScalarType.Float64);
+        for (var r = 0; r < 3; r++)
+        {
+            var s = pruned[r].ne(0).nonzero().flatten();
+            // Least squares of the dense row's outputs on the kept inputs, by QR here (not the normal equations).
+            var expected = linalg.lstsq(x64.index_select(1, s), x64.matmul(dense[r].to_type(ScalarType.Float64)).unsqueeze(1)).Solution.squeeze(1);
+            Assert.That((w[r].index_select(0, s) - expected).abs().max().item<double>(), Is.LessThan(1e-4), $"row {r}");
+            Assert.That(w[r].masked_select(pruned[r].eq(0)).count_nonzero().item<long>(), Is.Zero, "pruned weights stay zero");
+        }
+        Assert.That(layer.Weight.equal(dense).all().item<bool>(), Is.True, "the layer itself is left as it was");
+    }
+
     [TestCase("conv1d")]
     [TestCase("conv2d")]
     [TestCase("deconv2d")]
