@@ -38,7 +38,8 @@ public sealed class T3DNetCompressor(T3DNetOptions options) : ICompressor
                             training.Augment(augmentable, options.AugmentationEpochs, options, distill: stage == "end-to-end"));
                         break;
                     default:
-                        StudentTraining.Record(outcome, "distillation", training.Distill(student, options.DistillationEpochs));
+                        StudentTraining.Record(outcome, "distillation", training.Distill(student, options.DistillationEpochs,
+                            afterAugmentation: stages.TakeWhile(s => s != "distillation").Contains("augmentation")));
                         break;
                 }
             }
@@ -48,7 +49,8 @@ public sealed class T3DNetCompressor(T3DNetOptions options) : ICompressor
             student.Dispose();
             throw;
         }
-        outcome.Notes.Add($"T3DNet stages: {string.Join(" -> ", stages)}; student width {options.StudentWidth}, augmented widths up to {options.MaxWidthFactor}x.");
+        outcome.Notes.Add($"T3DNet stages: {string.Join(" -> ", stages)}; student width {options.StudentWidth} (dropout {options.StudentDropout}), augmented widths up to {options.MaxWidthFactor}x " +
+                          $"for {options.AugmentationFraction:P0} of stage 1's steps; stage 2 {(options.DistillationStart == DistillationStart.FineTune ? $"fine-tunes from {options.DistillationLearningRate}" : "restarts the schedule")}; KD alpha {options.Alpha}, T {options.Temperature}.");
         training.Finish(student, outcome);
         return outcome;
     }

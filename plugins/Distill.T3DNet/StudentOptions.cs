@@ -36,13 +36,15 @@ public class StudentOptions
     [Range(0.01, 100.0)]
     public double Temperature { get; set; } = 4;
 
-    [Description("Weight of the distillation term T^2 KL(p_teacher || p_student).")]
-    [Range(0.0, 1000.0)]
-    public double DistillationWeight { get; set; } = 1;
+    // Hinton et al. 2015's form; T3DNet's code used CE + T²·KL with both weights 1 (KL weighted x16 at T = 4), untuned (issue 14).
+    [Description("Distillation loss alpha·T²·KL(p_teacher || p_student) + (1 - alpha)·(the student model's own loss): alpha in [0, 1].")]
+    [Range(0.0, 1.0)]
+    public double Alpha { get; set; } = 0.5;
 
-    [Description("Weight of the ground-truth term (the student model's own training loss).")]
-    [Range(0.0, 1000.0)]
-    public double GroundTruthWeight { get; set; } = 1;
+    // NetAug's premise is that tiny models under-fit; it trains them with dropout 0 (the teacher's 0.3-0.4 was inherited).
+    [Description("Dropout of the student, where the model has a Dropout option (StudentOverrides can still set it).")]
+    [Range(0.0, 1.0)]
+    public double StudentDropout { get; set; }
 }
 
 public sealed class DistillOptions : StudentOptions
@@ -65,15 +67,38 @@ public sealed class T3DNetOptions : StudentOptions
     [Range(0, 100000)]
     public int DistillationEpochs { get; set; } = 20;
 
+    // A fresh one-cycle schedule warmed stage 2 up to the full peak again and partly undid stage 1 (issue 14).
+    [Description("Stage 2 after stage 1: FineTune (cosine decay from DistillationLearningRate, no warm-up) or Restart (a new one-cycle schedule at LearningRate, as if from scratch).")]
+    public DistillationStart DistillationStart { get; set; } = DistillationStart.FineTune;
+
+    [Description("Stage 2 with DistillationStart=FineTune: the learning rate it starts from (no warm-up).")]
+    [Range(1e-8, 10.0)]
+    public double DistillationLearningRate { get; set; } = 5e-4;
+
+    // NetAug (Cai et al. 2022): width factors [1.0, 1.8, 2.6]; the augmented branch is one of 1.8 and 2.6.
     [Description("Widest augmented model, as a multiple of the student's width.")]
     [Range(1.0, 64.0)]
-    public double MaxWidthFactor { get; set; } = 4;
+    public double MaxWidthFactor { get; set; } = 2.6;
 
     [Description("Augmented widths sampled from, evenly spaced in (1, MaxWidthFactor]: one is drawn per step.")]
     [Range(1, 64)]
-    public int WidthChoices { get; set; } = 3;
+    public int WidthChoices { get; set; } = 2;
+
+    // NetAug stops width augmentation for the last half of training: the tiny model then trains alone.
+    [Description("Fraction of stage 1's steps that train with an augmented width; the rest train the tiny model alone.")]
+    [Range(0.0, 1.0)]
+    public double AugmentationFraction { get; set; } = 0.5;
 
     [Description("Weight alpha of the augmented model's loss: loss = tiny loss + alpha * augmented loss (NetAug Eq. 2).")]
     [Range(0.0, 1000.0)]
     public double AugmentationWeight { get; set; } = 1;
+}
+
+public enum DistillationStart
+{
+    /// <summary>Cosine decay from DistillationLearningRate without warm-up: stage 2 fine-tunes what stage 1 trained.</summary>
+    FineTune,
+
+    /// <summary>A new one-cycle schedule at LearningRate (the behaviour before issue 14).</summary>
+    Restart,
 }

@@ -27,6 +27,7 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         if (!json.ContainsKey("WidthMultiplier"))
             throw new InvalidOperationException($"Step '{stepName}': model '{teacher.Spec.Use}' has no WidthMultiplier option, so a narrower student cannot be built from it.");
         json["WidthMultiplier"] = options.StudentWidth;
+        if (json.ContainsKey("Dropout")) json["Dropout"] = options.StudentDropout;
         if (!string.IsNullOrWhiteSpace(options.StudentOverrides))
         {
             JsonObject overrides;
@@ -47,22 +48,23 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         return student;
     }
 
-    private TrainOptions Train(int epochs) => new()
+    private TrainOptions Train(int epochs, bool fineTune = false) => new()
     {
         Epochs = epochs,
         BatchSize = options.BatchSize,
-        LearningRate = options.LearningRate,
+        LearningRate = fineTune ? ((T3DNetOptions)options).DistillationLearningRate : options.LearningRate,
+        Schedule = fineTune ? LearningRateSchedule.Cosine : LearningRateSchedule.OneCycle,
         WeightDecay = options.WeightDecay,
         Split = options.Split,
         MaxSamples = options.MaxSamples,
     };
 
-    /// <summary>Stage 2 objective on one output: GroundTruthWeight * the model's loss + DistillationWeight * T^2 KL.</summary>
+    /// <summary>Distillation objective on one output: alpha * T^2 KL + (1 - alpha) * the model's own loss.</summary>
     public LossTerms DistillationLoss(IModel student, ModelOutput output, ModelBatch batch, Tensor teacherLogits, string prefix = "")
     {
         var groundTruth = student.Loss(output, batch);
         var kl = KnowledgeDistillation.KlDivergence(output[KnowledgeDistillation.LogitsOutput(student)], teacherLogits, options.Temperature);
-        var total = groundTruth.Total * options.GroundTruthWeight + kl * (options.DistillationWeight * options.Temperature * options.Temperature);
+        var total = groundTruth.Total * (1 - options.Alpha) + kl * (options.Alpha * options.Temperature * options.Temperature);
         var terms = groundTruth.Terms.ToDictionary(kv => prefix + kv.Key, kv => kv.Value);
         terms[prefix + "kl"] = kl.item<float>();
         return new LossTerms(total, terms);
@@ -77,9 +79,13 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         return teacher.Forward(teacherBatch)[KnowledgeDistillation.LogitsOutput(teacher)].detach().clone();
     }
 
-    /// <summary>Plain knowledge distillation of the student (T3DNet stage 2).</summary>
-    public TrainHistory Distill(IModel student, int epochs) =>
-        new Trainer(context.Services).Fit(student, context.Split(options.Split), Train(epochs),
+    /// <summary>
+    /// Knowledge distillation of the student: plain KD, or T3DNet's stage 2 with <paramref name="afterAugmentation"/>,
+    /// which fine-tunes (T3DNetOptions.DistillationStart) instead of restarting the schedule.
+    /// </summary>
+    public TrainHistory Distill(IModel student, int epochs, bool afterAugmentation = false) =>
+        new Trainer(context.Services).Fit(student, context.Split(options.Split),
+            Train(epochs, fineTune: afterAugmentation && options is T3DNetOptions { DistillationStart: DistillationStart.FineTune }),
             lossOverride: (m, b) => DistillationLoss(m, m.Forward(b), b, TeacherLogits(b)),
             description: $"{stepName}: distillation");
 
@@ -92,12 +98,19 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
     {
         var widths = Enumerable.Range(1, t3d.WidthChoices).Select(k => 1 + (t3d.MaxWidthFactor - 1) * k / t3d.WidthChoices).ToArray();
         var random = Seeding.Random(context.Seed, "network-augmentation-width");
+        var train = context.Split(options.Split);
+        var count = options.MaxSamples > 0 ? Math.Min(options.MaxSamples, train.Count) : train.Count;
+        var augmentedSteps = (long)Math.Ceiling(t3d.AugmentationFraction * epochs * ((count + options.BatchSize - 1) / options.BatchSize));
+        long calls = 0;
         student.EnableAugmentation(t3d.MaxWidthFactor);
         try
         {
-            return new Trainer(context.Services).Fit(student, context.Split(options.Split), Train(epochs),
+            return new Trainer(context.Services).Fit(student, train, Train(epochs),
                 lossOverride: (m, b) =>
                 {
+                    // Past AugmentationFraction of the steps the tiny model trains alone (NetAug).
+                    if (++calls > augmentedSteps)
+                        return distill ? DistillationLoss(m, m.Forward(b), b, TeacherLogits(b)) : m.Loss(m.Forward(b), b);
                     var width = widths[random.Next(widths.Length)];
                     var a = (IWidthAugmentable)m;
                     LossTerms tiny, wide;

@@ -110,6 +110,27 @@ public class TrainerTests
         Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "epoch-0001.ckpt", "epoch-0002.ckpt", "last.ckpt" }));
     }
 
+    [Test]
+    public void One_cycle_warms_up_from_a_25th_of_the_peak_and_cosine_starts_at_the_peak_and_decays()
+    {
+        TrainHistory Train(LearningRateSchedule schedule)
+        {
+            Seeding.Seed(6);
+            using var model = new MeanPointClassifier();
+            return new Trainer(RunServices.ForTesting(6)).Fit(model, MeanPointClassifier.TwoBlobs(16, 1),
+                new TrainOptions { Epochs = 6, BatchSize = 8, LearningRate = 0.01, Schedule = schedule });
+        }
+        var oneCycle = Train(LearningRateSchedule.OneCycle).EpochLearningRate;
+        var cosine = Train(LearningRateSchedule.Cosine).EpochLearningRate;
+
+        Assert.That(oneCycle[0], Is.EqualTo(0.01 / 25).Within(1e-9), "OneCycleLR's initial rate is max_lr / div_factor (25)");
+        Assert.That(oneCycle.Max(), Is.GreaterThan(oneCycle[0] * 10));
+        Assert.That(cosine[0], Is.EqualTo(0.01).Within(1e-12), "no warm-up");
+        // 16 samples in batches of 8: epoch e starts at step 2e of 12, where the rate is 0.01 * (1 + cos(pi * 2e / 12)) / 2.
+        for (var e = 0; e < 6; e++)
+            Assert.That(cosine[e], Is.EqualTo(0.01 * (1 + Math.Cos(Math.PI * 2 * e / 12)) / 2).Within(1e-9), $"epoch {e + 1}");
+    }
+
     /// <summary>The model's own loss, plus a term worth 0 whose gradient is NaN (d sqrt(x)/dx at 0) on the calls <paramref name="faulty"/> picks.</summary>
     private static Trainer.LossFunction FaultyOn(Func<int, bool> faulty)
     {

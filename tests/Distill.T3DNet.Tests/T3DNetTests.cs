@@ -81,7 +81,7 @@ public class T3DNetCompressorTests
     public void A_few_distillation_steps_lower_the_kl_to_the_teacher()
     {
         var (context, teacher) = TrainedTeacher();
-        var options = new DistillOptions { StudentWidth = 0.125, BatchSize = 8, LearningRate = 1e-2, GroundTruthWeight = 0 };
+        var options = new DistillOptions { StudentWidth = 0.125, BatchSize = 8, LearningRate = 1e-2, Alpha = 1 };
         var training = new StudentTraining(context, teacher, options, "test");
         using var student = training.CreateStudent();
         var train = context.Split("train");
@@ -122,6 +122,45 @@ public class T3DNetCompressorTests
         using var _ = no_grad();
         Assert.That(reloaded.Forward(batch)["logits"].allclose(student.Forward(batch)["logits"]), Is.True);
         student.Dispose();
+        teacher.Dispose();
+    }
+
+    [Test]
+    public void The_distillation_loss_is_alpha_t2_kl_plus_one_minus_alpha_times_the_models_own_loss()
+    {
+        var (context, teacher) = TrainedTeacher(trainCount: 8);
+        var training = new StudentTraining(context, teacher, new DistillOptions { StudentWidth = 0.125, Alpha = 0.25, Temperature = 3 }, "test");
+        using var student = training.CreateStudent();
+        using var batch = student.Collate(Enumerable.Range(0, 8).Select(context.Split("train").Get).ToArray(), CPU);
+        using var _ = no_grad();
+        var output = student.Forward(batch);
+        var teacherLogits = training.TeacherLogits(batch);
+        var own = student.Loss(output, batch).Total.item<float>();
+        var kl = KnowledgeDistillation.KlDivergence(output["logits"], teacherLogits, 3).item<float>();
+        Assert.That(training.DistillationLoss(student, output, batch, teacherLogits).Total.item<float>(), Is.EqualTo(0.25 * 9 * kl + 0.75 * own).Within(1e-5));
+        teacher.Dispose();
+    }
+
+    [Test]
+    public void The_student_trains_without_dropout_unless_asked_and_stage_two_fine_tunes_from_its_own_low_rate()
+    {
+        var (context, teacher) = TrainedTeacher(trainCount: 16);
+        var options = new T3DNetOptions { StudentWidth = 0.125, AugmentationEpochs = 2, DistillationEpochs = 2, BatchSize = 8, DistillationLearningRate = 3e-4 };
+        var training = new StudentTraining(context, teacher, options, "test");
+        using var student = (PointNetModel)training.CreateStudent();
+        Assert.That(student.Options.Dropout, Is.Zero, "StudentDropout defaults to 0 whatever the teacher's");
+
+        var augmentation = training.Augment(student, 2, options, distill: false);
+        // 2 epochs of 2 steps, AugmentationFraction 0.5: the first epoch trains an augmented width, the second the tiny model alone.
+        Assert.That(augmentation.EpochTerms[0].Keys, Does.Contain("width_factor"));
+        Assert.That(augmentation.EpochTerms[1].Keys, Has.None.StartWith("augmented_").And.None.EqualTo("width_factor"));
+
+        var fineTune = training.Distill(student, 2, afterAugmentation: true);
+        var restart = new StudentTraining(context, teacher, new T3DNetOptions { DistillationStart = DistillationStart.Restart, LearningRate = 2e-3, BatchSize = 8 }, "test")
+            .Distill(student, 2, afterAugmentation: true);
+        Assert.That(fineTune.EpochLearningRate[0], Is.EqualTo(3e-4).Within(1e-12), "no warm-up: starts at DistillationLearningRate");
+        Assert.That(fineTune.EpochLearningRate[1], Is.LessThan(3e-4));
+        Assert.That(restart.EpochLearningRate[0], Is.EqualTo(2e-3 / 25).Within(1e-12), "Restart warms up again from LearningRate / 25");
         teacher.Dispose();
     }
 

@@ -31,6 +31,9 @@ public class TrainOptions
     [Range(0.0, 1e6)]
     public double GradientClip { get; set; } = 10;
 
+    [Description("Learning-rate schedule: OneCycle (warm-up to LearningRate, then cosine decay) or Cosine (start at LearningRate, cosine decay, no warm-up: for fine-tuning trained weights).")]
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
+
     [Description("Split to train on.")]
     public string Split { get; set; } = "train";
 
@@ -43,8 +46,19 @@ public class TrainOptions
     public int MaxSamples { get; set; }
 }
 
+public enum LearningRateSchedule
+{
+    /// <summary>Warm-up to the peak, then cosine decay (Smith 2018): for training from scratch.</summary>
+    OneCycle,
+
+    /// <summary>Cosine decay from the peak without warm-up: for a later stage that fine-tunes trained weights.</summary>
+    Cosine,
+}
+
 /// <summary>What a training run measured.</summary>
-public sealed record TrainHistory(IReadOnlyList<double> EpochLoss, IReadOnlyList<IReadOnlyDictionary<string, double>> EpochTerms, double Seconds);
+/// <param name="EpochLearningRate">The learning rate of each epoch's first step (the schedule as it ran).</param>
+public sealed record TrainHistory(IReadOnlyList<double> EpochLoss, IReadOnlyList<IReadOnlyDictionary<string, double>> EpochTerms, double Seconds,
+    IReadOnlyList<double> EpochLearningRate);
 
 /// <summary>
 /// The one training loop: seeded shuffling, AdamW with a one-cycle schedule, gradient clipping,
@@ -77,11 +91,15 @@ public sealed class Trainer(RunServices services)
         var stepsPerEpoch = (count + options.BatchSize - 1) / options.BatchSize;
         var parameters = model.Module.parameters().Concat(extraParameters ?? []).Where(p => p.requires_grad).ToList();
         var optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
-        var scheduler = optim.lr_scheduler.OneCycleLR(optimizer, options.LearningRate, total_steps: Math.Max(1, options.Epochs * stepsPerEpoch));
+        var totalSteps = Math.Max(1, options.Epochs * stepsPerEpoch);
+        var scheduler = options.Schedule == LearningRateSchedule.Cosine
+            ? optim.lr_scheduler.CosineAnnealingLR(optimizer, totalSteps)
+            : optim.lr_scheduler.OneCycleLR(optimizer, options.LearningRate, total_steps: totalSteps);
         var random = Seeding.Random(services.Seed, "train-shuffle");
         var loss = lossOverride ?? ((m, b) => m.Loss(m.Forward(b), b));
         var epochLoss = new List<double>();
         var epochTerms = new List<IReadOnlyDictionary<string, double>>();
+        var epochRate = new List<double>();
 
         model.Module.train();
         using var progress = services.Progress.Start(description, (long)options.Epochs * stepsPerEpoch);
@@ -130,6 +148,7 @@ public sealed class Trainer(RunServices services)
                     RecomputedSteps++;
                 }
                 foreach (var (_, saved) in buffers) saved.Dispose();
+                if (step == 0) epochRate.Add(optimizer.ParamGroups.First().LearningRate);
                 optimizer.step();
                 scheduler.step();
                 model.Masks.Apply(model.PrunableLayers);
@@ -144,7 +163,7 @@ public sealed class Trainer(RunServices services)
         }
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
-        return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds);
+        return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds, epochRate);
     }
 
     private static double GradientNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters)
