@@ -48,12 +48,13 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         return student;
     }
 
-    private TrainOptions Train(int epochs, bool fineTune = false) => new()
+    /// <param name="fineTuneRate">Not null: a cosine schedule from this rate without warm-up, instead of one-cycle at LearningRate.</param>
+    private TrainOptions Train(int epochs, double? fineTuneRate = null) => new()
     {
         Epochs = epochs,
         BatchSize = options.BatchSize,
-        LearningRate = fineTune ? ((T3DNetOptions)options).DistillationLearningRate : options.LearningRate,
-        Schedule = fineTune ? LearningRateSchedule.Cosine : LearningRateSchedule.OneCycle,
+        LearningRate = fineTuneRate ?? options.LearningRate,
+        Schedule = fineTuneRate is null ? LearningRateSchedule.OneCycle : LearningRateSchedule.Cosine,
         WeightDecay = options.WeightDecay,
         Split = options.Split,
         MaxSamples = options.MaxSamples,
@@ -85,7 +86,7 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
     /// </summary>
     public TrainHistory Distill(IModel student, int epochs, bool afterAugmentation = false) =>
         new Trainer(context.Services).Fit(student, context.Split(options.Split),
-            Train(epochs, fineTune: afterAugmentation && options is T3DNetOptions { DistillationStart: DistillationStart.FineTune }),
+            Train(epochs, afterAugmentation && options is T3DNetOptions { DistillationStart: DistillationStart.FineTune } t3d ? t3d.DistillationLearningRate : null),
             lossOverride: (m, b) => DistillationLoss(m, m.Forward(b), b, TeacherLogits(b)),
             description: $"{stepName}: distillation");
 
@@ -99,13 +100,13 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         var widths = Enumerable.Range(1, t3d.WidthChoices).Select(k => 1 + (t3d.MaxWidthFactor - 1) * k / t3d.WidthChoices).ToArray();
         var random = Seeding.Random(context.Seed, "network-augmentation-width");
         var train = context.Split(options.Split);
-        var count = options.MaxSamples > 0 ? Math.Min(options.MaxSamples, train.Count) : train.Count;
-        var augmentedSteps = (long)Math.Ceiling(t3d.AugmentationFraction * epochs * ((count + options.BatchSize - 1) / options.BatchSize));
+        var schedule = Train(epochs);
+        var augmentedSteps = (long)Math.Ceiling(t3d.AugmentationFraction * epochs * schedule.StepsPerEpoch(train));
         long calls = 0;
         student.EnableAugmentation(t3d.MaxWidthFactor);
         try
         {
-            return new Trainer(context.Services).Fit(student, train, Train(epochs),
+            return new Trainer(context.Services).Fit(student, train, schedule,
                 lossOverride: (m, b) =>
                 {
                     // Past AugmentationFraction of the steps the tiny model trains alone (NetAug).

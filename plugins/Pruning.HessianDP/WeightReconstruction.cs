@@ -125,8 +125,7 @@ internal static class WeightReconstruction
         var keep = AsMatrix(module, weight.detach().ne(0));
         if (model.Masks.TryGet(layer.Name, out var mask)) keep = AsMatrix(module, mask.to(weight.device));
         var target = cross!.matmul(wDense.t());                                    // Xᵀ X_d W_denseᵀ: [d, rows]
-        var lambda = damping * gram!.diagonal().mean().item<double>();
-        var h = gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(lambda, 1e-12);
+        var h = Damped(gram!, damping);
         if (selection == ReconstructionSelection.ObsSaliency)
         {
             keep = ObsKeep(wDense, h, keep);
@@ -135,6 +134,10 @@ internal static class WeightReconstruction
         weight.copy_(FromMatrix(module, Solve(h, target, keep), weight.shape).to_type(weight.dtype));
         model.Masks.Apply(layer);
     }
+
+    /// <summary>XᵀX + λI with λ = damping · mean diag(XᵀX) (at least 1e-12, so an all-zero input stays solvable).</summary>
+    private static Tensor Damped(Tensor gram, double damping) =>
+        gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(damping * gram.diagonal().mean().item<double>(), 1e-12);
 
     /// <summary>Per output row r: w_S = H_SS⁻¹ target_S,r over the row's kept inputs S; zero elsewhere. [rows, d].</summary>
     private static Tensor Solve(Tensor h, Tensor target, Tensor keep)
@@ -182,8 +185,7 @@ internal static class WeightReconstruction
             // X = X_dense here: the right-hand side is the undamped XᵀX W_denseᵀ; the damping only regularises the solve.
             var dense = AsMatrix(module, layer.Weight.detach().to_type(ScalarType.Float64));
             target = gram!.matmul(dense.t()).DetachFromDisposeScope();
-            var lambda = damping * gram.diagonal().mean().item<double>();
-            h = (gram + eye(gram.shape[0], dtype: ScalarType.Float64, device: gram.device) * Math.Max(lambda, 1e-12)).DetachFromDisposeScope();
+            h = Damped(gram, damping).DetachFromDisposeScope();
         }
         return new LayerRefit(module, h, target);
     }

@@ -44,6 +44,12 @@ public class TrainOptions
     [Description("Use at most this many training samples (0: all).")]
     [Range(0, int.MaxValue)]
     public int MaxSamples { get; set; }
+
+    /// <summary>The samples an epoch draws from <paramref name="data"/> (at most MaxSamples when that is set).</summary>
+    public int SamplesPerEpoch(ISampleSource data) => MaxSamples > 0 ? Math.Min(MaxSamples, data.Count) : data.Count;
+
+    /// <summary>Optimiser steps per epoch on <paramref name="data"/> (the last batch may be short).</summary>
+    public int StepsPerEpoch(ISampleSource data) => (SamplesPerEpoch(data) + BatchSize - 1) / BatchSize;
 }
 
 public enum LearningRateSchedule
@@ -86,9 +92,9 @@ public sealed class Trainer(RunServices services)
     {
         TorchRuntime.Initialize();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var count = options.MaxSamples > 0 ? Math.Min(options.MaxSamples, data.Count) : data.Count;
+        var count = options.SamplesPerEpoch(data);
         if (count == 0) throw new InvalidOperationException($"Split '{data.Name}' has no samples to train on.");
-        var stepsPerEpoch = (count + options.BatchSize - 1) / options.BatchSize;
+        var stepsPerEpoch = options.StepsPerEpoch(data);
         var parameters = model.Module.parameters().Concat(extraParameters ?? []).Where(p => p.requires_grad).ToList();
         var optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
         var totalSteps = Math.Max(1, options.Epochs * stepsPerEpoch);

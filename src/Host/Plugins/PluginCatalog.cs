@@ -49,11 +49,11 @@ public sealed class PluginCatalog
 
     /// <summary>
     /// Looks at every sub-folder of each root (a root that is itself a plugin folder counts too). Plugins under
-    /// <paramref name="ownRoot"/> (the host's artifacts/plugins) load; any other plugin folder loads only when
-    /// <paramref name="trust"/> holds its current files (nothing of it is loaded otherwise); the trust file is read
-    /// only when such a folder is met.
+    /// <paramref name="ownRoot"/> (the host's artifacts/plugins) load; any other plugin folder loads only when the
+    /// user's <see cref="PluginTrust"/> holds its current files (nothing of it is loaded otherwise); the trust file is
+    /// read only when such a folder is met.
     /// </summary>
-    public static PluginCatalog Discover(IEnumerable<string> roots, string? ownRoot = null, Func<PluginTrust>? trust = null)
+    public static PluginCatalog Discover(IEnumerable<string> roots, string? ownRoot = null)
     {
         PluginTrust? store = null;
         var own = ownRoot is null ? null : Path.GetFullPath(ownRoot);
@@ -71,7 +71,7 @@ public sealed class PluginCatalog
             {
                 if (!seen.Add(folder)) continue;
                 var refusal = own is not null && Path.GetDirectoryName(folder) == own ? null
-                    : (store ??= (trust ?? (() => PluginTrust.Load()))()).Refusal(folder);
+                    : (store ??= PluginTrust.Load()).Refusal(folder);
                 if (refusal is null) catalog.Load(folder);
                 else catalog._plugins.Add(new PluginInfo(Path.GetFileName(folder), folder, null, null, [], refusal));
             }

@@ -110,18 +110,18 @@ public sealed class PluginTrust
     {
         problem = null;
         if (!Directory.Exists(folder)) { problem = "the folder does not exist"; return null; }
-        var files = new List<string>();
+        var files = new List<FileInfo>();
         foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos("*", SearchOption.AllDirectories))
         {
             if (entry.LinkTarget is not null) { problem = $"it holds a symbolic link ({Path.GetRelativePath(folder, entry.FullName)}); plugin folders with links are not trusted"; return null; }
-            if (entry is FileInfo) files.Add(entry.FullName);
+            if (entry is FileInfo file) files.Add(file);
         }
-        if (files.Sum(f => new FileInfo(f).Length) > MaxFolderBytes) { problem = $"it holds more than {MaxFolderBytes >> 30} GiB"; return null; }
+        if (files.Sum(f => f.Length) > MaxFolderBytes) { problem = $"it holds more than {MaxFolderBytes >> 30} GiB"; return null; }
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var file in files.Select(f => (Full: f, Relative: Path.GetRelativePath(folder, f).Replace('\\', '/'))).OrderBy(f => f.Relative, StringComparer.Ordinal))
+        foreach (var file in files.Select(f => (Info: f, Relative: Path.GetRelativePath(folder, f.FullName).Replace('\\', '/'))).OrderBy(f => f.Relative, StringComparer.Ordinal))
         {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{file.Relative}\n{new FileInfo(file.Full).Length}\n"));
-            using var stream = File.OpenRead(file.Full);
+            hash.AppendData(Encoding.UTF8.GetBytes($"{file.Relative}\n{file.Info.Length}\n"));
+            using var stream = file.Info.OpenRead();
             var buffer = new byte[1 << 16];
             int read;
             while ((read = stream.Read(buffer)) > 0) hash.AppendData(buffer, 0, read);
