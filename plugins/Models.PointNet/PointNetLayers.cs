@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Platform.Abstractions.Models;
 using static TorchSharp.torch;
 
 namespace Platform.Plugins.Models.PointNet;
@@ -96,15 +97,16 @@ public sealed class TNet : nn.Module<Tensor, Tensor>
     private readonly Linear transform;
     private readonly long k;
 
-    public TNet(string name, long k, Func<int, long> width) : base(name)
+    /// <param name="width">A layer's width from its name inside the T-Net and its width in the paper.</param>
+    public TNet(string name, long k, Func<string, int, long> width) : base(name)
     {
         this.k = k;
-        mlp1 = new SharedMlp("mlp1", k, width(64));
-        mlp2 = new SharedMlp("mlp2", width(64), width(128));
-        mlp3 = new SharedMlp("mlp3", width(128), width(1024));
-        fc1 = new FullyConnected("fc1", width(1024), width(512));
-        fc2 = new FullyConnected("fc2", width(512), width(256));
-        transform = nn.Linear(width(256), k * k);
+        mlp1 = new SharedMlp("mlp1", k, width("mlp1", 64));
+        mlp2 = new SharedMlp("mlp2", mlp1.OutChannels, width("mlp2", 128));
+        mlp3 = new SharedMlp("mlp3", mlp2.OutChannels, width("mlp3", 1024));
+        fc1 = new FullyConnected("fc1", mlp3.OutChannels, width("fc1", 512));
+        fc2 = new FullyConnected("fc2", fc1.OutChannels, width("fc2", 256));
+        transform = nn.Linear(fc2.OutChannels, k * k);
         using (no_grad())
         {
             transform.weight!.zero_();
@@ -112,6 +114,10 @@ public sealed class TNet : nn.Module<Tensor, Tensor>
         }
         RegisterComponents();
     }
+
+    /// <summary>The T-Net's hidden channel groups, its layers named under <paramref name="prefix"/>.</summary>
+    public IEnumerable<ChannelGroup> ChannelGroups(string prefix) =>
+        PointNetLayerChain.Groups(prefix, [("mlp1", mlp1), ("mlp2", mlp2), ("mlp3", mlp3), ("fc1", fc1), ("fc2", fc2), ("transform", transform)]);
 
     /// <summary>(B, k, N) to the (B, k, k) transform.</summary>
     public override Tensor forward(Tensor x)
@@ -122,4 +128,28 @@ public sealed class TNet : nn.Module<Tensor, Tensor>
 
     /// <summary>Multiply-accumulates of the transform's application per sample (x' = x A, Sec. 4.2).</summary>
     public long K => k;
+}
+
+/// <summary>Channel groups of a chain of PointNet layers, each read only by the next (through max pooling where there is one).</summary>
+internal static class PointNetLayerChain
+{
+    public static IEnumerable<ChannelGroup> Groups(string prefix, IReadOnlyList<(string Name, nn.Module Layer)> chain)
+    {
+        for (var i = 0; i + 1 < chain.Count; i++)
+        {
+            var (name, layer) = chain[i];
+            if (layer is not IMatrixLayer { Norm: not null } producer)
+                throw new InvalidOperationException($"PointNet layer '{prefix}{name}' is not a layer with a batch norm, so it cannot head a channel group.");
+            yield return ChannelGroup.Chain(prefix + name, producer.OutChannels, prefix + WeightOwner(name, layer), $"{prefix}{name}.norm",
+                [prefix + WeightOwner(chain[i + 1].Name, chain[i + 1].Layer)]);
+        }
+    }
+
+    /// <summary>The module holding a layer's weight, by state-dict name.</summary>
+    private static string WeightOwner(string name, nn.Module layer) => layer switch
+    {
+        SharedMlp => name + ".conv",
+        FullyConnected or ClassScores => name + ".linear",
+        _ => name,
+    };
 }

@@ -31,10 +31,13 @@ public sealed class PointNetOptions
     [Description("Dropout probability before the last two layers of the classifier head.")]
     [Range(0.0, 0.95)]
     public double Dropout { get; set; } = 0.3;
+
+    [Description("Widths of single layers by channel-group name (e.g. 'mlp5': 300, 'inputTransform.fc1': 128), overriding WidthMultiplier: what channel pruning writes, so a pruned checkpoint rebuilds its own architecture.")]
+    public Dictionary<string, int> ChannelWidths { get; set; } = [];
 }
 
 /// <summary>PointNet classifier; supports network augmentation (its wider versions share its weights as leading slices).</summary>
-public sealed class PointNetModel : ModelBase, IWidthAugmentable
+public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunable
 {
     private readonly PointNetOptions options;
     private readonly PointNetNetwork network;
@@ -48,8 +51,17 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable
         if (dataset.ClassNames.Count < 2) throw new ArgumentException($"Dataset '{dataset.Name}' has {dataset.ClassNames.Count} classes; a classifier needs at least 2.");
         this.options = options;
         channels = Math.Max(3, dataset.PointFeatures);
-        network = new PointNetNetwork(channels, dataset.ClassNames.Count, options.WidthMultiplier, options.InputTransform, options.FeatureTransform, options.Dropout);
+        if (options.ChannelWidths.FirstOrDefault(kv => kv.Value < 1) is { Key: not null } bad)
+            throw new ArgumentException($"PointNet option ChannelWidths: '{bad.Key}' = {bad.Value}; a layer needs at least one channel.");
+        network = new PointNetNetwork(channels, dataset.ClassNames.Count, options.WidthMultiplier, options.InputTransform, options.FeatureTransform, options.Dropout,
+            options.ChannelWidths);
+        var groups = ChannelGroups.Select(g => g.Name).ToHashSet();
+        if (options.ChannelWidths.Keys.FirstOrDefault(k => !groups.Contains(k)) is { } unknown)
+            throw new ArgumentException($"PointNet option ChannelWidths names '{unknown}', which is not a channel group of this PointNet (groups: {string.Join(", ", groups)}).");
+        this.dataset = dataset;
     }
+
+    private readonly DatasetInfo dataset;
 
     public PointNetOptions Options => options;
     public PointNetNetwork Network => network;
@@ -97,6 +109,54 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable
     }
 
     public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => ClassificationBatch.Predict(output["logits"]);
+
+    // ---- structured pruning (IChannelPrunable) ----
+
+    /// <summary>
+    /// Every hidden layer's output channels, read by the next layer (after max pooling for mlp5 and the T-Nets' mlp3).
+    /// mlp2's channels are left whole when the feature transform is on: its k x k matrix mixes them.
+    /// </summary>
+    public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= FindChannelGroups();
+
+    private IReadOnlyList<ChannelGroup>? _groups;
+
+    private List<ChannelGroup> FindChannelGroups()
+    {
+        var groups = new List<ChannelGroup>();
+        if (network.InputTransform is { } input) groups.AddRange(input.ChannelGroups("inputTransform."));
+        if (network.FeatureTransform is { } feature) groups.AddRange(feature.ChannelGroups("featureTransform."));
+        string[] names = ["mlp1", "mlp2", "mlp3", "mlp4", "mlp5", "fc1", "fc2", "classifier"];
+        groups.AddRange(PointNetLayerChain.Groups("", names.Zip(network.Trunk, (n, l) => (n, (nn.Module)l)).ToArray())
+            .Where(g => network.FeatureTransform is null || g.Name != "mlp2"));
+        return groups;
+    }
+
+    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept)
+    {
+        var widths = new Dictionary<string, int>(options.ChannelWidths);
+        foreach (var (group, channels) in kept) widths[group] = channels.Length;
+        var smaller = new PointNetModel(new PointNetOptions
+        {
+            WidthMultiplier = options.WidthMultiplier,
+            NumPoints = options.NumPoints,
+            InputTransform = options.InputTransform,
+            FeatureTransform = options.FeatureTransform,
+            OrthogonalityWeight = options.OrthogonalityWeight,
+            Dropout = options.Dropout,
+            ChannelWidths = widths,
+        }, dataset);
+        try
+        {
+            smaller.Module.to(network.parameters().First().device);
+            Abstractions.Kit.ChannelSurgery.Transplant(this, smaller, ChannelGroups, kept);
+        }
+        catch
+        {
+            smaller.Dispose();
+            throw;
+        }
+        return smaller;
+    }
 
     // ---- network augmentation (IWidthAugmentable) ----
 

@@ -6,7 +6,9 @@ namespace Platform.Plugins.Models.PointNet;
 /// <summary>
 /// The PointNet classification network (Qi et al., CVPR 2017, Fig. 2): input transform, shared MLP (64, 64),
 /// feature transform, shared MLP (64, 128, 1024), max pooling, MLP (512, 256, k). Every hidden width is
-/// scaled by the width multiplier, so one class builds the teacher and the tiny student.
+/// scaled by the width multiplier, so one class builds the teacher and the tiny student; a layer named in the channel
+/// widths (a channel-pruned model's, see <see cref="PointNetModel.ChannelGroups"/>) has that width instead. Layers are named
+/// as their parameters are (after the fields: "mlp5", "inputTransform.fc1").
 /// </summary>
 public sealed class PointNetNetwork : nn.Module
 {
@@ -18,21 +20,23 @@ public sealed class PointNetNetwork : nn.Module
     private readonly ClassScores classifier;
     private readonly double dropout;
 
-    public PointNetNetwork(int inputChannels, int classes, double widthMultiplier, bool useInputTransform, bool useFeatureTransform, double dropout)
+    public PointNetNetwork(int inputChannels, int classes, double widthMultiplier, bool useInputTransform, bool useFeatureTransform, double dropout,
+        IReadOnlyDictionary<string, int>? channelWidths = null)
         : base("pointnet")
     {
-        long Width(int channels) => ScaledWidth(channels, widthMultiplier);
+        long Width(string layer, int paper) =>
+            channelWidths is not null && channelWidths.TryGetValue(layer, out var w) ? w : ScaledWidth(paper, widthMultiplier);
         this.dropout = dropout;
-        if (useInputTransform) inputTransform = new TNet("input_transform", 3, Width);
-        mlp1 = new SharedMlp("mlp1", inputChannels, Width(64));
-        mlp2 = new SharedMlp("mlp2", Width(64), Width(64));
-        if (useFeatureTransform) featureTransform = new TNet("feature_transform", Width(64), Width);
-        mlp3 = new SharedMlp("mlp3", Width(64), Width(64));
-        mlp4 = new SharedMlp("mlp4", Width(64), Width(128));
-        mlp5 = new SharedMlp("mlp5", Width(128), Width(1024));
-        fc1 = new FullyConnected("fc1", Width(1024), Width(512));
-        fc2 = new FullyConnected("fc2", Width(512), Width(256));
-        classifier = new ClassScores("classifier", Width(256), classes);
+        if (useInputTransform) inputTransform = new TNet("input_transform", 3, (layer, paper) => Width("inputTransform." + layer, paper));
+        mlp1 = new SharedMlp("mlp1", inputChannels, Width("mlp1", 64));
+        mlp2 = new SharedMlp("mlp2", mlp1.OutChannels, Width("mlp2", 64));
+        if (useFeatureTransform) featureTransform = new TNet("feature_transform", mlp2.OutChannels, (layer, paper) => Width("featureTransform." + layer, paper));
+        mlp3 = new SharedMlp("mlp3", mlp2.OutChannels, Width("mlp3", 64));
+        mlp4 = new SharedMlp("mlp4", mlp3.OutChannels, Width("mlp4", 128));
+        mlp5 = new SharedMlp("mlp5", mlp4.OutChannels, Width("mlp5", 1024));
+        fc1 = new FullyConnected("fc1", mlp5.OutChannels, Width("fc1", 512));
+        fc2 = new FullyConnected("fc2", fc1.OutChannels, Width("fc2", 256));
+        classifier = new ClassScores("classifier", fc2.OutChannels, classes);
         RegisterComponents();
     }
 

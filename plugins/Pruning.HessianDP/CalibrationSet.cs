@@ -34,7 +34,7 @@ internal sealed class CalibrationSet : IDisposable
     public DistortionWeights Weights { get; }
     public int Samples { get; }
 
-    public static DistortionWeights WeightsOf(PruningOptions options) =>
+    public static DistortionWeights WeightsOf(PruningBudgetOptions options) =>
         new(options.ConfidenceWeight, options.LocalityWeight, options.LogitsWeight)
         {
             Kind = options.Distortion,
@@ -44,7 +44,7 @@ internal sealed class CalibrationSet : IDisposable
         };
 
     /// <summary>Reads the first CalibrationSamples of CalibrationSplit and records the (dense) model's outputs on them.</summary>
-    public static CalibrationSet Load(PipelineContext context, IModel model, PruningOptions options, string step)
+    public static CalibrationSet Load(PipelineContext context, IModel model, PruningBudgetOptions options, string step)
     {
         ISampleSource split;
         try

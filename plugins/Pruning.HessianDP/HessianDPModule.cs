@@ -16,5 +16,12 @@ public sealed class HessianDPModule : Module
             "Baseline: one magnitude threshold over all layers, to a FLOPs budget.");
         builder.RegisterCompressor<LampCompressor, PruningOptions>("lamp",
             "Baseline: LAMP layer-adaptive magnitude scores (Lee et al., ICLR 2021) with one global threshold, to a FLOPs budget.");
+        // Structured: channels removed physically (models that declare IChannelPrunable), so the pruned model runs faster.
+        builder.RegisterCompressor<ChannelDPCompressor, ChannelPruningOptions>("channel-dp",
+            "DM3D's allocation for channels: per channel group, measured output distortion at each keep ratio, exact DP over a FLOPs budget; the model is rebuilt smaller.");
+        builder.RegisterCompressor<UniformChannelsCompressor, ChannelPruningOptions>("uniform-channels",
+            "Baseline: the same kept fraction of channels in every group (a width multiplier), to a FLOPs budget; the model is rebuilt smaller.");
+        builder.RegisterCompressor<GlobalChannelsCompressor, ChannelPruningOptions>("global-channels",
+            "Baseline: filter pruning by importance (Li et al., ICLR 2017) with one threshold over all groups, to a FLOPs budget; the model is rebuilt smaller.");
     }
 }

@@ -24,8 +24,8 @@ public enum CostBasis
     Capacity,
 }
 
-/// <summary>Options every pruning compressor of this plugin shares: the FLOPs budget, the per-layer limits, and the calibration data the output distortion is measured on.</summary>
-public class PruningOptions
+/// <summary>Options every compressor of this plugin shares, weight or channel pruning: the FLOPs target, where costs are counted, and the calibration data the output distortion is measured on.</summary>
+public class PruningBudgetOptions
 {
     [Description("Target FLOPs reduction: dense FLOPs divided by pruned FLOPs (4.0 keeps a quarter). Used when RemainingFlops is 0.")]
     [Range(1.0, 1e9)]
@@ -34,29 +34,12 @@ public class PruningOptions
     [Description("After pruning, re-estimate batch-norm running statistics on the calibration samples (no learned parameter changes); not after Reconstruct, which restores the outputs the statistics describe.")]
     public bool RecalibrateBatchNorm { get; set; } = true;
 
-    [Description("Target FLOPs (multiply-accumulates per sample) to keep, counted in BudgetScope; 0 means use FlopsReduction.")]
-    [Range(0.0, double.MaxValue)]
-    public double RemainingFlops { get; set; }
-
-    [Description("What the budget counts: WholeModel (ModelStats.Flops, including the unprunable OtherFlopsPerSample) or PrunableLayers (only the prunable conv/linear weights). Both ratios are reported either way.")]
-    public BudgetScope BudgetScope { get; set; } = BudgetScope.WholeModel;
-
     // Capacity counted the kitti-small pillar net at 8000 pillars where the frames have ~2090: 3.8x too dear to keep (issue 10 §2).
     [Description("Where FLOPs are counted for the budget: CalibrationInput (input-dependent layers at the calibration samples' mean input, when the model reports such costs and CalibrationSamples > 0) or Capacity (the model's configured maximum). Both counts are reported.")]
     public CostBasis Costs { get; set; } = CostBasis.CalibrationInput;
 
-    [Description("Largest fraction of one layer's weights that may be removed.")]
-    [Range(0.0, 1.0)]
-    public double MaxSparsity { get; set; } = 0.98;
-
-    [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
-    public string KeepDense { get; set; } = "";
-
-    [Description("After the masks are chosen, refit each pruned layer's surviving weights by least squares on the calibration samples (in forward order, each on the already-pruned network's inputs, to the dense layer's outputs).")]
+    [Description("After pruning, refit by least squares on the calibration samples, in forward order, each on the already-pruned network's inputs to the dense layer's outputs: weight pruning refits each pruned layer's surviving weights; channel pruning each layer that reads removed channels.")]
     public bool Reconstruct { get; set; }
-
-    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) or ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency).")]
-    public ReconstructionSelection ReconstructionSelection { get; set; } = ReconstructionSelection.CompressorMasks;
 
     // Chosen on val (bench/results/hessiandp-damping.md, 2x): 0.01 cost hessian-dp 7.00 points, 1e-4 2.58; lamp 9.52 and 1.41.
     [Description("Reconstruction: λ of the damped Gram matrix XᵀX + λI, as a fraction of its mean diagonal. Larger values shrink the refitted weights, which the batch-norm statistics after the layer do not follow.")]
@@ -66,7 +49,7 @@ public class PruningOptions
     [Description("Split the calibration samples come from (the first CalibrationSamples of it).")]
     public string CalibrationSplit { get; set; } = "train";
 
-    [Description("Calibration samples: the Hessian estimate for hessian-dp, and the measured output distortion after pruning for every method (0: baselines skip the measurement).")]
+    [Description("Calibration samples: the Hessian estimate for hessian-dp, the measured curves of hessian-dp and channel-dp, and the measured output distortion after pruning for every method (0: baselines skip the measurement).")]
     [Range(0, 100000)]
     public int CalibrationSamples { get; set; } = 16;
 
@@ -100,6 +83,27 @@ public class PruningOptions
     [Description("Weight of classifier logits in the output distortion.")]
     [Range(0.0, 1e6)]
     public double LogitsWeight { get; set; } = 1.0;
+}
+
+/// <summary>Options every weight-pruning compressor of this plugin shares: the budget, the per-layer limits, and reconstruction.</summary>
+public class PruningOptions : PruningBudgetOptions
+{
+    [Description("Target FLOPs (multiply-accumulates per sample) to keep, counted in BudgetScope; 0 means use FlopsReduction.")]
+    [Range(0.0, double.MaxValue)]
+    public double RemainingFlops { get; set; }
+
+    [Description("What the budget counts: WholeModel (ModelStats.Flops, including the unprunable OtherFlopsPerSample) or PrunableLayers (only the prunable conv/linear weights). Both ratios are reported either way.")]
+    public BudgetScope BudgetScope { get; set; } = BudgetScope.WholeModel;
+
+    [Description("Largest fraction of one layer's weights that may be removed.")]
+    [Range(0.0, 1.0)]
+    public double MaxSparsity { get; set; } = 0.98;
+
+    [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
+    public string KeepDense { get; set; } = "";
+
+    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) or ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency).")]
+    public ReconstructionSelection ReconstructionSelection { get; set; } = ReconstructionSelection.CompressorMasks;
 }
 
 /// <summary>Which weights a reconstructed layer keeps.</summary>

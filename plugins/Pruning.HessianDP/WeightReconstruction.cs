@@ -35,7 +35,8 @@ internal static class WeightReconstruction
         {
             var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
             if (!Supported(module)) { skipped.Add(layer.Name); task.Advance(); continue; }
-            Reconstruct(model, layer, module, dense, batches, damping, selection);
+            var denseSide = new DenseLayer(module, batch => CaptureInput(model, module, batch, dense), dense[layer.Name]);
+            Reconstruct(model, layer, module, denseSide, batches, damping, selection);
             done++;
             task.Advance(1, layer.Name);
         }
@@ -103,7 +104,41 @@ internal static class WeightReconstruction
         ? m.reshape(shape[1], shape[2], shape[3], shape[0]).permute(3, 0, 1, 2)
         : m.reshape(shape);
 
-    private static void Reconstruct(IModel model, PrunableLayer layer, nn.Module<Tensor, Tensor> module, IReadOnlyDictionary<string, Tensor> dense,
+    /// <summary>The layer a reconstruction imitates: its module, its input on a batch, and its weight.</summary>
+    private sealed record DenseLayer(nn.Module<Tensor, Tensor> Module, Func<ModelBatch, Tensor> Input, Tensor Weight);
+
+    /// <summary>
+    /// Channel pruning's reconstruction (ThiNet / He et al., ICCV 2017 "Channel Pruning": the next layer refitted from the kept
+    /// channels): each layer named in <paramref name="denseWeights"/>, in <paramref name="pruned"/>'s forward order and each
+    /// seeing the already-refitted layers before it, is refitted by least squares on its inputs there to reproduce, on the
+    /// dense inputs, the same layer of <paramref name="dense"/> with the given weight (the dense weight cut to the output
+    /// channels the pruned layer kept). The input widths may differ (removed input channels).
+    /// </summary>
+    public static Result RunAgainst(IModel pruned, IModel dense, IReadOnlyDictionary<string, Tensor> denseWeights, IReadOnlyList<ModelBatch> batches,
+        double damping, IProgressReporter progress, string step)
+    {
+        var layerNames = denseWeights.Keys;
+        var modules = pruned.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var denseModules = dense.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
+        var order = ForwardOrder(pruned, pruned.PrunableLayers.Where(l => layerNames.Contains(l.Name)).ToList(), modules, batches[0]);
+        var skipped = layerNames.Where(n => order.All(l => l.Name != n)).ToList();
+        var done = 0;
+        pruned.Module.eval();
+        dense.Module.eval();
+        using var task = progress.Start($"{step}: reconstruction of the layers reading pruned channels", order.Count);
+        foreach (var layer in order)
+        {
+            var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
+            if (!Supported(module) || denseModules.GetValueOrDefault(layer.Name) is not nn.Module<Tensor, Tensor> denseModule) { skipped.Add(layer.Name); task.Advance(); continue; }
+            Reconstruct(pruned, layer, module, new DenseLayer(denseModule, batch => CaptureInput(dense, denseModule, batch, null), denseWeights[layer.Name]),
+                batches, damping, ReconstructionSelection.CompressorMasks);
+            done++;
+            task.Advance(1, layer.Name);
+        }
+        return new Result(done, skipped);
+    }
+
+    private static void Reconstruct(IModel model, PrunableLayer layer, nn.Module<Tensor, Tensor> module, DenseLayer dense,
         IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection)
     {
         using var scope = NewDisposeScope();
@@ -114,14 +149,14 @@ internal static class WeightReconstruction
         {
             using var batchScope = NewDisposeScope();
             // Rows stay in the layer's dtype (a 3x3 conv's unfolded input is [B·H·W, 9C]); only the d x d sums go to float64.
-            var xDense = Rows(module, CaptureInput(model, module, batch, dense));
+            var xDense = Rows(dense.Module, dense.Input(batch));
             var x = Rows(module, CaptureInput(model, module, batch, null));
             var g = x.t().matmul(x).to_type(ScalarType.Float64);
             var c = x.t().matmul(xDense).to_type(ScalarType.Float64);
             gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
             cross = cross is null ? c.MoveToOuterDisposeScope() : cross.add_(c);
         }
-        var wDense = AsMatrix(module, dense[layer.Name].to_type(ScalarType.Float64));
+        var wDense = AsMatrix(dense.Module, dense.Weight.detach().to_type(ScalarType.Float64));
         var keep = AsMatrix(module, weight.detach().ne(0));
         if (model.Masks.TryGet(layer.Name, out var mask)) keep = AsMatrix(module, mask.to(weight.device));
         var target = cross!.matmul(wDense.t());                                    // Xᵀ X_d W_denseᵀ: [d, rows]

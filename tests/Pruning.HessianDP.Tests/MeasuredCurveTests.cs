@@ -63,9 +63,9 @@ public class MeasuredCurveTests
                 Assert.That(curve.At(n), Is.EqualTo(curve.Measured.Take(j + 1).Max()).Within(1e-12), "the curve is the running maximum");
             }
             // Linear between two measured levels.
-            long a = curve.Levels[1], b = curve.Levels[2];
+            long a = curve.Levels![1], b = curve.Levels[2];
             Assert.That(curve.At((a + b) / 2), Is.EqualTo(curve.At(a) + (curve.At(b) - curve.At(a)) * ((a + b) / 2 - a) / (b - a)).Within(1e-12));
-            Assert.That(curve.Measured[^1], Is.GreaterThan(0), $"{layer.Name} pruned to 98% changes the outputs");
+            Assert.That(curve.Measured![^1], Is.GreaterThan(0), $"{layer.Name} pruned to 98% changes the outputs");
         }
         foreach (var c in curves) c.Dispose();
         foreach (var b in batches) b.Dispose();

@@ -36,6 +36,12 @@ public sealed class PipelineContext
     /// </summary>
     public Dictionary<string, (int StepIndex, IResamplableMetrics Evaluation)> ReferenceEvaluations { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The first forward latency measured in this run at each torch thread count (seconds per sample), so that a later
+    /// measurement (after compression) reports its speed-up against it, timed in the same process.
+    /// </summary>
+    public Dictionary<int, double> ReferenceLatencies { get; } = [];
+
     /// <summary>The step running now: its index in the pipeline and its component name (for folder and file names).</summary>
     public (int Index, string Use) CurrentStep { get; set; }
 

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Platform.Abstractions.Components;
+using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
@@ -25,6 +26,9 @@ public sealed class LatencyStepOptions
     [Description("Untimed passes first (allocator and thread-pool warm-up).")]
     [Range(0, 1000)]
     public int Warmup { get; set; } = 1;
+
+    [Description("Torch thread counts to time at, one after the other (e.g. [1, 2]); empty: the run's Threads. Metrics carry '/threads=N' for each; the unsuffixed ones are the first count's.")]
+    public List<int> Threads { get; set; } = [];
 }
 
 /// <summary>
@@ -43,9 +47,63 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         model.Module.eval();
         using var _ = no_grad();
 
+        var outcome = new StepOutcome();
+        var threadCounts = options.Threads.Count > 0 ? options.Threads : [get_num_threads()];
+        if (threadCounts.FirstOrDefault(t => t < 1 || t > Environment.ProcessorCount * 4) is var bad && bad != 0)
+            throw new ArgumentException($"measure-latency option Threads: {bad} is not a thread count this machine can use (1 to {Environment.ProcessorCount * 4}).");
+        var runThreads = get_num_threads();
+        var input = new Dictionary<string, double>();
+        double firstForward = double.NaN;
+        try
+        {
+            foreach (var threads in threadCounts)
+            {
+                set_num_threads(threads);
+                var (forward, collate) = Time(model, samples, input);
+                var suffix = $"/threads={threads}";
+                outcome.Metrics["forwardMsMedian" + suffix] = forward * 1e3;
+                outcome.Metrics["collateMsMedian" + suffix] = collate * 1e3;
+                // Speed-up against the run's first latency measurement at this thread count (the dense model, in a
+                // pipeline that measures before and after compressing): both timed in one process on one machine.
+                if (context.ReferenceLatencies.TryGetValue(threads, out var reference))
+                    outcome.Metrics["speedup" + suffix] = reference / forward;
+                else
+                    context.ReferenceLatencies[threads] = forward;
+                if (!double.IsNaN(firstForward)) continue;
+                firstForward = forward;
+                outcome.Metrics["forwardMsMedian"] = forward * 1e3;
+                outcome.Metrics["collateMsMedian"] = collate * 1e3;
+                outcome.Metrics["totalMsMedian"] = (forward + collate) * 1e3;
+                if (outcome.Metrics.TryGetValue("speedup" + suffix, out var speedup)) outcome.Metrics["speedup"] = speedup;
+            }
+        }
+        finally
+        {
+            set_num_threads(runThreads);
+        }
+        foreach (var (key, value) in input) outcome.Metrics["input/" + key] = value;
+        var stats = ModelStats.Measure(model);
+        outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / firstForward / 1e9;
+
+        // FLOPs by top-level part of the network (the first segment of each layer's name).
+        var parts = model.PrunableLayers
+            .GroupBy(l => l.Name.Split('.')[0])
+            .Select(g => (Part: g.Key, Dense: g.Sum(l => l.WeightCount * l.FlopsPerWeight), Now: g.Sum(l => l.Weight.count_nonzero().item<long>() * l.FlopsPerWeight)))
+            .ToList();
+        foreach (var p in parts) outcome.Metrics[$"flops/{p.Part}"] = p.Now;
+        outcome.Tables.Add(new ReportTable("FLOPs by part (MACs per sample)", ["part", "dense MFLOPs", "now MFLOPs", "share of dense"],
+            parts.Select(p => (IReadOnlyList<string>)[p.Part, (p.Dense / 1e6).ToString("F2"), (p.Now / 1e6).ToString("F2"), (p.Dense / stats.DenseFlops).ToString("P1")]).ToList()));
+        outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time; removed channels (channel pruning) do. " +
+                          "Speed-up: against the run's first latency measurement at the same thread count. GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
+        return outcome;
+    }
+
+    /// <summary>Median forward and collate seconds per sample (batch size 1) over the timed passes.</summary>
+    private (double Forward, double Collate) Time(IModel model, Sample[] samples, Dictionary<string, double> input)
+    {
         var forward = new List<double>();
         var collate = new List<double>();
-        var input = new Dictionary<string, double>();
+        var describeInput = input.Count == 0;
         for (var pass = 0; pass < options.Warmup + options.Repeats; pass++)
         {
             foreach (var sample in samples)
@@ -58,31 +116,13 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 model.Forward(batch);
                 var forwardSeconds = watch.Elapsed.TotalSeconds;
                 if (pass < options.Warmup) continue;
-                if (pass == options.Warmup && model is IDescribesInput describes)
+                if (describeInput && pass == options.Warmup && model is IDescribesInput describes)
                     foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value / samples.Length;
                 collate.Add(collateSeconds);
                 forward.Add(forwardSeconds);
             }
         }
-
-        var outcome = new StepOutcome();
-        outcome.Metrics["forwardMsMedian"] = Median(forward) * 1e3;
-        outcome.Metrics["collateMsMedian"] = Median(collate) * 1e3;
-        outcome.Metrics["totalMsMedian"] = (Median(forward) + Median(collate)) * 1e3;
-        foreach (var (key, value) in input) outcome.Metrics["input/" + key] = value;
-        var stats = ModelStats.Measure(model);
-        outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / Median(forward) / 1e9;
-
-        // FLOPs by top-level part of the network (the first segment of each layer's name).
-        var parts = model.PrunableLayers
-            .GroupBy(l => l.Name.Split('.')[0])
-            .Select(g => (Part: g.Key, Dense: g.Sum(l => l.WeightCount * l.FlopsPerWeight), Now: g.Sum(l => l.Weight.count_nonzero().item<long>() * l.FlopsPerWeight)))
-            .ToList();
-        foreach (var p in parts) outcome.Metrics[$"flops/{p.Part}"] = p.Now;
-        outcome.Tables.Add(new ReportTable("FLOPs by part (MACs per sample)", ["part", "dense MFLOPs", "now MFLOPs", "share of dense"],
-            parts.Select(p => (IReadOnlyList<string>)[p.Part, (p.Dense / 1e6).ToString("F2"), (p.Now / 1e6).ToString("F2"), (p.Dense / stats.DenseFlops).ToString("P1")]).ToList()));
-        outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time. GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
-        return outcome;
+        return (Median(forward), Median(collate));
     }
 
     private static double Median(List<double> values)

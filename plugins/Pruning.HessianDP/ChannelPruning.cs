@@ -1,0 +1,389 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>Options of the structured (channel) pruning compressors.</summary>
+public sealed class ChannelPruningOptions : PruningBudgetOptions
+{
+    [Description("How channels are ranked within a group (the least important go first): FilterL1 (mean |w| of the producer's filters) or BatchNormScale (|γ| of the batch norm after it).")]
+    public ChannelImportance Importance { get; set; } = ChannelImportance.FilterL1;
+
+    [Description("channel-dp: keep ratios measured per group, 1/KeepLevels, 2/KeepLevels, ..., 1 (each clamped to MinKeepFraction).")]
+    [Range(2, 64)]
+    public int KeepLevels { get; set; } = 8;
+
+    [Description("Smallest fraction of a group's channels that is kept (at least one channel).")]
+    [Range(0.0, 1.0)]
+    public double MinKeepFraction { get; set; } = 0.1;
+
+    [Description("Channel groups kept whole: comma-separated group-name patterns, '*' matches any run of characters (e.g. 'input_transform.*').")]
+    public string KeepWhole { get; set; } = "";
+
+    [Description("channel-dp: budget steps of the dynamic programme.")]
+    [Range(10, 1_000_000)]
+    public int BudgetSteps { get; set; } = 2000;
+}
+
+/// <summary>What a channel-pruning method decides from: the groups it may shrink, their rankings, and the FLOPs it must reach.</summary>
+internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<ChannelGroup> groups, double[][] importance, long[] minKeep,
+    InputCosts? costs, double targetFlops)
+{
+    public IChannelPrunable Model { get; } = model;
+    public IReadOnlyList<ChannelGroup> Groups { get; } = groups;
+    public double[][] Importance { get; } = importance;
+    public long[] MinKeep { get; } = minKeep;
+    public InputCosts? Costs { get; } = costs;
+    public double TargetFlops { get; } = targetFlops;
+
+    private readonly ChannelFlops flops = new(model, groups, costs);
+
+    /// <summary>Whole-model FLOPs if group i kept counts[i] channels.</summary>
+    public double FlopsAt(long[] counts) => flops.At(counts);
+
+    public long Clamp(int group, double count) => Math.Clamp((long)Math.Round(count), MinKeep[group], Groups[group].Channels);
+
+    /// <summary>
+    /// The plan of the largest x in [lo, hi] whose FLOPs meet the target, for a family of plans that keeps more as x grows
+    /// (bisection; the FLOPs of a plan are counted exactly, so the target holds whatever the family's shape).
+    /// </summary>
+    public long[] LargestWithin(Func<double, long[]> plan, double lo, double hi, string method)
+    {
+        var best = plan(lo);
+        if (FlopsAt(best) > TargetFlops * (1 + 1e-9))
+            throw new InvalidOperationException($"{method}: even the smallest plan keeps {FlopsAt(best):G4} FLOPs, above the target {TargetFlops:G4}; " +
+                                                "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
+        for (var it = 0; it < 60; it++)
+        {
+            var mid = (lo + hi) / 2;
+            var candidate = plan(mid);
+            if (FlopsAt(candidate) <= TargetFlops) { best = candidate; lo = mid; }
+            else hi = mid;
+        }
+        return best;
+    }
+}
+
+/// <summary>
+/// The shared half of every structured-pruning compressor: pick the groups and rank their channels, let the method choose
+/// how many each keeps under the FLOPs target, then rebuild the model physically smaller (IChannelPrunable.WithChannels),
+/// re-estimate batch-norm statistics and report the same metrics for every method.
+/// </summary>
+public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : ICompressor
+{
+    protected ChannelPruningOptions Options { get; } = options;
+    protected abstract string Method { get; }
+    protected virtual bool NeedsCalibration => false;
+
+    private protected abstract long[] Decide(ChannelPlanning planning, CalibrationSet? calibration, PipelineContext context, StepOutcome outcome);
+
+    public StepOutcome Run(PipelineContext context)
+    {
+        var total = Stopwatch.StartNew();
+        var model = context.RequireModel(Method) as IChannelPrunable
+                    ?? throw new InvalidOperationException($"Step '{Method}': model '{context.Model!.Spec.Use}' does not declare channel groups (IChannelPrunable), so its channels cannot be removed; weight pruning (hessian-dp, lamp) works on any model.");
+        var keepWhole = FlopsBudget.KeepDensePattern(Options.KeepWhole);
+        var groups = model.ChannelGroups.Where(g => keepWhole is null || !keepWhole.IsMatch(g.Name)).ToList();
+        if (groups.Count == 0)
+            throw new ArgumentException($"Step '{Method}': option KeepWhole='{Options.KeepWhole}' keeps every channel group of '{model.Spec.Use}' whole, so there is nothing to prune.");
+        if (NeedsCalibration && Options.CalibrationSamples == 0)
+            throw new ArgumentException($"Step '{Method}': option CalibrationSamples is 0; {Method} measures each group's distortion on calibration samples.");
+
+        var outcome = new StepOutcome();
+        using var calibration = Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
+        var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
+        var before = ModelStats.Measure(model, costs);
+        var importance = groups.Select(g => ChannelSurgery.Importance(model.Module, g, Options.Importance)).ToArray();
+        var minKeep = groups.Select(g => Math.Max(1L, (long)Math.Ceiling(Options.MinKeepFraction * g.Channels))).ToArray();
+        var planning = new ChannelPlanning(model, groups, importance, minKeep, costs, before.DenseFlops / Options.FlopsReduction);
+
+        var counts = Decide(planning, calibration, context, outcome);
+        var kept = groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
+            .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(importance[p.i], counts[p.i]));
+        var pruned = model.WithChannels(kept);
+        if (Options.Reconstruct && calibration is null)
+            throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
+        if (Options.Reconstruct)
+        {
+            var watch = Stopwatch.StartNew();
+            outcome.Metrics["distortion_measured_before_reconstruction"] = calibration!.Measure(pruned);
+            var targets = ReconstructionTargets(model, groups, kept);
+            var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration.Batches, Options.ReconstructionDamping, context.Services.Progress, Method);
+            foreach (var t in targets.Values) t.Dispose();
+            outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["reconstructed_layers"] = result.Reconstructed;
+            if (result.Skipped.Count > 0)
+                outcome.Notes.Add($"{Method}: reconstruction skipped {result.Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", result.Skipped)}.");
+        }
+        // Reconstruction restores the dense layer outputs that the running statistics describe: re-estimating them would undo it.
+        if (Options.RecalibrateBatchNorm && calibration is not null && !Options.Reconstruct)
+            outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(pruned, calibration.Batches);
+
+        var after = ModelStats.Measure(pruned, costs);
+        var m = outcome.Metrics;
+        m["dense_flops"] = before.DenseFlops;
+        m["flops_before"] = before.Flops;
+        m["flops_after"] = after.Flops;
+        m["flops_reduction"] = before.DenseFlops / after.Flops;
+        m["target_flops"] = planning.TargetFlops;
+        m["budget_relative_error"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
+        m["params_before"] = before.Params;
+        m["params"] = after.Params;
+        m["params_reduction"] = (double)before.Params / after.Params;
+        m["channels_before"] = groups.Sum(g => g.Channels);
+        m["channels_after"] = counts.Sum();
+        m["groups_shrunk"] = kept.Count;
+        m["costs_at_calibration_input"] = costs is null ? 0 : 1;
+        if (calibration is not null)
+        {
+            m["distortion_measured"] = calibration.Measure(pruned);
+            m["calibration_samples"] = calibration.Samples;
+        }
+        m["pruning_seconds"] = total.Elapsed.TotalSeconds;
+
+        outcome.Tables.Add(new ReportTable($"{Method}: channels kept per group", ["group", "channels", "kept", "kept %"],
+            groups.Select((g, i) => new[] { g.Name, g.Channels.ToString(), counts[i].ToString(), (100.0 * counts[i] / g.Channels).ToString("F1") }).ToList()));
+        outcome.Series[$"{Method} kept channels per group"] = new Series("group (forward order)", "kept fraction",
+            groups.Select((_, i) => (double)i).ToList(), groups.Select((g, i) => (double)counts[i] / g.Channels).ToList());
+        var file = $"{Method}-widths.json";
+        AtomicFile.WriteAllText(Path.Combine(context.Services.OutputDirectory, file),
+            JsonSerializer.Serialize(groups.Select((g, i) => (g.Name, counts[i])).ToDictionary(p => p.Name, p => p.Item2), new JsonSerializerOptions { WriteIndented = true }));
+        outcome.Files.Add(file);
+        outcome.Notes.Add($"{Method}: {kept.Count} of {groups.Count} channel groups shrunk, ranked by {Options.Importance}; the model was rebuilt with the kept " +
+                          $"channels ({before.Params:N0} -> {after.Params:N0} parameters), so it runs smaller kernels; FLOPs reduction {m["flops_reduction"]:F2}x " +
+                          $"counted {(costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}.");
+        context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x), params {P0:N0} -> {P1:N0}, in {Seconds:F1} s",
+            Method, before.Flops, after.Flops, m["flops_reduction"], before.Params, after.Params, total.Elapsed.TotalSeconds);
+
+        if (!ReferenceEquals(context.Teacher, model)) model.Dispose();
+        context.Model = pruned;
+        return outcome;
+    }
+
+    /// <summary>
+    /// The weights reconstruction imitates: every layer that reads removed channels, with its dense weight cut to the output
+    /// channels it keeps (it may head a shrunk group itself), keyed by layer name.
+    /// </summary>
+    private static Dictionary<string, TorchSharp.torch.Tensor> ReconstructionTargets(IModel dense, IReadOnlyList<ChannelGroup> groups, IReadOnlyDictionary<string, long[]> kept)
+    {
+        var weights = dense.PrunableLayers.ToDictionary(l => l.Name + ".weight", l => l);
+        var targets = new Dictionary<string, TorchSharp.torch.Tensor>();
+        foreach (var reader in groups.Where(g => kept.ContainsKey(g.Name)).SelectMany(g => g.Consumers))
+        {
+            if (!weights.TryGetValue(reader.Tensor, out var layer) || targets.ContainsKey(layer.Name)) continue;
+            var weight = layer.Weight.detach().clone();
+            foreach (var group in groups.Where(g => kept.ContainsKey(g.Name)))
+                foreach (var output in group.Producers.Where(m => m.Tensor == reader.Tensor))
+                {
+                    using var index = TorchSharp.torch.tensor(kept[group.Name].Select(c => c + output.Offset).ToArray(), device: weight.device);
+                    var cut = weight.index_select(output.Dim, index);
+                    weight.Dispose();
+                    weight = cut;
+                }
+            targets[layer.Name] = weight;
+        }
+        return targets;
+    }
+}
+
+/// <summary>Baseline: one width multiplier for every group (the kept fraction that meets the target).</summary>
+public sealed class UniformChannelsCompressor(ChannelPruningOptions options) : ChannelPruningCompressor(options)
+{
+    protected override string Method => "uniform-channels";
+
+    private protected override long[] Decide(ChannelPlanning planning, CalibrationSet? calibration, PipelineContext context, StepOutcome outcome) =>
+        planning.LargestWithin(f => planning.Groups.Select((g, i) => planning.Clamp(i, g.Channels * f)).ToArray(), 0, 1, Method);
+}
+
+/// <summary>
+/// Baseline: global filter pruning (Li et al., ICLR 2017, "Pruning Filters for Efficient ConvNets", with one threshold over all
+/// groups instead of per-layer sensitivity): the channels of lowest importance anywhere go first.
+/// </summary>
+public sealed class GlobalChannelsCompressor(ChannelPruningOptions options) : ChannelPruningCompressor(options)
+{
+    protected override string Method => "global-channels";
+
+    private protected override long[] Decide(ChannelPlanning planning, CalibrationSet? calibration, PipelineContext context, StepOutcome outcome)
+    {
+        var all = planning.Importance.SelectMany(v => v).Order().ToArray();
+        // x in [0, 1]: keep every channel whose importance is at or above the (1 − x) quantile.
+        long[] Plan(double x)
+        {
+            var threshold = x >= 1 ? double.NegativeInfinity : all[(int)Math.Floor((1 - x) * (all.Length - 1))];
+            return planning.Importance.Select((v, i) => planning.Clamp(i, v.Count(c => c >= threshold))).ToArray();
+        }
+        return planning.LargestWithin(Plan, 0, 1, Method);
+    }
+}
+
+/// <summary>
+/// DM3D's rate-distortion allocation applied to channels (the journal extension, "Efficient Distortion-Minimized Layerwise
+/// Pruning", TPAMI 2025): for each group and each keep ratio, the group alone is cut (its readers' columns zeroed, which is
+/// what removal does), the calibration set run, the output distortion recorded; then the exact DP over FLOPs. A layer whose
+/// input and output both shrink costs the product of the two ratios, which a sum over groups cannot express: the DP sees
+/// each layer's FLOPs shared between the groups on its two sides, and the DP's budget is raised by bisection until the
+/// exactly counted FLOPs of its plan meet the target.
+/// </summary>
+public sealed class ChannelDPCompressor(ChannelPruningOptions options) : ChannelPruningCompressor(options)
+{
+    protected override string Method => "channel-dp";
+    protected override bool NeedsCalibration => true;
+
+    private protected override long[] Decide(ChannelPlanning planning, CalibrationSet? calibration, PipelineContext context, StepOutcome outcome)
+    {
+        var watch = Stopwatch.StartNew();
+        var groups = planning.Groups;
+        var levels = groups.Select((g, i) => Enumerable.Range(1, Options.KeepLevels).Select(j => planning.Clamp(i, (double)g.Channels * j / Options.KeepLevels))
+            .Distinct().Order().ToArray()).ToArray();
+        var distortion = new double[groups.Count][];
+        var module = planning.Model.Module;
+        using (var progress = context.Services.Progress.Start($"{Method}: measured curves (one channel group cut alone)", levels.Sum(l => l.Length - 1L)))
+        {
+            for (var i = 0; i < groups.Count; i++)
+            {
+                distortion[i] = new double[levels[i].Length];
+                for (var j = 0; j < levels[i].Length; j++)
+                {
+                    if (levels[i][j] == groups[i].Channels) continue; // the group whole: the dense outputs, distortion 0
+                    var zeroed = ChannelSurgery.ZeroRemoved(module, groups[i], ChannelSurgery.MostImportant(planning.Importance[i], levels[i][j]));
+                    try
+                    {
+                        distortion[i][j] = calibration!.Measure(planning.Model);
+                    }
+                    finally
+                    {
+                        ChannelSurgery.Restore(zeroed);
+                    }
+                    progress.Advance(1);
+                }
+                // Monotone in what is removed: keeping more channels never counts as worse (a running maximum from the top).
+                for (var j = levels[i].Length - 2; j >= 0; j--) distortion[i][j] = Math.Max(distortion[i][j], distortion[i][j + 1]);
+            }
+        }
+        outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+
+        watch.Restart();
+        var (counts, predicted) = Allocate(planning, levels, distortion);
+        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["distortion_predicted"] = predicted;
+        return counts;
+    }
+
+    /// <summary>
+    /// The exact DP on costs linearised at a plan (full width first): a layer's FLOPs F·r_in·r_out are shared half and half
+    /// between the groups on its two sides, each side's share scaled by the other side's ratio in that plan. The DP is solved
+    /// over a grid of budgets; of the plans whose exactly counted FLOPs meet the target, the one of least summed distortion is
+    /// kept and the costs are linearised again there (a few rounds: the product's error shrinks as the plan settles).
+    /// </summary>
+    private (long[] Counts, double Distortion) Allocate(ChannelPlanning planning, long[][] levels, double[][] distortion)
+    {
+        var groups = planning.Groups;
+        var at = groups.Select(g => g.Channels).ToArray();
+        long[]? best = null;
+        var bestDistortion = double.PositiveInfinity;
+        double Summed(long[] counts) => counts.Select((k, i) => distortion[i][Array.IndexOf(levels[i], k)]).Sum();
+        for (var round = 0; round < 3; round++)
+        {
+            var shares = LinearisedShares(planning, at);
+            var curves = groups.Select((g, i) => new LayerLevels(levels[i].Select(k => shares[i] * k / g.Channels).ToArray(), distortion[i])).ToList();
+            var floor = curves.Sum(c => c.Flops.Min());
+            var top = curves.Sum(c => c.Flops.Max());
+            long[]? roundBest = null;
+            for (var step = 0; step <= 100; step++)
+            {
+                var choice = SparsityAllocation.DynamicProgramming(curves, floor + step / 100.0 * (top - floor), Options.BudgetSteps);
+                var counts = choice.Select((c, i) => levels[i][c]).ToArray();
+                if (planning.FlopsAt(counts) > planning.TargetFlops) continue;
+                var d = Summed(counts);
+                if (d < bestDistortion || (d == bestDistortion && best is not null && planning.FlopsAt(counts) > planning.FlopsAt(best)))
+                    (best, bestDistortion) = (counts, d);
+                roundBest = counts;
+            }
+            if (roundBest is null) break;
+            at = best!;
+        }
+        if (best is null)
+        {
+            var least = groups.Select((_, i) => levels[i][0]).ToArray();
+            throw new InvalidOperationException($"{Method}: even the smallest plan keeps {planning.FlopsAt(least):G4} FLOPs, above the target {planning.TargetFlops:G4}; " +
+                                                "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
+        }
+        var predicted = Summed(best);
+        FillBudget(planning, levels, distortion, best);
+        return (best, predicted);
+    }
+
+    /// <summary>
+    /// Spends what the plan leaves of the target (the DP works on levels and on linearised costs, not the exact ones): one
+    /// channel at a time goes back to a group, where it lowers the distortion (linear between measured levels) most per exactly
+    /// counted FLOP, while the target holds.
+    /// </summary>
+    private static void FillBudget(ChannelPlanning planning, long[][] levels, double[][] distortion, long[] plan)
+    {
+        double At(int i, long k)
+        {
+            var j = Array.BinarySearch(levels[i], k);
+            if (j >= 0) return distortion[i][j];
+            j = ~j;   // levels[i][j - 1] < k < levels[i][j]
+            var (k0, k1) = (levels[i][j - 1], levels[i][j]);
+            return distortion[i][j - 1] + (distortion[i][j] - distortion[i][j - 1]) * (k - k0) / (k1 - k0);
+        }
+        while (true)
+        {
+            var now = planning.FlopsAt(plan);
+            int bestGroup = -1;
+            double bestGain = double.NegativeInfinity, bestCost = double.PositiveInfinity;
+            for (var i = 0; i < plan.Length; i++)
+            {
+                if (plan[i] >= planning.Groups[i].Channels) continue;
+                plan[i]++;
+                var cost = planning.FlopsAt(plan) - now;
+                plan[i]--;
+                if (now + cost > planning.TargetFlops) continue;
+                var gain = (At(i, plan[i]) - At(i, plan[i] + 1)) / Math.Max(cost, 1e-12);
+                if (gain > bestGain || (gain == bestGain && cost < bestCost)) (bestGroup, bestGain, bestCost) = (i, gain, cost);
+            }
+            if (bestGroup < 0) return;
+            plan[bestGroup]++;
+        }
+    }
+
+    /// <summary>
+    /// Each group's FLOPs at full width of its own channels, with every other group at <paramref name="at"/>: each prunable
+    /// layer's FLOPs split evenly between its output side and its input side where both have groups, within a side by the
+    /// groups' channel counts, and scaled by the other side's kept ratio.
+    /// </summary>
+    private static double[] LinearisedShares(ChannelPlanning planning, long[] at)
+    {
+        var shares = new double[planning.Groups.Count];
+        foreach (var layer in planning.Model.PrunableLayers)
+        {
+            var flops = ModelStats.LayerFlops(layer, layer.Weight.count_nonzero().item<long>(), planning.Costs);
+            var weight = layer.Name + ".weight";
+            var sides = new[] { ChannelRole.Producer, ChannelRole.Consumer }.Select(role => planning.Groups
+                    .Select((g, i) => (Index: i, Member: g.Members.FirstOrDefault(m => m.Tensor == weight && m.Role == role), g.Channels))
+                    .Where(p => p.Member is not null).ToList())
+                .Where(side => side.Count > 0).ToList();
+            // The kept ratio of each side's whole dimension at the plan (ungrouped channels count as kept).
+            var ratios = sides.Select(side =>
+            {
+                var size = (double)layer.Weight.shape[side[0].Member!.Dim];
+                return (size - side.Sum(p => p.Channels - at[p.Index])) / size;
+            }).ToArray();
+            for (var s = 0; s < sides.Count; s++)
+            {
+                var other = sides.Count == 2 ? ratios[1 - s] : 1.0;
+                var size = layer.Weight.shape[sides[s][0].Member!.Dim];
+                foreach (var (index, _, channels) in sides[s])
+                    shares[index] += flops / sides.Count * channels / size * other;
+            }
+        }
+        return shares;
+    }
+}
