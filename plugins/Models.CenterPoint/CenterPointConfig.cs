@@ -30,6 +30,12 @@ public sealed record CenterPointConfig
     public required double NmsThreshold { get; init; }
     public required double BatchNormMomentum { get; init; }
 
+    /// <summary>Single layers' widths by channel-group name (<see cref="LayerNames"/>), over the per-part widths above: a channel-pruned model's.</summary>
+    public IReadOnlyDictionary<string, int> ChannelWidths { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>The output width of layer <paramref name="layer"/>: its own entry in <see cref="ChannelWidths"/>, else the part's <paramref name="configured"/>.</summary>
+    public int Width(string layer, int configured) => ChannelWidths.TryGetValue(layer, out var w) ? w : configured;
+
     /// <summary>Pillar grid columns (x) and rows (y).</summary>
     public int GridX => (int)Math.Round((PointCloudRange[3] - PointCloudRange[0]) / PillarSize);
     public int GridY => (int)Math.Round((PointCloudRange[4] - PointCloudRange[1]) / PillarSize);
@@ -73,6 +79,7 @@ public sealed record CenterPointConfig
             NmsType = (options.NmsType ?? preset.NmsType).Trim().ToLowerInvariant(),
             NmsThreshold = options.NmsThreshold ?? preset.NmsThreshold,
             BatchNormMomentum = options.BatchNormMomentum ?? preset.BatchNormMomentum,
+            ChannelWidths = new Dictionary<string, int>(options.ChannelWidths ?? []),
         };
         config.Validate();
         return config;
@@ -146,5 +153,31 @@ public sealed record CenterPointConfig
         if (GridX % down != 0 || GridY % down != 0)
             Fail($"the pillar grid {GridX}x{GridY} (range / PillarSize) must be divisible by the backbone's total stride {down}.");
         if (NmsType is not ("rotated" or "circle")) Fail($"NmsType='{NmsType}' is unknown; use 'rotated' or 'circle'.");
+        if (ChannelWidths.FirstOrDefault(kv => kv.Value < 1) is { Key: not null } bad) Fail($"ChannelWidths '{bad.Key}' = {bad.Value}; a layer needs at least one channel.");
+    }
+}
+
+/// <summary>
+/// The names of CenterPoint's conv layers whose outputs are channel groups, as their parameters are named in the module
+/// tree: what <see cref="CenterPointConfig.ChannelWidths"/> is keyed by and what the network and its groups agree on.
+/// </summary>
+internal static class LayerNames
+{
+    public const string PillarNet = "pfn";
+    public const string SharedConv = "head.shared.0";
+
+    /// <summary>Conv <paramref name="k"/> of backbone stage <paramref name="stage"/> (0: the strided one), in its Sequential of conv, norm, ReLU.</summary>
+    public static string BlockConv(int stage, int k) => $"backbone.blocks.{stage}.{3 * k}";
+
+    public static string Deblock(int stage) => $"backbone.deblocks.{stage}.0";
+
+    /// <summary>Conv <paramref name="k"/> of the head branch <paramref name="branch"/> before its output conv.</summary>
+    public static string HeadConv(string branch, int k) => $"head.heads.{branch}.{3 * k}";
+
+    /// <summary>The module after a conv of these Sequentials: its batch norm.</summary>
+    public static string NormAfter(string conv)
+    {
+        var dot = conv.LastIndexOf('.');
+        return $"{conv[..dot]}.{int.Parse(conv[(dot + 1)..], System.Globalization.CultureInfo.InvariantCulture) + 1}";
     }
 }

@@ -14,7 +14,7 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// Batch tensors: pillars (points, counts, coords) and, when the samples carry boxes, the targets.
 /// Outputs: hm (class logits), center, center_z, dim (log l, w, h), rot (sin, cos), all [B, C, H, W].
 /// </summary>
-public sealed class CenterPointModel : ModelBase, IDescribesInput
+public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPrunable
 {
     public const string Name = "centerpoint";
 
@@ -33,6 +33,33 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput
         _voxelizer = new PillarVoxelizer(Config);
         _targets = new GaussianHeatmapTarget(Config, Classes);
         _decoder = new CenterPointDecoder(Config);
+        _dataset = dataset;
+        var groups = ChannelGroups.Select(g => g.Name).ToHashSet();
+        if (Config.ChannelWidths.Keys.FirstOrDefault(k => !groups.Contains(k)) is { } unknown)
+            throw new ArgumentException($"CenterPoint option ChannelWidths names '{unknown}', which is not a channel group of this configuration (groups: {string.Join(", ", groups)}).");
+    }
+
+    private readonly DatasetInfo _dataset;
+    private IReadOnlyList<ChannelGroup>? _groups;
+
+    /// <summary>The pillar net's, every backbone conv's and deblock's, the shared head conv's and the branch convs' output channels.</summary>
+    public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= _net.ChannelGroups(Config);
+
+    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept)
+    {
+        var options = System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(Spec.OptionsJson)!;
+        foreach (var (group, channels) in kept) options.ChannelWidths[group] = channels.Length;
+        var smaller = new CenterPointModel(options, _dataset);
+        try
+        {
+            ChannelSurgery.Transplant(this, smaller, ChannelGroups, kept);
+        }
+        catch
+        {
+            smaller.Dispose();
+            throw;
+        }
+        return smaller;
     }
 
     public CenterPointConfig Config { get; }

@@ -1,3 +1,4 @@
+using Platform.Abstractions.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -39,14 +40,17 @@ internal sealed class PillarFeatureNet : nn.Module
         _config = config;
         // Counted at the configured cap: one use per (pillar, point) slot, MaxPillars x MaxPointsPerPillar.
         double slots = (double)config.MaxPillars * config.MaxPointsPerPillar;
-        linear = use.Conv(nn.Linear(9, config.PillarChannels, hasBias: false), slots);
-        norm = nn.BatchNorm1d(config.PillarChannels, eps: 1e-3, momentum: config.BatchNormMomentum);
-        use.NormElements += slots * config.PillarChannels;
+        var channels = config.Width(LayerNames.PillarNet, config.PillarChannels);
+        linear = use.Conv(nn.Linear(9, channels, hasBias: false), slots);
+        norm = nn.BatchNorm1d(channels, eps: 1e-3, momentum: config.BatchNormMomentum);
+        use.NormElements += slots * channels;
         // At a real input only the non-empty pillars' slots run (CenterPointModel.CostsAt).
         use.UsesPerPillar[linear] = config.MaxPointsPerPillar;
-        use.NormElementsPerPillar += (double)config.MaxPointsPerPillar * config.PillarChannels;
+        use.NormElementsPerPillar += (double)config.MaxPointsPerPillar * channels;
         RegisterComponents();
     }
+
+    public long Channels => linear.out_features;
 
     public Tensor forward(Pillars pillars, int batchSize)
     {
@@ -84,36 +88,70 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
 
     public int OutputChannels { get; }
 
-    public BevBackbone(CenterPointConfig c, LayerUse use) : base("backbone")
+    /// <summary>Backbone and neck channel groups: each conv's outputs, read by the next conv, and a stage's last conv also by its deblock; each deblock's outputs, read by the head's shared conv at the deblock's place in the concatenation.</summary>
+    public IEnumerable<ChannelGroup> ChannelGroups(CenterPointConfig c)
     {
-        long inChannels = c.PillarChannels, h = c.GridY, w = c.GridX;
+        var offset = 0L;
         for (var i = 0; i < c.LayerNums.Length; i++)
         {
-            int stride = c.LayerStrides[i], f = c.Filters[i];
+            for (var k = 0; k <= c.LayerNums[i]; k++)
+            {
+                var conv = LayerNames.BlockConv(i, k);
+                var members = new List<ChannelMember> { new(conv + ".weight", 0, ChannelRole.Producer) };
+                members.AddRange(ChannelGroup.NormTensors.Select(t => new ChannelMember($"{LayerNames.NormAfter(conv)}.{t}", 0, ChannelRole.Norm)));
+                if (k < c.LayerNums[i]) members.Add(new(LayerNames.BlockConv(i, k + 1) + ".weight", 1, ChannelRole.Consumer));
+                else
+                {
+                    if (i + 1 < c.LayerNums.Length) members.Add(new(LayerNames.BlockConv(i + 1, 0) + ".weight", 1, ChannelRole.Consumer));
+                    members.Add(new(LayerNames.Deblock(i) + ".weight", 0, ChannelRole.Consumer));   // transposed conv: [in, out, kh, kw]
+                }
+                yield return new ChannelGroup(conv, Widths[conv], members);
+            }
+            var deblock = LayerNames.Deblock(i);
+            var width = Widths[deblock];
+            yield return new ChannelGroup(deblock, width,
+            [
+                new(deblock + ".weight", 1, ChannelRole.Producer),
+                .. ChannelGroup.NormTensors.Select(t => new ChannelMember($"{LayerNames.NormAfter(deblock)}.{t}", 0, ChannelRole.Norm)),
+                new(LayerNames.SharedConv + ".weight", 1, ChannelRole.Consumer, offset),
+            ]);
+            offset += width;
+        }
+    }
+
+    /// <summary>The built width of every conv and deblock, by layer name.</summary>
+    private Dictionary<string, long> Widths => named_modules().Where(m => m.module is Convolution)
+        .ToDictionary(m => "backbone." + m.name, m => ((Convolution)m.module).out_channels);
+
+    public BevBackbone(CenterPointConfig c, LayerUse use) : base("backbone")
+    {
+        long inChannels = c.Width(LayerNames.PillarNet, c.PillarChannels), h = c.GridY, w = c.GridX;
+        for (var i = 0; i < c.LayerNums.Length; i++)
+        {
+            var stride = c.LayerStrides[i];
             h /= stride; w /= stride;
-            var layers = new List<nn.Module<Tensor, Tensor>>
+            var layers = new List<nn.Module<Tensor, Tensor>>();
+            // Conv 0 is the strided one; every conv's width is the stage's unless channel pruning set its own.
+            for (var k = 0; k <= c.LayerNums[i]; k++)
             {
-                use.Conv(nn.Conv2d(inChannels, f, 3, stride: stride, padding: 1, bias: false), h * w),
-                nn.BatchNorm2d(f, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU(),
-            };
-            for (var k = 0; k < c.LayerNums[i]; k++)
-            {
-                layers.Add(use.Conv(nn.Conv2d(f, f, 3, padding: 1, bias: false), h * w));
+                var f = c.Width(LayerNames.BlockConv(i, k), c.Filters[i]);
+                layers.Add(use.Conv(nn.Conv2d(inChannels, f, 3, stride: k == 0 ? stride : 1, padding: 1, bias: false), h * w));
                 layers.Add(nn.BatchNorm2d(f, eps: 1e-3, momentum: c.BatchNormMomentum));
                 layers.Add(nn.ReLU());
+                use.NormElements += (double)f * h * w;
+                inChannels = f;
             }
-            use.NormElements += (double)f * h * w * (1 + c.LayerNums[i]);
             blocks.Add(nn.Sequential(layers));
 
             // A transposed conv with kernel = stride uses each weight once per input position.
             var up = c.UpsampleStrides[i];
+            var u = c.Width(LayerNames.Deblock(i), c.UpsampleFilters[i]);
             deblocks.Add(nn.Sequential(
-                use.Conv(nn.ConvTranspose2d(f, c.UpsampleFilters[i], up, stride: up, bias: false), h * w),
-                nn.BatchNorm2d(c.UpsampleFilters[i], eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU()));
-            use.NormElements += (double)c.UpsampleFilters[i] * h * w * up * up;
-            inChannels = f;
+                use.Conv(nn.ConvTranspose2d(inChannels, u, up, stride: up, bias: false), h * w),
+                nn.BatchNorm2d(u, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU()));
+            use.NormElements += (double)u * h * w * up * up;
+            OutputChannels += u;
         }
-        OutputChannels = c.UpsampleFilters.Sum();
         RegisterComponents();
     }
 
@@ -144,7 +182,7 @@ internal sealed class CenterHead : nn.Module
     public CenterHead(CenterPointConfig c, int inChannels, int classes, LayerUse use) : base("head")
     {
         double positions = (double)c.FeatureX * c.FeatureY;
-        var ch = c.SharedConvChannels;
+        var ch = c.Width(LayerNames.SharedConv, c.SharedConvChannels);
         shared = nn.Sequential(
             use.Conv(nn.Conv2d(inChannels, ch, 3, padding: 1, bias: false), positions),
             nn.BatchNorm2d(ch, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU());
@@ -152,14 +190,17 @@ internal sealed class CenterHead : nn.Module
         foreach (var (name, outChannels) in RegressionHeads.Prepend(("hm", classes)))
         {
             var layers = new List<nn.Module<Tensor, Tensor>>();
+            long previous = ch;
             for (var k = 0; k < c.HeadConvLayers; k++)
             {
-                layers.Add(use.Conv(nn.Conv2d(ch, ch, 3, padding: 1, bias: false), positions));
-                layers.Add(nn.BatchNorm2d(ch, eps: 1e-3, momentum: c.BatchNormMomentum));
+                var width = c.Width(LayerNames.HeadConv(name, k), c.SharedConvChannels);
+                layers.Add(use.Conv(nn.Conv2d(previous, width, 3, padding: 1, bias: false), positions));
+                layers.Add(nn.BatchNorm2d(width, eps: 1e-3, momentum: c.BatchNormMomentum));
                 layers.Add(nn.ReLU());
-                use.NormElements += ch * positions;
+                use.NormElements += width * positions;
+                previous = width;
             }
-            var output = use.Conv(nn.Conv2d(ch, outChannels, 3, padding: 1, bias: true), positions);
+            var output = use.Conv(nn.Conv2d(previous, outChannels, 3, padding: 1, bias: true), positions);
             if (name == "hm")
             {
                 // Focal-loss prior (Lin et al. 2017, sec. 4.1): start every cell at p = 0.1, bias = -log((1 - p) / p).
@@ -170,6 +211,22 @@ internal sealed class CenterHead : nn.Module
             heads.Add(name, nn.Sequential(layers));
         }
         RegisterComponents();
+    }
+
+    /// <summary>The shared conv's outputs, read by the first conv of every branch; each branch conv's, read by the next.</summary>
+    public IEnumerable<ChannelGroup> ChannelGroups(CenterPointConfig c)
+    {
+        var widths = named_modules().Where(m => m.module is Convolution).ToDictionary(m => "head." + m.name, m => ((Convolution)m.module).out_channels);
+        string Reader(string branch, int k) => $"head.heads.{branch}.{3 * k}";   // conv k of a branch; k = HeadConvLayers is its output conv
+        var names = heads.Branches.Select(b => b.Name).ToList();
+        yield return ChannelGroup.Chain(LayerNames.SharedConv, widths[LayerNames.SharedConv], LayerNames.SharedConv,
+            LayerNames.NormAfter(LayerNames.SharedConv), names.Select(b => Reader(b, 0)));
+        foreach (var branch in names)
+            for (var k = 0; k < c.HeadConvLayers; k++)
+            {
+                var conv = LayerNames.HeadConv(branch, k);
+                yield return ChannelGroup.Chain(conv, widths[conv], conv, LayerNames.NormAfter(conv), [Reader(branch, k + 1)]);
+            }
     }
 
     public Dictionary<string, Tensor> forward(Tensor features)
@@ -215,4 +272,12 @@ internal sealed class CenterPointNet : nn.Module
 
     public Dictionary<string, Tensor> forward(Pillars pillars, int batchSize) =>
         head.forward(backbone.forward(pfn.forward(pillars, batchSize)));
+
+    /// <summary>Every channel group of the detector in forward order (IChannelPrunable): the pillar net's, the backbone's and neck's, the head's.</summary>
+    public IReadOnlyList<ChannelGroup> ChannelGroups(CenterPointConfig c) =>
+    [
+        ChannelGroup.Chain(LayerNames.PillarNet, pfn.Channels, "pfn.linear", "pfn.norm", [LayerNames.BlockConv(0, 0)]),
+        .. backbone.ChannelGroups(c),
+        .. head.ChannelGroups(c),
+    ];
 }

@@ -89,4 +89,7 @@ public sealed class CenterPointOptions
     [Description("BatchNorm momentum (PyTorch convention: weight of the new batch in the running statistics). Preset: 0.1.")]
     [Range(0.0, 1.0)]
     public double? BatchNormMomentum { get; set; }
+
+    [Description("Widths of single layers by channel-group name (e.g. 'backbone.blocks.1.3': 40, 'head.shared.0': 24), over the preset's and the overrides' widths: what channel pruning writes, so a pruned checkpoint rebuilds its own architecture. 'platform describe' lists no names; a pruned model's report does.")]
+    public Dictionary<string, int> ChannelWidths { get; set; } = [];
 }

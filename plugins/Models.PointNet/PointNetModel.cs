@@ -133,21 +133,11 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
 
     public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept)
     {
-        var widths = new Dictionary<string, int>(options.ChannelWidths);
-        foreach (var (group, channels) in kept) widths[group] = channels.Length;
-        var smaller = new PointNetModel(new PointNetOptions
-        {
-            WidthMultiplier = options.WidthMultiplier,
-            NumPoints = options.NumPoints,
-            InputTransform = options.InputTransform,
-            FeatureTransform = options.FeatureTransform,
-            OrthogonalityWeight = options.OrthogonalityWeight,
-            Dropout = options.Dropout,
-            ChannelWidths = widths,
-        }, dataset);
+        var smallerOptions = System.Text.Json.JsonSerializer.Deserialize<PointNetOptions>(Spec.OptionsJson)!;
+        foreach (var (group, channels) in kept) smallerOptions.ChannelWidths[group] = channels.Length;
+        var smaller = new PointNetModel(smallerOptions, dataset);
         try
         {
-            smaller.Module.to(network.parameters().First().device);
             Abstractions.Kit.ChannelSurgery.Transplant(this, smaller, ChannelGroups, kept);
         }
         catch

@@ -97,7 +97,7 @@ public static class ChannelSurgery
 
     /// <summary>
     /// Copies <paramref name="source"/>'s state into <paramref name="target"/> (the same architecture rebuilt at the kept
-    /// widths): every tensor along each grouped dimension keeps the kept channels at their offsets and everything else whole;
+    /// widths, moved to the original's device and dtype): every tensor along each grouped dimension keeps the kept channels at their offsets and everything else whole;
     /// masks are cut the same way. Fails, naming the tensor, where a shape does not come out as the target's.
     /// </summary>
     public static void Transplant(IModel source, IModel target, IReadOnlyList<ChannelGroup> groups, IReadOnlyDictionary<string, long[]> kept)
@@ -110,6 +110,9 @@ public static class ChannelSurgery
                 throw new ArgumentException($"Channel group '{name}': kept channels must be distinct, ascending indices in [0, {group.Channels}), at least one.");
         }
         var cuts = Cuts(groups, kept);
+        // The rebuild lives where the original does, in its precision.
+        var reference = source.Module.parameters().First();
+        target.Module.to(reference.device).to(reference.dtype);
         var from = source.Module.state_dict();
         using var _ = no_grad();
         foreach (var (name, to) in target.Module.state_dict())

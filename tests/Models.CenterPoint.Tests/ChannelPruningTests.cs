@@ -1,0 +1,115 @@
+using TorchSharp;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.TestKit;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Models.CenterPoint.Tests;
+
+/// <summary>CenterPoint's channel groups (IChannelPrunable): the neck's concatenation, the transposed deblocks, the head's shared conv.</summary>
+public class ChannelPruningTests
+{
+    private static CenterPointModel Model(int headConvLayers = 1, Dictionary<string, int>? widths = null)
+    {
+        var options = Scenes.TinyOptions();
+        options.HeadConvLayers = headConvLayers;
+        options.ChannelWidths = widths ?? [];
+        return new CenterPointModel(options, Scenes.Info());
+    }
+
+    private static Dictionary<string, long[]> RandomKept(IChannelPrunable model, int seed)
+    {
+        var random = new Random(seed);
+        return model.ChannelGroups.ToDictionary(g => g.Name, g =>
+            Enumerable.Range(0, (int)g.Channels).OrderBy(_ => random.Next()).Take(random.Next(1, (int)g.Channels)).Select(i => (long)i).Order().ToArray());
+    }
+
+    private static void RandomizeNorms(nn.Module module, int seed)
+    {
+        using var _ = no_grad();
+        var generator = new Generator((ulong)seed);
+        foreach (var (name, t) in module.state_dict())
+            if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.copy_(randn(t.shape, generator: generator) * 0.1);
+            else if (name.EndsWith("running_var", StringComparison.Ordinal)) t.copy_(rand(t.shape, generator: generator) + 0.5);
+    }
+
+    private static Dictionary<string, Tensor> Outputs(IModel model, ModelBatch batch)
+    {
+        model.Module.eval();
+        using var _ = no_grad();
+        return model.Forward(batch).Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+    }
+
+    [Test]
+    public void Groups_cover_every_conv_with_the_neck_concatenation_at_its_offsets()
+    {
+        using var model = Model();
+        var groups = model.ChannelGroups.ToDictionary(g => g.Name);
+        Assert.That(groups.Keys, Is.EquivalentTo(new[]
+        {
+            "pfn", "backbone.blocks.0.0", "backbone.blocks.0.3", "backbone.blocks.1.0", "backbone.blocks.1.3", "backbone.blocks.2.0", "backbone.blocks.2.3",
+            "backbone.deblocks.0.0", "backbone.deblocks.1.0", "backbone.deblocks.2.0", "head.shared.0",
+            "head.heads.hm.0", "head.heads.center.0", "head.heads.center_z.0", "head.heads.dim.0", "head.heads.rot.0",
+        }));
+        // The deblocks' outputs sit side by side in the shared conv's input (16 channels each).
+        Assert.That(new[] { 0, 1, 2 }.Select(i => groups[$"backbone.deblocks.{i}.0"].Consumers.Single().Offset), Is.EqualTo(new long[] { 0, 16, 32 }));
+        // A stage's last conv feeds the next stage and its own deblock (a transposed conv reads along dimension 0).
+        Assert.That(groups["backbone.blocks.0.3"].Consumers.Select(c => (c.Tensor, c.Dim)),
+            Is.EquivalentTo(new[] { ("backbone.blocks.1.0.weight", 1), ("backbone.deblocks.0.0.weight", 0) }));
+        Assert.That(groups["head.shared.0"].Consumers.Count(), Is.EqualTo(5), "every branch reads the shared conv");
+    }
+
+    [Test]
+    public void The_rebuilt_detector_computes_what_the_original_computes_with_the_removed_channels_readers_zeroed([Values(0, 1)] int headConvLayers)
+    {
+        Seeding.Seed(11);
+        using var model = Model(headConvLayers);
+        RandomizeNorms(model.Module, 11);
+        var kept = RandomKept(model, 12);
+        // In float64, so that the comparison sees the surgery and not float32 summation order over 3x3 kernels.
+        using var collated = model.Collate([Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)), Scenes.Frame("b", 2, Scenes.Pedestrian(12, -3))], CPU);
+        using var batch = new ModelBatch(collated.Samples, collated.Tensors.ToDictionary(kv => kv.Key,
+            kv => kv.Value.is_floating_point() ? kv.Value.to_type(ScalarType.Float64) : kv.Value.clone()));
+        model.Module.to(ScalarType.Float64);
+
+        using var smaller = model.WithChannels(kept);
+        var rebuilt = Outputs(smaller, batch);
+        var zeroed = model.ChannelGroups.Select(g => ChannelSurgery.ZeroRemoved(model.Module, g, kept[g.Name])).ToList();
+        var simulated = Outputs(model, batch);
+        foreach (var z in zeroed) ChannelSurgery.Restore(z);
+
+        foreach (var (name, expected) in simulated)
+            Assert.That(rebuilt[name].allclose(expected, rtol: 1e-9, atol: 1e-9), Is.True, $"{name}: largest difference {(rebuilt[name] - expected).abs().max().to_type(ScalarType.Float64).item<double>()}");
+        var counted = ChannelSurgery.Flops(model, model.ChannelGroups, kept.ToDictionary(k => k.Key, k => (long)k.Value.Length));
+        Assert.That(counted, Is.EqualTo(ModelStats.Measure(smaller).Flops - smaller.OtherFlopsPerSample + model.OtherFlopsPerSample).Within(1e-6 * counted),
+            "the conv FLOPs counted at the kept widths are the rebuilt model's (norms are counted apart)");
+    }
+
+    [Test]
+    public void A_pruned_checkpoint_loads_through_the_host_factory_with_its_own_widths()
+    {
+        Seeding.Seed(13);
+        using var model = Model();
+        using var smaller = (CenterPointModel)model.WithChannels(RandomKept(model, 14));
+        var path = Path.Combine(TestPaths.NewTempDirectory("centerpoint-channels"), "pruned.ckpt");
+        Checkpoint.Save(smaller, path);
+
+        var header = Checkpoint.ReadHeader(path);
+        var options = System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(header.Spec.OptionsJson)!;
+        using var loaded = new CenterPointModel(options, header.Spec.Dataset);
+        Checkpoint.LoadInto(loaded, path);
+        using var batch = model.Collate([Scenes.Frame("a", 3, Scenes.Car(6, 0, 0))], CPU);
+        var expected = Outputs(smaller, batch);
+        var actual = Outputs(loaded, batch);
+        foreach (var (name, t) in expected) Assert.That(actual[name].allclose(t, rtol: 0, atol: 0), Is.True, name);
+        Assert.That(loaded.ChannelGroups.Select(g => g.Channels), Is.EqualTo(smaller.ChannelGroups.Select(g => g.Channels)));
+    }
+
+    [Test]
+    public void Widths_for_no_layer_are_refused_with_the_name_and_the_groups()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Model(widths: new Dictionary<string, int> { ["backbone.blocks.7.0"] = 4 }))!;
+        Assert.That(error.Message, Does.Contain("backbone.blocks.7.0").And.Contain("head.shared.0"));
+        Assert.That(() => Model(widths: new Dictionary<string, int> { ["pfn"] = 0 }), Throws.ArgumentException.With.Message.Contains("pfn"));
+    }
+}
