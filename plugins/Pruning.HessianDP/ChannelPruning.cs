@@ -19,7 +19,13 @@ public sealed class ChannelPruningOptions : PruningBudgetOptions
     [Range(2, 64)]
     public int KeepLevels { get; set; } = 8;
 
-    [Description("Smallest fraction of a group's channels that is kept (at least one channel).")]
+    // Vector units work in blocks, and libtorch 2.10's oneDNN computes some 3x3 convs wrongly on our AMD CPUs unless the input
+    // channels are a multiple of 16 (TorchRuntime.WrongConvolutions): 16 keeps kernels fast and right (Torch-Pruning's round_to).
+    [Description("Kept channels per group are a multiple of this (or the group's full width): SIMD-friendly widths run faster, and oneDNN computes some other widths wrongly on some CPUs (the step checks and switches oneDNN off if so). 1: any width.")]
+    [Range(1, 4096)]
+    public int RoundTo { get; set; } = 16;
+
+    [Description("Smallest fraction of a group's channels that is kept (at least one channel, and at least RoundTo).")]
     [Range(0.0, 1.0)]
     public double MinKeepFraction { get; set; } = 0.1;
 
@@ -32,13 +38,24 @@ public sealed class ChannelPruningOptions : PruningBudgetOptions
 }
 
 /// <summary>What a channel-pruning method decides from: the groups it may shrink, their rankings, and the FLOPs it must reach.</summary>
-internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<ChannelGroup> groups, double[][] importance, long[] minKeep,
-    InputCosts? costs, double targetFlops)
+internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<ChannelGroup> groups, double[][] importance, double minKeepFraction,
+    int roundTo, InputCosts? costs, double targetFlops)
 {
     public IChannelPrunable Model { get; } = model;
     public IReadOnlyList<ChannelGroup> Groups { get; } = groups;
     public double[][] Importance { get; } = importance;
-    public long[] MinKeep { get; } = minKeep;
+    /// <summary>The least each group keeps: MinKeepFraction of it rounded up to the step, at least one step, at most all.</summary>
+    public long[] MinKeep { get; } = groups.Select(g => Math.Min(g.Channels,
+        Math.Max(Step(g, roundTo), (long)Math.Ceiling(minKeepFraction * g.Channels / Step(g, roundTo)) * Step(g, roundTo)))).ToArray();
+
+    private static long Step(ChannelGroup group, int roundTo) => Math.Min(roundTo, group.Channels);
+
+    /// <summary>The next allowed count above <paramref name="count"/> in group i: the next multiple of the step, or the full width.</summary>
+    public long Next(int group, long count)
+    {
+        var step = Step(Groups[group], roundTo);
+        return Math.Min((count / step + 1) * step, Groups[group].Channels);
+    }
     public InputCosts? Costs { get; } = costs;
     public double TargetFlops { get; } = targetFlops;
 
@@ -47,7 +64,12 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     /// <summary>Whole-model FLOPs if group i kept counts[i] channels.</summary>
     public double FlopsAt(long[] counts) => flops.At(counts);
 
-    public long Clamp(int group, double count) => Math.Clamp((long)Math.Round(count), MinKeep[group], Groups[group].Channels);
+    /// <summary>The allowed count nearest <paramref name="count"/> in group i: a multiple of the step within [MinKeep, full width], or the full width.</summary>
+    public long Clamp(int group, double count)
+    {
+        var step = Step(Groups[group], roundTo);
+        return Math.Clamp((long)Math.Round(count / step) * step, MinKeep[group], Groups[group].Channels);
+    }
 
     /// <summary>
     /// The plan of the largest x in [lo, hi] whose FLOPs meet the target, for a family of plans that keeps more as x grows
@@ -100,13 +122,23 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
         var before = ModelStats.Measure(model, costs);
         var importance = groups.Select(g => ChannelSurgery.Importance(model.Module, g, Options.Importance)).ToArray();
-        var minKeep = groups.Select(g => Math.Max(1L, (long)Math.Ceiling(Options.MinKeepFraction * g.Channels))).ToArray();
-        var planning = new ChannelPlanning(model, groups, importance, minKeep, costs, before.DenseFlops / Options.FlopsReduction);
+        var planning = new ChannelPlanning(model, groups, importance, Options.MinKeepFraction, Options.RoundTo, costs, before.DenseFlops / Options.FlopsReduction);
 
         var counts = Decide(planning, calibration, context, outcome);
         var kept = groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
             .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(importance[p.i], counts[p.i]));
         var pruned = model.WithChannels(kept);
+        // Correct kernels before anything is measured on the smaller model (TorchRuntime.WrongConvolutions).
+        var wrong = TorchRuntime.WrongConvolutions(pruned.Module);
+        if (wrong.Count > 0 && TorchRuntime.OneDnnEnabled != false)
+        {
+            var off = TorchRuntime.SetOneDnn(false);
+            outcome.Metrics["onednn_switched_off"] = off ? 1 : 0;
+            outcome.Notes.Add($"{Method}: this CPU's oneDNN computes {wrong.Count} of the pruned model's convs wrongly in float32 " +
+                              $"({string.Join(", ", wrong.Take(4).Select(w => $"{w.Name} [{string.Join("x", w.Shape)}] error {w.Error:G2}"))}); " +
+                              (off ? "oneDNN is switched off for the rest of this run (right, slower kernels; latencies after this step are not comparable with those before)."
+                                   : "oneDNN could not be switched off here: the pruned model's outputs are wrong. Use RoundTo 16."));
+        }
         if (Options.Reconstruct && calibration is null)
             throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
         if (Options.Reconstruct)
@@ -321,7 +353,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
 
     /// <summary>
     /// Spends what the plan leaves of the target (the DP works on levels and on linearised costs, not the exact ones): one
-    /// channel at a time goes back to a group, where it lowers the distortion (linear between measured levels) most per exactly
+    /// step of channels (RoundTo) at a time goes back to a group, where it lowers the distortion (linear between measured levels) most per exactly
     /// counted FLOP, while the target holds.
     /// </summary>
     private static void FillBudget(ChannelPlanning planning, long[][] levels, double[][] distortion, long[] plan)
@@ -342,15 +374,16 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
             for (var i = 0; i < plan.Length; i++)
             {
                 if (plan[i] >= planning.Groups[i].Channels) continue;
-                plan[i]++;
+                var (old, next) = (plan[i], planning.Next(i, plan[i]));
+                plan[i] = next;
                 var cost = planning.FlopsAt(plan) - now;
-                plan[i]--;
+                plan[i] = old;
                 if (now + cost > planning.TargetFlops) continue;
-                var gain = (At(i, plan[i]) - At(i, plan[i] + 1)) / Math.Max(cost, 1e-12);
+                var gain = (At(i, old) - At(i, next)) / Math.Max(cost, 1e-12);
                 if (gain > bestGain || (gain == bestGain && cost < bestCost)) (bestGroup, bestGain, bestCost) = (i, gain, cost);
             }
             if (bestGroup < 0) return;
-            plan[bestGroup]++;
+            plan[bestGroup] = planning.Next(bestGroup, plan[bestGroup]);
         }
     }
 

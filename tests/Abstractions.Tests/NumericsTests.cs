@@ -53,4 +53,21 @@ public class NumericsTests
             convolution: (x, w) => nn.functional.conv_transpose2d(x, w.transpose(0, 1), strides: [2, 2]));
         Assert.That(error, Is.LessThan(1e-5), "input and weight gradients");
     }
+
+    [Test]
+    public void A_convolution_whose_float32_forward_disagrees_with_float64_is_named_with_its_shape()
+    {
+        var module = nn.Sequential(("right", nn.Conv2d(16, 8, 3, padding: 1)), ("skewed", nn.Conv2d(32, 4, 3, padding: 1)));
+        // A stand-in for a wrong kernel: the float32 result of the second conv is off by 1 %.
+        Tensor Convolution(Tensor x, Tensor w, TorchSharp.Modules.Convolution conv)
+        {
+            var y = nn.functional.conv2d(x, w, null, conv.stride, conv.padding);
+            return conv.in_channels == 32 && y.dtype == ScalarType.Float32 ? y * 1.01f : y;
+        }
+        var wrong = TorchRuntime.WrongConvolutions(module, size: 20, convolution: Convolution);
+        Assert.That(wrong.Select(w => w.Name), Is.EqualTo(new[] { "skewed" }));
+        Assert.That(wrong[0].Shape, Is.EqualTo(new long[] { 4, 32, 3, 3 }));
+        Assert.That(wrong[0].Error, Is.EqualTo(0.01).Within(1e-4));
+        module.Dispose();
+    }
 }

@@ -113,3 +113,35 @@ public class ChannelPruningTests
         Assert.That(() => Model(widths: new Dictionary<string, int> { ["pfn"] = 0 }), Throws.ArgumentException.With.Message.Contains("pfn"));
     }
 }
+
+public class ShippedChannelPruningTests
+{
+    /// <summary>
+    /// The committed detector, every group cut to half its width (multiples of 16, as channel pruning rounds them: other
+    /// widths meet oneDNN's wrong 3x3 kernels on our CPUs, TorchRuntime.WrongConvolutions), computes in float32 what the
+    /// original computes with the removed channels' readers zeroed.
+    /// </summary>
+    [Test]
+    public void The_shipped_detector_rebuilt_at_half_width_computes_what_its_zeroed_original_computes()
+    {
+        var path = Path.Combine(TestPaths.RepoRoot, "models", "centerpoint-kitti-small.ckpt");
+        var header = Checkpoint.ReadHeader(path);
+        using var model = new CenterPointModel(System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(header.Spec.OptionsJson)!, header.Spec.Dataset);
+        Checkpoint.LoadInto(model, path);
+        var random = new Random(21);
+        var kept = model.ChannelGroups.ToDictionary(g => g.Name, g =>
+            Enumerable.Range(0, (int)g.Channels).OrderBy(_ => random.Next()).Take((int)Math.Max(16, g.Channels / 32 * 16)).Select(i => (long)i).Order().ToArray());
+        using var batch = model.Collate([Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f))], CPU);
+        using var smaller = model.WithChannels(kept);
+        Assert.That(TorchRuntime.WrongConvolutions(smaller.Module), Is.Empty);
+        smaller.Module.eval();
+        model.Module.eval();
+        using var _ = no_grad();
+        var rebuilt = smaller.Forward(batch).Tensors;
+        var zeroed = model.ChannelGroups.Select(g => ChannelSurgery.ZeroRemoved(model.Module, g, kept[g.Name])).ToList();
+        var simulated = model.Forward(batch).Tensors;
+        foreach (var z in zeroed) ChannelSurgery.Restore(z);
+        foreach (var (name, expected) in simulated)
+            Assert.That(rebuilt[name].allclose(expected, rtol: 1e-3, atol: 1e-3), Is.True, $"{name}: largest difference {(rebuilt[name] - expected).abs().max().item<float>()}");
+    }
+}

@@ -87,6 +87,37 @@ public static class TorchRuntime
         return Math.Max(RelativeError(single.Input, exact.Input), RelativeError(single.Weight, exact.Weight));
     }
 
+    /// <summary>
+    /// The convolutions of <paramref name="module"/> whose float32 forward pass disagrees with float64 on the same values
+    /// (relative L2 error above <paramref name="tolerance"/>, or not finite) at a <paramref name="size"/> x <paramref name="size"/>
+    /// input: name, weight shape and error. Measured on these machines' AMD EPYC CPUs with libtorch 2.10: oneDNN's 3x3 kernels
+    /// are wrong for some input-channel counts (capped at AVX: 12, 20, and 25-63 where not a multiple of 8; uncapped also
+    /// 24, 40, 56), at larger inputs more of them, while multiples of 16 were right everywhere; widths a channel pruner
+    /// chooses can land on any of them. 1x1 and 1-D convs were right.
+    /// </summary>
+    public static IReadOnlyList<(string Name, long[] Shape, double Error)> WrongConvolutions(nn.Module module, int size = 64, double tolerance = 1e-4,
+        Func<Tensor, Tensor, TorchSharp.Modules.Convolution, Tensor>? convolution = null)
+    {
+        var wrong = new List<(string, long[], double)>();
+        using var _ = no_grad();
+        foreach (var (name, m) in module.named_modules())
+        {
+            if (m is not TorchSharp.Modules.Convolution conv || conv.weight is null || conv.kernel_size.Length != 2) continue;
+            using var scope = NewDisposeScope();
+            using var generator = new Generator((ulong)(conv.in_channels * 1000 + conv.out_channels));
+            var weight = conv.weight.detach().cpu();
+            var x = randn([1, conv.in_channels, size, size], generator: generator);
+            Tensor Run(Tensor input, Tensor w) => convolution?.Invoke(input, w, conv) ?? (conv.transposed
+                ? nn.functional.conv_transpose2d(input, w, null, conv.stride, conv.padding, conv.output_padding, conv.dilation, conv.groups)
+                : nn.functional.conv2d(input, w, null, conv.stride, conv.padding, conv.dilation, conv.groups));
+            var single = Run(x.to_type(ScalarType.Float32), weight.to_type(ScalarType.Float32));
+            var exact = Run(x.to_type(ScalarType.Float64), weight.to_type(ScalarType.Float64));
+            var error = RelativeError(single, exact);
+            if (!(error <= tolerance)) wrong.Add((name, weight.shape, error));
+        }
+        return wrong;
+    }
+
     private static double WorstProbeError() => ProbeShapes.Max(s => ConvGradientError(s.In, s.Out));
 
     private static (Tensor Input, Tensor Weight) Gradients(Tensor x, Tensor weight, Func<Tensor, Tensor, Tensor> convolution, ScalarType type)

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Platform.TestKit;
+
+namespace Platform.Host.Tests;
+
+/// <summary>
+/// A channel-pruned model is a smaller architecture: its checkpoint must rebuild it by itself in a process that never saw
+/// the pruning (issue 12). Both runs go through the real `platform` program and the solution's built plugins.
+/// </summary>
+public class ChannelPrunedCheckpointTests
+{
+    private static string Pipeline(string name, string steps) => $$"""
+        {
+          "Pipeline": {
+            "Name": "{{name}}", "Seed": 3, "Threads": 1, "Output": "$OUTPUT",
+            "Dataset": { "Use": "shapes", "Options": { "Classes": 4, "TrainCount": 64, "ValCount": 48, "TestCount": 8, "Points": 64 } },
+            "Model": { "Use": "pointnet", "Options": { "WidthMultiplier": 0.25, "NumPoints": 64, "InputTransform": false, "FeatureTransform": false } },
+            "Steps": [ {{steps}} ]
+          }
+        }
+        """;
+
+    private static JsonElement RunInNewProcess(string pipelineFile, string output)
+    {
+        var host = Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll");
+        Assert.That(File.Exists(host), "the platform program is built into artifacts/host (dotnet build Platform.sln)");
+        var start = new ProcessStartInfo("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.That(process.ExitCode, Is.Zero, $"{stdout.Result}\n{stderr}");
+        return JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.Clone();
+    }
+
+    [Test]
+    public void A_channel_pruned_checkpoint_loads_in_a_fresh_process_as_the_smaller_model_with_the_same_accuracy()
+    {
+        var (pruneFile, pruneOutput) = HostRunner.WritePipeline(Pipeline("prune", """
+            { "Use": "train", "Options": { "Epochs": 2, "BatchSize": 16 } },
+            { "Use": "uniform-channels", "Options": { "FlopsReduction": 2.5, "CalibrationSamples": 16 } },
+            { "Use": "evaluate", "Options": { "Split": "val", "Resamples": 0 } },
+            { "Use": "save", "Options": { "Path": "$OUTPUT/pruned.ckpt" } }
+            """));
+        var pruned = RunInNewProcess(pruneFile, pruneOutput);
+        var checkpoint = Path.Combine(pruneOutput, "pruned.ckpt").Replace("\\", "/");
+
+        var (loadFile, loadOutput) = HostRunner.WritePipeline(Pipeline("load", $$"""
+            { "Use": "load", "Options": { "Path": "{{checkpoint}}" } },
+            { "Use": "evaluate", "Options": { "Split": "val", "Resamples": 0 } }
+            """));
+        var loaded = RunInNewProcess(loadFile, loadOutput);
+
+        var dense = pruned.GetProperty("steps")[0].GetProperty("model");
+        var small = pruned.GetProperty("steps")[2].GetProperty("model");
+        var reloaded = loaded.GetProperty("steps")[1].GetProperty("model");
+        Assert.That(small.GetProperty("params").GetDouble(), Is.LessThan(dense.GetProperty("params").GetDouble()));
+        Assert.That(reloaded.GetProperty("params").GetDouble(), Is.EqualTo(small.GetProperty("params").GetDouble()), "the load rebuilt the pruned widths");
+        Assert.That(reloaded.GetProperty("flops").GetDouble(), Is.EqualTo(small.GetProperty("flops").GetDouble()));
+        foreach (var metric in new[] { "accuracy", "meanClassAccuracy" })
+            Assert.That(loaded.GetProperty("steps")[1].GetProperty("metrics").GetProperty(metric).GetDouble(),
+                Is.EqualTo(pruned.GetProperty("steps")[2].GetProperty("metrics").GetProperty(metric).GetDouble()), metric);
+    }
+}
