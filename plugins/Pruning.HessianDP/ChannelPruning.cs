@@ -148,10 +148,7 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
             var targets = ReconstructionTargets(model, groups, kept);
             var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration.Batches, Options.ReconstructionDamping, context.Services.Progress, Method);
             foreach (var t in targets.Values) t.Dispose();
-            outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
-            outcome.Metrics["reconstructed_layers"] = result.Reconstructed;
-            if (result.Skipped.Count > 0)
-                outcome.Notes.Add($"{Method}: reconstruction skipped {result.Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", result.Skipped)}.");
+            result.Report(outcome, Method, watch.Elapsed.TotalSeconds);
         }
         // Reconstruction restores the dense layer outputs that the running statistics describe: re-estimating them would undo it.
         if (Options.RecalibrateBatchNorm && calibration is not null && !Options.Reconstruct)
@@ -159,10 +156,7 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
 
         var after = ModelStats.Measure(pruned, costs);
         var m = outcome.Metrics;
-        m["dense_flops"] = before.DenseFlops;
-        m["flops_before"] = before.Flops;
-        m["flops_after"] = after.Flops;
-        m["flops_reduction"] = before.DenseFlops / after.Flops;
+        PruningCompressor<PruningOptions>.RecordFlops(m, before, after);
         m["target_flops"] = planning.TargetFlops;
         m["budget_relative_error"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
         m["params_before"] = before.Params;

@@ -64,10 +64,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
                 Options.ReconstructionDamping, Options.ReconstructionSelection, context.Services.Progress, Method);
             foreach (var t in dense.Values) t.Dispose();
-            outcome.Metrics["reconstruction_seconds"] = watch.Elapsed.TotalSeconds;
-            outcome.Metrics["reconstructed_layers"] = result.Reconstructed;
-            if (result.Skipped.Count > 0)
-                outcome.Notes.Add($"{Method}: reconstruction skipped {result.Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", result.Skipped)}.");
+            result.Report(outcome, Method, watch.Elapsed.TotalSeconds);
         }
 
         if (Options.RecalibrateBatchNorm && calibration is not null)
@@ -92,16 +89,22 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         return outcome;
     }
 
+    /// <summary>The FLOPs metrics every compressor of this plugin reports, weight or channel pruning, under the same names.</summary>
+    internal static void RecordFlops(Dictionary<string, double> metrics, ModelStats before, ModelStats after)
+    {
+        metrics["dense_flops"] = before.DenseFlops;
+        metrics["flops_before"] = before.Flops;
+        metrics["flops_after"] = after.Flops;
+        metrics["flops_reduction"] = before.DenseFlops / after.Flops;
+    }
+
     private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome, string predictionMetric)
     {
         var before = budget.Before;
         var after = ModelStats.Measure(model, budget.Costs);
         var densePrunable = before.DenseFlops - budget.OtherFlopsAtInput;
         var m = outcome.Metrics;
-        m["dense_flops"] = before.DenseFlops;
-        m["flops_before"] = before.Flops;
-        m["flops_after"] = after.Flops;
-        m["flops_reduction"] = before.DenseFlops / after.Flops;
+        RecordFlops(m, before, after);
         m["prunable_flops_before"] = before.PrunableFlops;
         m["prunable_flops_after"] = after.PrunableFlops;
         m["prunable_flops_reduction"] = densePrunable / after.PrunableFlops;

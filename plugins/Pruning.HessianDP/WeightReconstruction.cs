@@ -20,7 +20,17 @@ internal static class WeightReconstruction
     /// <summary>Thrown by the capture hook to stop the forward pass once the layer's input is held.</summary>
     private sealed class InputCaptured : Exception;
 
-    public sealed record Result(int Reconstructed, IReadOnlyList<string> Skipped);
+    public sealed record Result(int Reconstructed, IReadOnlyList<string> Skipped)
+    {
+        /// <summary>What every compressor reports of a reconstruction: its time, the layers refitted, the layers skipped and why.</summary>
+        public void Report(Platform.Abstractions.Pipeline.StepOutcome outcome, string step, double seconds)
+        {
+            outcome.Metrics["reconstruction_seconds"] = seconds;
+            outcome.Metrics["reconstructed_layers"] = Reconstructed;
+            if (Skipped.Count > 0)
+                outcome.Notes.Add($"{step}: reconstruction skipped {Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", Skipped)}.");
+        }
+    }
 
     public static Result Run(IModel model, IReadOnlyList<PrunableLayer> layers, IReadOnlyDictionary<string, Tensor> dense,
         IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection, IProgressReporter progress, string step)

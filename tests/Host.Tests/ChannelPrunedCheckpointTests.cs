@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Platform.TestKit;
 
@@ -25,16 +24,8 @@ public class ChannelPrunedCheckpointTests
     {
         var host = Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll");
         Assert.That(File.Exists(host), "the platform program is built into artifacts/host (dotnet build Platform.sln)");
-        var start = new ProcessStartInfo("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.That(process.ExitCode, Is.Zero, $"{stdout.Result}\n{stderr}");
+        var run = ChildProcess.Run("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins]);
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
         return JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.Clone();
     }
 

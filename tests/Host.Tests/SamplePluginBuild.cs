@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using Platform.TestKit;
 
@@ -24,16 +23,8 @@ public sealed class SamplePluginBuild
         // Same configuration as these tests, so the already built contracts are found; no rebuild of them.
         var configuration = typeof(SamplePluginBuild).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         var project = Path.Combine(TestPaths.RepoRoot, "samples", "Acme.PointStride", "Acme.PointStride.csproj");
-        var start = new ProcessStartInfo("dotnet", ["build", project, "-c", configuration, "-o", PluginFolder, "-p:BuildProjectReferences=false", "-nologo", "-v:q"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.That(process.ExitCode, Is.Zero, $"building the sample plugin failed:\n{stdout.Result}\n{stderr}");
+        var build = ChildProcess.Run("dotnet", ["build", project, "-c", configuration, "-o", PluginFolder, "-p:BuildProjectReferences=false", "-nologo", "-v:q"]);
+        Assert.That(build.ExitCode, Is.Zero, $"building the sample plugin failed:\n{build}");
 
         // As its author would before using it: trust the build (in a trust file of this test run, not the user's).
         TrustFile = Path.Combine(TestPaths.NewTempDirectory("trust"), "trusted-plugins.json");

@@ -24,15 +24,6 @@ public class ChannelPruningTests
             Enumerable.Range(0, (int)g.Channels).OrderBy(_ => random.Next()).Take(random.Next(1, (int)g.Channels)).Select(i => (long)i).Order().ToArray());
     }
 
-    private static void RandomizeNorms(nn.Module module, int seed)
-    {
-        using var _ = no_grad();
-        var generator = new Generator((ulong)seed);
-        foreach (var (name, t) in module.state_dict())
-            if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.copy_(randn(t.shape, generator: generator) * 0.1);
-            else if (name.EndsWith("running_var", StringComparison.Ordinal)) t.copy_(rand(t.shape, generator: generator) + 0.5);
-    }
-
     private static Dictionary<string, Tensor> Outputs(IModel model, ModelBatch batch)
     {
         model.Module.eval();
@@ -64,7 +55,7 @@ public class ChannelPruningTests
     {
         Seeding.Seed(11);
         using var model = Model(headConvLayers);
-        RandomizeNorms(model.Module, 11);
+        Platform.TestKit.BatchNorms.Randomize(model.Module, 11);
         var kept = RandomKept(model, 12);
         // In float64, so that the comparison sees the surgery and not float32 summation order over 3x3 kernels.
         using var collated = model.Collate([Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)), Scenes.Frame("b", 2, Scenes.Pedestrian(12, -3))], CPU);

@@ -26,17 +26,6 @@ public class ChannelPruningTests
         });
     }
 
-    /// <summary>BN statistics away from 0 and 1, so that a channel mixed up with another would show.</summary>
-    private static void RandomizeNorms(nn.Module module, int seed)
-    {
-        using var _ = no_grad();
-        var generator = new Generator((ulong)seed);
-        foreach (var (name, t) in module.state_dict())
-            if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.copy_(randn(t.shape, generator: generator) * 0.1);
-            else if (name.EndsWith("running_var", StringComparison.Ordinal)) t.copy_(rand(t.shape, generator: generator) + 0.5);
-            else if (name.EndsWith("norm.bias", StringComparison.Ordinal)) t.copy_(randn(t.shape, generator: generator) * 0.1);
-    }
-
     private static Tensor Logits(IModel model, ModelBatch batch)
     {
         model.Module.eval();
@@ -49,7 +38,7 @@ public class ChannelPruningTests
     {
         Seeding.Seed(3);
         using var model = Model(transforms);
-        RandomizeNorms(model.Module, 3);
+        Platform.TestKit.BatchNorms.Randomize(model.Module, 3);
         var kept = RandomKept(model, 5);
         using var batch = model.Collate(PointNetModelTests.RandomSamples(6, 32, 3), CPU);
 
@@ -103,7 +92,7 @@ public class ChannelPruningTests
     {
         Seeding.Seed(6);
         using var model = Model(transforms: true);
-        RandomizeNorms(model.Module, 6);
+        Platform.TestKit.BatchNorms.Randomize(model.Module, 6);
         using var smaller = model.WithChannels(RandomKept(model, 8));
         var path = Path.Combine(Platform.TestKit.TestPaths.NewTempDirectory("pointnet-channels"), "pruned.ckpt");
         Checkpoint.Save(smaller, path);
