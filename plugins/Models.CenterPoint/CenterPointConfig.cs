@@ -153,7 +153,6 @@ public sealed record CenterPointConfig
         if (GridX % down != 0 || GridY % down != 0)
             Fail($"the pillar grid {GridX}x{GridY} (range / PillarSize) must be divisible by the backbone's total stride {down}.");
         if (NmsType is not ("rotated" or "circle")) Fail($"NmsType='{NmsType}' is unknown; use 'rotated' or 'circle'.");
-        if (ChannelWidths.FirstOrDefault(kv => kv.Value < 1) is { Key: not null } bad) Fail($"ChannelWidths '{bad.Key}' = {bad.Value}; a layer needs at least one channel.");
     }
 }
 

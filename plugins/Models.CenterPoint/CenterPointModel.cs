@@ -27,6 +27,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
     public CenterPointModel(CenterPointOptions options, DatasetInfo dataset) : base(Name, options, dataset)
     {
         if (dataset.ClassNames.Count == 0) throw new ArgumentException($"CenterPoint needs the dataset's class names; dataset '{dataset.Name}' lists none.");
+        ChannelSurgery.CheckWidths("CenterPoint", nameof(options.ChannelWidths), options.ChannelWidths);
         Config = CenterPointConfig.Resolve(options, dataset.PointCloudRange);
         Classes = dataset.ClassNames.Count;
         _net = new CenterPointNet(Config, Classes, _use);
@@ -34,9 +35,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         _targets = new GaussianHeatmapTarget(Config, Classes);
         _decoder = new CenterPointDecoder(Config);
         _dataset = dataset;
-        var groups = ChannelGroups.Select(g => g.Name).ToHashSet();
-        if (Config.ChannelWidths.Keys.FirstOrDefault(k => !groups.Contains(k)) is { } unknown)
-            throw new ArgumentException($"CenterPoint option ChannelWidths names '{unknown}', which is not a channel group of this configuration (groups: {string.Join(", ", groups)}).");
+        ChannelSurgery.CheckWidths("CenterPoint", nameof(options.ChannelWidths), Config.ChannelWidths, ChannelGroups);
     }
 
     private readonly DatasetInfo _dataset;
@@ -45,22 +44,8 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
     /// <summary>The pillar net's, every backbone conv's and deblock's, the shared head conv's and the branch convs' output channels.</summary>
     public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= _net.ChannelGroups(Config);
 
-    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept)
-    {
-        var options = System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(Spec.OptionsJson)!;
-        foreach (var (group, channels) in kept) options.ChannelWidths[group] = channels.Length;
-        var smaller = new CenterPointModel(options, _dataset);
-        try
-        {
-            ChannelSurgery.Transplant(this, smaller, ChannelGroups, kept);
-        }
-        catch
-        {
-            smaller.Dispose();
-            throw;
-        }
-        return smaller;
-    }
+    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept) =>
+        ChannelSurgery.Rebuild<CenterPointOptions>(this, kept, o => o.ChannelWidths, o => new CenterPointModel(o, _dataset));
 
     public CenterPointConfig Config { get; }
     public int Classes { get; }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -45,6 +46,9 @@ public sealed class PointNet2SsgOptions
     [Description("Dropout probability in the classifier head.")]
     [Range(0.0, 0.95)]
     public double Dropout { get; set; } = 0.4;
+
+    [Description("Widths of single layers by channel-group name (e.g. 'sa2.mlp.mlp3': 96, 'fc1': 256), overriding WidthMultiplier: what channel pruning writes, so a pruned checkpoint rebuilds its own architecture.")]
+    public Dictionary<string, int> ChannelWidths { get; set; } = [];
 }
 
 /// <summary>A shared MLP over grouped points: 1x1 conv on (B, C, K, S), batch norm, ReLU.</summary>
@@ -82,6 +86,7 @@ public sealed class SetAbstraction : nn.Module
             c = widths[i];
         }
         mlp = nn.Sequential(layers);
+        Widths = widths;
         OutChannels = c;
         RegisterComponents();
     }
@@ -90,6 +95,9 @@ public sealed class SetAbstraction : nn.Module
     public double Radius { get; }
     public int Samples { get; }
     public long OutChannels { get; }
+
+    /// <summary>The output width of each layer of the level's MLP.</summary>
+    public IReadOnlyList<long> Widths { get; }
 
     /// <summary>xyz (B, N, 3), features (B, N, C) or null: centroids (B, S, 3) and their features (B, S, C').</summary>
     public (Tensor Xyz, Tensor Features) Run(Tensor xyz, Tensor? features)
@@ -132,16 +140,46 @@ public sealed class PointNet2SsgNetwork : nn.Module
 
     public PointNet2SsgNetwork(int inputChannels, int classes, PointNet2SsgOptions o) : base("pointnet2_ssg")
     {
-        long W(int c) => PointNetNetwork.ScaledWidth(c, o.WidthMultiplier);
+        long W(string layer, int paper) => o.ChannelWidths.TryGetValue(layer, out var w) ? w : PointNetNetwork.ScaledWidth(paper, o.WidthMultiplier);
+        long[] Mlp(string level, params int[] paper) => paper.Select((c, i) => W($"{level}.mlp.mlp{i + 1}", c)).ToArray();
         extraFeatures = inputChannels - 3;
-        sa1 = new SetAbstraction("sa1", o.Sa1Centroids, o.Sa1Radius, o.Sa1Samples, extraFeatures, [W(64), W(64), W(128)]);
-        sa2 = new SetAbstraction("sa2", o.Sa2Centroids, o.Sa2Radius, o.Sa2Samples, sa1.OutChannels, [W(128), W(128), W(256)]);
-        sa3 = new SetAbstraction("sa3", null, 0, 0, sa2.OutChannels, [W(256), W(512), W(1024)]);
-        fc1 = new FullyConnected("fc1", sa3.OutChannels, W(512));
-        fc2 = new FullyConnected("fc2", W(512), W(256));
-        classifier = new ClassScores("classifier", W(256), classes);
+        sa1 = new SetAbstraction("sa1", o.Sa1Centroids, o.Sa1Radius, o.Sa1Samples, extraFeatures, Mlp("sa1", 64, 64, 128));
+        sa2 = new SetAbstraction("sa2", o.Sa2Centroids, o.Sa2Radius, o.Sa2Samples, sa1.OutChannels, Mlp("sa2", 128, 128, 256));
+        sa3 = new SetAbstraction("sa3", null, 0, 0, sa2.OutChannels, Mlp("sa3", 256, 512, 1024));
+        fc1 = new FullyConnected("fc1", sa3.OutChannels, W("fc1", 512));
+        fc2 = new FullyConnected("fc2", fc1.OutChannels, W("fc2", 256));
+        classifier = new ClassScores("classifier", fc2.OutChannels, classes);
         dropout = o.Dropout;
         RegisterComponents();
+    }
+
+    /// <summary>
+    /// Each grouped MLP layer's outputs, read by the next layer of its level; a level's last layer by the next level's first,
+    /// after the 3 local coordinates it is concatenated behind (offset 3), and sa3's by fc1 (after the max); fc1's by fc2,
+    /// fc2's by the classifier.
+    /// </summary>
+    public IEnumerable<ChannelGroup> ChannelGroups()
+    {
+        var levels = new[] { sa1, sa2, sa3 };
+        for (var k = 0; k < levels.Length; k++)
+        {
+            var widths = levels[k].Widths;
+            for (var i = 0; i < widths.Count; i++)
+            {
+                var layer = $"sa{k + 1}.mlp.mlp{i + 1}";
+                var reader = i + 1 < widths.Count ? new ChannelMember($"sa{k + 1}.mlp.mlp{i + 2}.conv.weight", 1, ChannelRole.Consumer)
+                    : k + 1 < levels.Length ? new ChannelMember($"sa{k + 2}.mlp.mlp1.conv.weight", 1, ChannelRole.Consumer, Offset: 3)
+                    : new ChannelMember("fc1.linear.weight", 1, ChannelRole.Consumer);
+                yield return new ChannelGroup(layer, widths[i],
+                [
+                    new($"{layer}.conv.weight", 0, ChannelRole.Producer),
+                    .. ChannelGroup.NormTensors.Select(t => new ChannelMember($"{layer}.norm.{t}", 0, ChannelRole.Norm)),
+                    reader,
+                ]);
+            }
+        }
+        yield return ChannelGroup.Chain("fc1", fc1.OutChannels, "fc1.linear", "fc1.norm", ["fc2.linear"]);
+        yield return ChannelGroup.Chain("fc2", fc2.OutChannels, "fc2.linear", "fc2.norm", ["classifier.linear"]);
     }
 
     /// <summary>(B, C, N) points, xyz first: logits (B, classes).</summary>
@@ -159,7 +197,7 @@ public sealed class PointNet2SsgNetwork : nn.Module
     }
 }
 
-public sealed class PointNet2SsgModel : ModelBase
+public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable
 {
     private readonly PointNet2SsgOptions options;
     private readonly PointNet2SsgNetwork network;
@@ -173,8 +211,19 @@ public sealed class PointNet2SsgModel : ModelBase
             throw new ArgumentException($"PointNet++ options: need Sa2Centroids ({options.Sa2Centroids}) <= Sa1Centroids ({options.Sa1Centroids}) <= NumPoints ({options.NumPoints}).");
         this.options = options;
         channels = Math.Max(3, dataset.PointFeatures);
+        ChannelSurgery.CheckWidths("PointNet++", nameof(options.ChannelWidths), options.ChannelWidths);
         network = new PointNet2SsgNetwork(channels, dataset.ClassNames.Count, options);
+        ChannelSurgery.CheckWidths("PointNet++", nameof(options.ChannelWidths), options.ChannelWidths, ChannelGroups);
+        this.dataset = dataset;
     }
+
+    private readonly DatasetInfo dataset;
+    private IReadOnlyList<ChannelGroup>? _groups;
+
+    public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= network.ChannelGroups().ToList();
+
+    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept) =>
+        ChannelSurgery.Rebuild<PointNet2SsgOptions>(this, kept, o => o.ChannelWidths, o => new PointNet2SsgModel(o, dataset));
 
     public override ModelTask Task => ModelTask.Classification;
     public override nn.Module Module => network;

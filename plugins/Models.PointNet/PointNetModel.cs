@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -51,13 +52,10 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
         if (dataset.ClassNames.Count < 2) throw new ArgumentException($"Dataset '{dataset.Name}' has {dataset.ClassNames.Count} classes; a classifier needs at least 2.");
         this.options = options;
         channels = Math.Max(3, dataset.PointFeatures);
-        if (options.ChannelWidths.FirstOrDefault(kv => kv.Value < 1) is { Key: not null } bad)
-            throw new ArgumentException($"PointNet option ChannelWidths: '{bad.Key}' = {bad.Value}; a layer needs at least one channel.");
+        ChannelSurgery.CheckWidths("PointNet", nameof(options.ChannelWidths), options.ChannelWidths);
         network = new PointNetNetwork(channels, dataset.ClassNames.Count, options.WidthMultiplier, options.InputTransform, options.FeatureTransform, options.Dropout,
             options.ChannelWidths);
-        var groups = ChannelGroups.Select(g => g.Name).ToHashSet();
-        if (options.ChannelWidths.Keys.FirstOrDefault(k => !groups.Contains(k)) is { } unknown)
-            throw new ArgumentException($"PointNet option ChannelWidths names '{unknown}', which is not a channel group of this PointNet (groups: {string.Join(", ", groups)}).");
+        ChannelSurgery.CheckWidths("PointNet", nameof(options.ChannelWidths), options.ChannelWidths, ChannelGroups);
         this.dataset = dataset;
     }
 
@@ -131,22 +129,8 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
         return groups;
     }
 
-    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept)
-    {
-        var smallerOptions = System.Text.Json.JsonSerializer.Deserialize<PointNetOptions>(Spec.OptionsJson)!;
-        foreach (var (group, channels) in kept) smallerOptions.ChannelWidths[group] = channels.Length;
-        var smaller = new PointNetModel(smallerOptions, dataset);
-        try
-        {
-            Abstractions.Kit.ChannelSurgery.Transplant(this, smaller, ChannelGroups, kept);
-        }
-        catch
-        {
-            smaller.Dispose();
-            throw;
-        }
-        return smaller;
-    }
+    public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept) =>
+        ChannelSurgery.Rebuild<PointNetOptions>(this, kept, o => o.ChannelWidths, o => new PointNetModel(o, dataset));
 
     // ---- network augmentation (IWidthAugmentable) ----
 

@@ -146,4 +146,32 @@ public class ChannelPruningTests
         var outside = Assert.Throws<ArgumentException>(() => model.WithChannels(new Dictionary<string, long[]> { ["nope"] = [0] }))!;
         Assert.That(outside.Message, Does.Contain("nope"));
     }
+
+    private static PointNet2SsgModel PointNet2(Dictionary<string, int>? widths = null) =>
+        new(new PointNet2SsgOptions { WidthMultiplier = 0.125, NumPoints = 32, Sa1Centroids = 16, Sa1Samples = 8, Sa2Centroids = 8, Sa2Samples = 8, ChannelWidths = widths ?? [] }, ThreeClasses);
+
+    [Test]
+    public void PointNet2_rebuilt_computes_what_the_original_computes_with_the_removed_channels_readers_zeroed()
+    {
+        Seeding.Seed(8);
+        using var model = PointNet2();
+        Platform.TestKit.BatchNorms.Randomize(model.Module, 8);
+        var kept = RandomKept(model, 9);
+        using var batch = model.Collate(PointNetModelTests.RandomSamples(4, 32, 3), CPU);
+        using var smaller = model.WithChannels(kept);
+        using var rebuilt = Logits(smaller, batch);
+        var zeroed = model.ChannelGroups.Select(g => ChannelSurgery.ZeroRemoved(model.Module, g, kept[g.Name])).ToList();
+        using var simulated = Logits(model, batch);
+        foreach (var z in zeroed) ChannelSurgery.Restore(z);
+
+        Assert.That(rebuilt.allclose(simulated, rtol: 1e-4, atol: 1e-5), Is.True, $"largest difference {(rebuilt - simulated).abs().max().item<float>()}");
+        // The levels' last layers are read behind the 3 local coordinates.
+        Assert.That(model.ChannelGroups.Single(g => g.Name == "sa1.mlp.mlp3").Consumers.Single(), Is.EqualTo(new ChannelMember("sa2.mlp.mlp1.conv.weight", 1, ChannelRole.Consumer, 3)));
+        var path = Path.Combine(Platform.TestKit.TestPaths.NewTempDirectory("pointnet2-channels"), "pruned.ckpt");
+        Checkpoint.Save(smaller, path);
+        using var loaded = new PointNet2SsgModel(JsonSerializer.Deserialize<PointNet2SsgOptions>(Checkpoint.ReadHeader(path).Spec.OptionsJson)!, ThreeClasses);
+        Checkpoint.LoadInto(loaded, path);
+        using var reloaded = Logits(loaded, batch);
+        Assert.That(reloaded.allclose(rebuilt, rtol: 0, atol: 0), Is.True);
+    }
 }

@@ -133,6 +133,44 @@ public static class ChannelSurgery
         }
     }
 
+    /// <summary>
+    /// What <see cref="IChannelPrunable.WithChannels"/> does for a model whose options hold its per-group widths: the source's
+    /// options (from its spec) with each kept group's width set, a new model built from them, the kept channels transplanted.
+    /// </summary>
+    public static IModel Rebuild<TOptions>(IChannelPrunable source, IReadOnlyDictionary<string, long[]> kept,
+        Func<TOptions, Dictionary<string, int>> widthsOf, Func<TOptions, IModel> build)
+    {
+        var options = System.Text.Json.JsonSerializer.Deserialize<TOptions>(source.Spec.OptionsJson)
+                      ?? throw new InvalidOperationException($"Model '{source.Spec.Use}': its options do not read back from its spec.");
+        var widths = widthsOf(options);
+        foreach (var (group, channels) in kept) widths[group] = channels.Length;
+        var smaller = build(options);
+        try
+        {
+            Transplant(source, smaller, source.ChannelGroups, kept);
+        }
+        catch
+        {
+            smaller.Dispose();
+            throw;
+        }
+        return smaller;
+    }
+
+    /// <summary>
+    /// Refuses per-group widths below one channel and, given the model's <paramref name="groups"/> (after it is built), widths
+    /// that name no group of it.
+    /// </summary>
+    public static void CheckWidths(string model, string option, IReadOnlyDictionary<string, int> widths, IEnumerable<ChannelGroup>? groups = null)
+    {
+        if (widths.FirstOrDefault(kv => kv.Value < 1) is { Key: not null } bad)
+            throw new ArgumentException($"{model} option {option}: '{bad.Key}' = {bad.Value}; a layer needs at least one channel.");
+        if (groups is null) return;
+        var names = groups.Select(g => g.Name).ToHashSet();
+        if (widths.Keys.FirstOrDefault(k => !names.Contains(k)) is { } unknown)
+            throw new ArgumentException($"{model} option {option} names '{unknown}', which is not a channel group of this {model} (groups: {string.Join(", ", names)}).");
+    }
+
     /// <summary>For each (tensor, dimension): the kept indices of every group there, placed at their offsets.</summary>
     private static Dictionary<(string, int), List<(long Offset, long Size, long[] Kept)>> Cuts(IReadOnlyList<ChannelGroup> groups, IReadOnlyDictionary<string, long[]> kept)
     {
