@@ -57,4 +57,28 @@ public class ChannelPrunedCheckpointTests
             Assert.That(loaded.GetProperty("steps")[1].GetProperty("metrics").GetProperty(metric).GetDouble(),
                 Is.EqualTo(pruned.GetProperty("steps")[2].GetProperty("metrics").GetProperty(metric).GetDouble()), metric);
     }
+
+    [Test]
+    public void Latency_against_a_reference_checkpoint_times_both_and_reports_their_ratio()
+    {
+        var folder = TestPaths.NewTempDirectory("latency-reference").Replace("\\", "/");
+        var (file, output) = HostRunner.WritePipeline(Pipeline("latency", $$"""
+            { "Use": "save", "Options": { "Path": "{{folder}}/dense.ckpt" } },
+            { "Use": "uniform-channels", "Options": { "FlopsReduction": 3, "CalibrationSamples": 8 } },
+            { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 4, "Repeats": 2, "Threads": [1], "Reference": "{{folder}}/dense.ckpt" } }
+            """));
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.BuiltPlugins);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[2].GetProperty("metrics");
+        double Metric(string name) => metrics.GetProperty(name).GetDouble();
+        Assert.That(Metric("speedup/threads=1"), Is.EqualTo(Metric("referenceForwardMsMedian/threads=1") / Metric("forwardMsMedian/threads=1")).Within(1e-9));
+        Assert.That(Metric("speedup"), Is.EqualTo(Metric("speedup/threads=1")));
+
+        var (missing, _) = HostRunner.WritePipeline(Pipeline("latency-missing", """
+            { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 2, "Reference": "/nonexistent/dense.ckpt" } }
+            """));
+        var refused = HostRunner.Run("run", missing, "--plugins", SamplePluginBuild.BuiltPlugins);
+        Assert.That(refused.ExitCode, Is.Not.Zero);
+        Assert.That(refused.Errors + refused.Output, Does.Contain("/nonexistent/dense.ckpt"));
+    }
 }

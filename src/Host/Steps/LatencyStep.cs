@@ -6,6 +6,7 @@ using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Host.Steps;
@@ -29,6 +30,9 @@ public sealed class LatencyStepOptions
 
     [Description("Torch thread counts to time at, one after the other (e.g. [1, 2]); empty: the run's Threads. Metrics carry '/threads=N' for each; the unsuffixed ones are the first count's.")]
     public List<int> Threads { get; set; } = [];
+
+    [Description("A checkpoint to time against (the dense model): loaded, and run alternately with the pipeline's model on each sample, so both see the same machine load; 'speedup' is then its median forward time over the model's. Empty: speed-up against the run's first latency measurement.")]
+    public string Reference { get; set; } = "";
 }
 
 /// <summary>
@@ -54,18 +58,25 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         var runThreads = get_num_threads();
         var input = new Dictionary<string, double>();
         double firstForward = double.NaN;
+        using var referenceModel = options.Reference.Length == 0 ? null : LoadReference(context);
         try
         {
             foreach (var threads in threadCounts)
             {
                 set_num_threads(threads);
-                var (forward, collate) = Time(model, samples, input);
+                var (forward, collate, referenceForward) = Time(model, referenceModel, samples, input);
                 var suffix = $"/threads={threads}";
                 outcome.Metrics["forwardMsMedian" + suffix] = forward * 1e3;
                 outcome.Metrics["collateMsMedian" + suffix] = collate * 1e3;
-                // Speed-up against the run's first latency measurement at this thread count (the dense model, in a
-                // pipeline that measures before and after compressing): both timed in one process on one machine.
-                if (context.ReferenceLatencies.TryGetValue(threads, out var reference))
+                if (referenceModel is not null)
+                {
+                    // Interleaved with the model on every sample: both timed under the same load of the machine.
+                    outcome.Metrics["referenceForwardMsMedian" + suffix] = referenceForward * 1e3;
+                    outcome.Metrics["speedup" + suffix] = referenceForward / forward;
+                }
+                // Else against the run's first latency measurement at this thread count (the dense model, in a pipeline
+                // that measures before and after compressing): both timed in one process, minutes apart.
+                else if (context.ReferenceLatencies.TryGetValue(threads, out var reference))
                     outcome.Metrics["speedup" + suffix] = reference / forward;
                 else
                     context.ReferenceLatencies[threads] = forward;
@@ -94,21 +105,49 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         outcome.Tables.Add(new ReportTable("FLOPs by part (MACs per sample)", ["part", "dense MFLOPs", "now MFLOPs", "share of dense"],
             parts.Select(p => (IReadOnlyList<string>)[p.Part, (p.Dense / 1e6).ToString("F2"), (p.Now / 1e6).ToString("F2"), (p.Dense / stats.DenseFlops).ToString("P1")]).ToList()));
         outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time; removed channels (channel pruning) do. " +
-                          "Speed-up: against the run's first latency measurement at the same thread count. GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
+                          (options.Reference.Length > 0 ? $"Speed-up: {options.Reference}'s median forward time over this model's, the two run alternately on every sample. "
+                              : "Speed-up: against the run's first latency measurement at the same thread count. ") + "GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
         return outcome;
     }
 
-    /// <summary>Median forward and collate seconds per sample (batch size 1) over the timed passes.</summary>
-    private (double Forward, double Collate) Time(IModel model, Sample[] samples, Dictionary<string, double> input)
+    private IModel LoadReference(PipelineContext context)
+    {
+        IModel reference;
+        try
+        {
+            reference = context.Components.LoadModel(options.Reference);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"measure-latency option Reference='{options.Reference}': {e.Message}", e);
+        }
+        reference.Module.to(services.Device);
+        reference.Module.eval();
+        return reference;
+    }
+
+    /// <summary>
+    /// Median forward and collate seconds per sample (batch size 1) over the timed passes, and the reference model's median
+    /// forward, timed right before the model's on each sample (NaN without one).
+    /// </summary>
+    private (double Forward, double Collate, double ReferenceForward) Time(IModel model, IModel? reference, Sample[] samples, Dictionary<string, double> input)
     {
         var forward = new List<double>();
         var collate = new List<double>();
+        var referenceForward = new List<double>();
         var describeInput = input.Count == 0;
         for (var pass = 0; pass < options.Warmup + options.Repeats; pass++)
         {
             foreach (var sample in samples)
             {
                 using var scope = NewDisposeScope();
+                if (reference is not null)
+                {
+                    using var referenceBatch = reference.Collate([sample], services.Device);
+                    var referenceWatch = Stopwatch.StartNew();
+                    reference.Forward(referenceBatch);
+                    if (pass >= options.Warmup) referenceForward.Add(referenceWatch.Elapsed.TotalSeconds);
+                }
                 var watch = Stopwatch.StartNew();
                 using var batch = model.Collate([sample], services.Device);
                 var collateSeconds = watch.Elapsed.TotalSeconds;
@@ -122,7 +161,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 forward.Add(forwardSeconds);
             }
         }
-        return (Median(forward), Median(collate));
+        return (Median(forward), Median(collate), referenceForward.Count > 0 ? Median(referenceForward) : double.NaN);
     }
 
     private static double Median(List<double> values)
