@@ -13,8 +13,10 @@ using Platform.Host.Reporting;
 namespace Platform.Bench;
 
 /// <summary>
-/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR]
-/// Runs every row of the bench through the host and writes RESULTS/&lt;name&gt;.md, .json and plots.
+/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR] [--from-runs]
+/// Runs every row of the bench through the host and writes RESULTS/&lt;name&gt;.md, .json and plots. With --from-runs, no
+/// row is run: the table is built from the runs an earlier, interrupted invocation finished (runs/bench/&lt;name&gt;/&lt;row&gt;),
+/// each used only if its resolved configuration is the one this bench file gives the row; other rows are marked not run.
 /// </summary>
 public static class Program
 {
@@ -22,13 +24,14 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR]");
+            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR] [--from-runs]");
             return 2;
         }
         var file = args[0];
         var plugins = new List<string>();
         string? only = null;
         var results = Path.Combine("bench", "results");
+        var fromRuns = false;
         for (var i = 1; i < args.Length; i++)
         {
             switch (args[i])
@@ -36,12 +39,13 @@ public static class Program
                 case "--plugins" when i + 1 < args.Length: plugins.Add(args[++i]); break;
                 case "--only" when i + 1 < args.Length: only = args[++i]; break;
                 case "--results" when i + 1 < args.Length: results = args[++i]; break;
+                case "--from-runs": fromRuns = true; break;
                 default: System.Console.Error.WriteLine($"error: unknown argument '{args[i]}'"); return 2;
             }
         }
         try
         {
-            return Run(file, plugins, only, results, string.Join(' ', args));
+            return Run(file, plugins, only, results, string.Join(' ', args), fromRuns);
         }
         catch (PlatformException e)
         {
@@ -50,7 +54,7 @@ public static class Program
         }
     }
 
-    private static int Run(string file, List<string> pluginRoots, string? only, string resultsDirectory, string arguments)
+    private static int Run(string file, List<string> pluginRoots, string? only, string resultsDirectory, string arguments, bool fromRuns)
     {
         var definition = BenchDefinition.Read(PipelineConfiguration.Load(file, []), file);
         using var host = PlatformHost.Build(pluginRoots);
@@ -69,6 +73,13 @@ public static class Program
             try
             {
                 var configuration = PipelineConfiguration.Load(row.Pipeline, overrides);
+                if (fromRuns)
+                {
+                    var (report, why) = FinishedRun(definition.Name, row, configuration);
+                    if (report is null) System.Console.Error.WriteLine($"row '{row.Label}': {why}");
+                    outcomes.Add((row, report, why));
+                    continue;
+                }
                 outcomes.Add((row, new PipelineRunner(host.Registry).Run(configuration, row.Pipeline), null));
             }
             catch (Exception e) when (e is PlatformException or StepFailedException)
@@ -101,6 +112,22 @@ public static class Program
         WriteMarkdown(definition, outcomes, table, bounds, summary, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
         return outcomes.Any(o => o.Error is not null) ? 1 : 0;
+    }
+
+    /// <summary>The report of the row's finished run, if its folder holds one made from the configuration the row gives now.</summary>
+    private static (RunReport? Report, string? Why) FinishedRun(string bench, BenchRow row, IConfiguration configuration)
+    {
+        var folder = Path.Combine("runs", "bench", bench, Slug(row.Label));
+        var reportFile = Path.Combine(folder, "report.json");
+        var configFile = Path.Combine(folder, "config.resolved.json");
+        if (!File.Exists(reportFile) || !File.Exists(configFile)) return (null, $"not run (no finished run in {folder})");
+        if (File.ReadAllText(configFile) != PipelineDefinition.ResolvedJson(configuration))
+            return (null, $"not run (the run in {folder} was made from another configuration)");
+        // The report's collections are get-only: filled in place, as the runner filled them.
+        var options = new JsonSerializerOptions(RunReport.Json) { PreferredObjectCreationHandling = System.Text.Json.Serialization.JsonObjectCreationHandling.Populate };
+        var report = JsonSerializer.Deserialize<RunReport>(File.ReadAllText(reportFile), options);
+        if (report is null || report.Status != "ok") return (null, $"not run (the run in {folder} did not finish: {report?.Status ?? "unreadable"})");
+        return (report, null);
     }
 
     /// <summary>

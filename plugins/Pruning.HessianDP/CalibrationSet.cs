@@ -103,6 +103,8 @@ internal sealed class CalibrationSet : IDisposable
         for (var b = 0; b < _batches.Count; b++)
         {
             using var scope = NewDisposeScope();
+            // Thousands of these passes per run (measured curves): keep the collector out of the native calls (Kit/NoGcRegion).
+            using var quiet = NoGcRegion.Enter();
             var output = model.Forward(_batches[b]);
             for (var k = 0; k < weights.Count; k++)
                 sums[k] += OutputDistortion.Between(model, _reference[b], output, weights[k]).to_type(ScalarType.Float64).item<double>();

@@ -141,6 +141,8 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
             foreach (var sample in samples)
             {
                 using var scope = NewDisposeScope();
+                // No collection during the native calls (TorchSharp's temporary scalars, Kit/NoGcRegion): the same for both models.
+                using var quiet = NoGcRegion.Enter();
                 if (reference is not null)
                 {
                     using var referenceBatch = reference.Collate([sample], services.Device);
