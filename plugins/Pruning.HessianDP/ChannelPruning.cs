@@ -44,6 +44,9 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     public IChannelPrunable Model { get; } = model;
     public IReadOnlyList<ChannelGroup> Groups { get; } = groups;
     public double[][] Importance { get; } = importance;
+    public InputCosts? Costs { get; } = costs;
+    public double TargetFlops { get; } = targetFlops;
+
     /// <summary>The least each group keeps: MinKeepFraction of it rounded up to the step, at least one step, at most all.</summary>
     public long[] MinKeep { get; } = groups.Select(g => Math.Min(g.Channels,
         Math.Max(Step(g, roundTo), (long)Math.Ceiling(minKeepFraction * g.Channels / Step(g, roundTo)) * Step(g, roundTo)))).ToArray();
@@ -56,8 +59,6 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
         var step = Step(Groups[group], roundTo);
         return Math.Min((count / step + 1) * step, Groups[group].Channels);
     }
-    public InputCosts? Costs { get; } = costs;
-    public double TargetFlops { get; } = targetFlops;
 
     private readonly ChannelFlops flops = new(model, groups, costs);
 
@@ -78,9 +79,7 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     public long[] LargestWithin(Func<double, long[]> plan, double lo, double hi, string method)
     {
         var best = plan(lo);
-        if (FlopsAt(best) > TargetFlops * (1 + 1e-9))
-            throw new InvalidOperationException($"{method}: even the smallest plan keeps {FlopsAt(best):G4} FLOPs, above the target {TargetFlops:G4}; " +
-                                                "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
+        if (FlopsAt(best) > TargetFlops * (1 + 1e-9)) throw Unreachable(best, method);
         for (var it = 0; it < 60; it++)
         {
             var mid = (lo + hi) / 2;
@@ -90,6 +89,11 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
         }
         return best;
     }
+
+    /// <summary>Why no plan meets the target: even <paramref name="smallest"/> keeps more FLOPs.</summary>
+    public InvalidOperationException Unreachable(long[] smallest, string method) =>
+        new($"{method}: even the smallest plan keeps {FlopsAt(smallest):G4} FLOPs, above the target {TargetFlops:G4}; " +
+            "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
 }
 
 /// <summary>
@@ -116,6 +120,8 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
             throw new ArgumentException($"Step '{Method}': option KeepWhole='{Options.KeepWhole}' keeps every channel group of '{model.Spec.Use}' whole, so there is nothing to prune.");
         if (NeedsCalibration && Options.CalibrationSamples == 0)
             throw new ArgumentException($"Step '{Method}': option CalibrationSamples is 0; {Method} measures each group's distortion on calibration samples.");
+        if (Options.Reconstruct && Options.CalibrationSamples == 0)
+            throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
 
         var outcome = new StepOutcome();
         using var calibration = Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
@@ -139,14 +145,12 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
                               (off ? "oneDNN is switched off for the rest of this run (right, slower kernels; latencies after this step are not comparable with those before)."
                                    : "oneDNN could not be switched off here: the pruned model's outputs are wrong. Use RoundTo 16."));
         }
-        if (Options.Reconstruct && calibration is null)
-            throw new ArgumentException($"Step '{Method}': option Reconstruct=true needs calibration samples; CalibrationSamples is 0.");
         if (Options.Reconstruct)
         {
             var watch = Stopwatch.StartNew();
             outcome.Metrics["distortion_measured_before_reconstruction"] = calibration!.Measure(pruned);
             var targets = ReconstructionTargets(model, groups, kept);
-            var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration.Batches, Options.ReconstructionDamping, context.Services.Progress, Method);
+            var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration!.Batches, Options.ReconstructionDamping, context.Services.Progress, Method);
             foreach (var t in targets.Values) t.Dispose();
             result.Report(outcome, Method, watch.Elapsed.TotalSeconds);
         }
@@ -252,9 +256,8 @@ public sealed class GlobalChannelsCompressor(ChannelPruningOptions options) : Ch
 /// DM3D's rate-distortion allocation applied to channels (the journal extension, "Efficient Distortion-Minimized Layerwise
 /// Pruning", TPAMI 2025): for each group and each keep ratio, the group alone is cut (its readers' columns zeroed, which is
 /// what removal does), the calibration set run, the output distortion recorded; then the exact DP over FLOPs. A layer whose
-/// input and output both shrink costs the product of the two ratios, which a sum over groups cannot express: the DP sees
-/// each layer's FLOPs shared between the groups on its two sides, and the DP's budget is raised by bisection until the
-/// exactly counted FLOPs of its plan meet the target.
+/// input and output both shrink costs the product of the two ratios, which a sum over groups cannot express: the DP reads
+/// costs linearised at a plan (<see cref="Allocate"/>) and a fill spends what is left, every plan's FLOPs counted exactly.
 /// </summary>
 public sealed class ChannelDPCompressor(ChannelPruningOptions options) : ChannelPruningCompressor(options)
 {
@@ -320,7 +323,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
             var curves = groups.Select((g, i) => new LayerLevels(levels[i].Select(k => shares[i] * k / g.Channels).ToArray(), distortion[i])).ToList();
             var floor = curves.Sum(c => c.Flops.Min());
             var top = curves.Sum(c => c.Flops.Max());
-            long[]? roundBest = null;
+            var feasible = false;
             for (var step = 0; step <= 100; step++)
             {
                 var choice = SparsityAllocation.DynamicProgramming(curves, floor + step / 100.0 * (top - floor), Options.BudgetSteps);
@@ -329,17 +332,12 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
                 var d = Summed(counts);
                 if (d < bestDistortion || (d == bestDistortion && best is not null && planning.FlopsAt(counts) > planning.FlopsAt(best)))
                     (best, bestDistortion) = (counts, d);
-                roundBest = counts;
+                feasible = true;
             }
-            if (roundBest is null) break;
+            if (!feasible) break;
             at = best!;
         }
-        if (best is null)
-        {
-            var least = groups.Select((_, i) => levels[i][0]).ToArray();
-            throw new InvalidOperationException($"{Method}: even the smallest plan keeps {planning.FlopsAt(least):G4} FLOPs, above the target {planning.TargetFlops:G4}; " +
-                                                "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
-        }
+        if (best is null) throw planning.Unreachable(groups.Select((_, i) => levels[i][0]).ToArray(), Method);
         var predicted = Summed(best);
         FillBudget(planning, levels, distortion, best);
         return (best, predicted);
