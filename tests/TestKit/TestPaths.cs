@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Platform.TestKit;
 
 /// <summary>Where things are, seen from a test: the repository root, shared data, a fresh temporary folder.</summary>
@@ -10,11 +12,73 @@ public static class TestPaths
 
     public static string KittiSample => Path.Combine(Shared, "data", "kitti-sample");
 
+    private static readonly Lazy<string> SessionRoot = new(CreateSessionRoot);
+
+    /// <summary>
+    /// A new folder under this test process's own scratch folder. The scratch folder is deleted when the process
+    /// exits, and a later test process deletes those of processes that died first: one pipeline test writes
+    /// hundreds of MB of synthetic KITTI, and kept folders once filled the disk and failed CI.
+    /// </summary>
     public static string NewTempDirectory(string purpose)
     {
-        var path = Path.Combine(Path.GetTempPath(), "platform-tests", purpose + "-" + Guid.NewGuid().ToString("N")[..8]);
+        var path = Path.Combine(SessionRoot.Value, purpose + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    private static string CreateSessionRoot()
+    {
+        var parent = Path.Combine(Path.GetTempPath(), "platform-tests");
+        Directory.CreateDirectory(parent);
+        DeleteFoldersOfDeadProcesses(parent);
+        var root = Path.Combine(parent, $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    }
+
+    /// <summary>Session folders are named "pid-tag"; one whose process no longer runs was left by a crash or a kill.</summary>
+    private static void DeleteFoldersOfDeadProcesses(string parent)
+    {
+        foreach (var folder in Directory.EnumerateDirectories(parent))
+        {
+            var name = Path.GetFileName(folder);
+            var dash = name.IndexOf('-');
+            if (dash <= 0 || !int.TryParse(name[..dash], out var pid) || IsRunning(pid)) continue;
+            TryDelete(folder);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a file still open (Windows) or a race with another cleaner leaves the folder for the next run.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
     }
 
     private static string FindRepoRoot()
