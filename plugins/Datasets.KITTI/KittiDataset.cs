@@ -22,7 +22,7 @@ public sealed class KittiDataset : IDataset
     {
         _options = options;
         _logger = services.CreateLogger("kitti");
-        Validate(options);
+        OptionsValidation.Check(options, "dataset 'kitti'");
         _root = Path.GetFullPath(options.Root);
         var missing = !Directory.Exists(_root) || !Directory.EnumerateFileSystemEntries(_root).Any();
         if (missing)
@@ -82,15 +82,6 @@ public sealed class KittiDataset : IDataset
             _splits[split] = created;
             return created;
         }
-    }
-
-    private static void Validate(KittiOptions o)
-    {
-        if (string.IsNullOrWhiteSpace(o.Root)) throw new ArgumentException("Option Root of dataset 'kitti' is empty.");
-        if (o.Classes is null || o.Classes.Length == 0) throw new ArgumentException("Option Classes of dataset 'kitti' is empty.");
-        if (o.PointCloudRange is not { Length: 6 } r || r[0] >= r[3] || r[1] >= r[4] || r[2] >= r[5])
-            throw new ArgumentException("Option PointCloudRange of dataset 'kitti' must be 6 numbers xmin, ymin, zmin, xmax, ymax, zmax with each min below its max.");
-        if (o.ImageWidth <= 0 || o.ImageHeight <= 0) throw new ArgumentException("Options ImageWidth and ImageHeight of dataset 'kitti' must be positive.");
     }
 }
 

@@ -1,36 +1,27 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Plugins.Distill.T3DNet;
 
-/// <summary>Options every student-training compressor shares: which student, how to train it, how to distill.</summary>
-public class StudentOptions
+/// <summary>
+/// Options every student-training compressor shares: which student, how to distill, and the training loop's own
+/// options (batch, AdamW, clipping, split), with a student's defaults: larger batches, lighter weight decay.
+/// </summary>
+public class StudentOptions : TrainingLoopOptions
 {
+    public StudentOptions()
+    {
+        BatchSize = 16;
+        WeightDecay = 1e-4;
+    }
+
     [Description("Width multiplier of the student, set on the teacher's own options (the teacher's model component builds it).")]
     [Range(0.001, 8.0)]
     public double StudentWidth { get; set; } = 0.125;
 
     [Description("Further student options as a JSON object merged over the teacher's, e.g. {\"FeatureTransform\": false}.")]
     public string StudentOverrides { get; set; } = "";
-
-    [Description("Samples per optimiser step.")]
-    [Range(1, 4096)]
-    public int BatchSize { get; set; } = 16;
-
-    [Description("Peak learning rate of AdamW (one-cycle schedule).")]
-    [Range(1e-8, 10.0)]
-    public double LearningRate { get; set; } = 2e-3;
-
-    [Description("Decoupled weight decay of AdamW.")]
-    [Range(0.0, 1.0)]
-    public double WeightDecay { get; set; } = 1e-4;
-
-    [Description("Split to train the student on.")]
-    public string Split { get; set; } = "train";
-
-    [Description("Use at most this many training samples (0: all).")]
-    [Range(0, int.MaxValue)]
-    public int MaxSamples { get; set; }
 
     [Description("Softmax temperature T of distillation.")]
     [Range(0.01, 100.0)]

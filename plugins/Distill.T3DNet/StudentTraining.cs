@@ -49,16 +49,11 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
     }
 
     /// <param name="fineTuneRate">Not null: a cosine schedule from this rate without warm-up, instead of one-cycle at LearningRate.</param>
-    private TrainOptions Train(int epochs, double? fineTuneRate = null) => new()
-    {
-        Epochs = epochs,
-        BatchSize = options.BatchSize,
-        LearningRate = fineTuneRate ?? options.LearningRate,
-        Schedule = fineTuneRate is null ? LearningRateSchedule.OneCycle : LearningRateSchedule.Cosine,
-        WeightDecay = options.WeightDecay,
-        Split = options.Split,
-        MaxSamples = options.MaxSamples,
-    };
+    private TrainOptions Train(int epochs, double? fineTuneRate = null) =>
+        new(options, epochs, fineTuneRate is null ? LearningRateSchedule.OneCycle : LearningRateSchedule.Cosine)
+        {
+            LearningRate = fineTuneRate ?? options.LearningRate,
+        };
 
     /// <summary>Distillation objective on one output: alpha * T^2 KL + (1 - alpha) * the model's own loss.</summary>
     public LossTerms DistillationLoss(IModel student, ModelOutput output, ModelBatch batch, Tensor teacherLogits, string prefix = "")
@@ -119,17 +114,17 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
                     {
                         var teacherLogits = TeacherLogits(b);
                         tiny = DistillationLoss(m, m.Forward(b), b, teacherLogits);
-                        wide = DistillationLoss(m, a.ForwardAugmented(b, width), b, teacherLogits, "augmented_");
+                        wide = DistillationLoss(m, a.ForwardAugmented(b, width), b, teacherLogits, "augmented/");
                     }
                     else
                     {
                         tiny = m.Loss(m.Forward(b), b);
                         var augmented = m.Loss(a.ForwardAugmented(b, width), b);
-                        wide = new LossTerms(augmented.Total, augmented.Terms.ToDictionary(kv => "augmented_" + kv.Key, kv => kv.Value));
+                        wide = new LossTerms(augmented.Total, augmented.Terms.ToDictionary(kv => "augmented/" + kv.Key, kv => kv.Value));
                     }
                     var terms = new Dictionary<string, double>(tiny.Terms);
                     foreach (var (k, v) in wide.Terms) terms[k] = v;
-                    terms["width_factor"] = width;
+                    terms["widthFactor"] = width;
                     return new LossTerms(tiny.Total + wide.Total * t3d.AugmentationWeight, terms);
                 },
                 extraParameters: student.AugmentationParameters,
@@ -174,7 +169,7 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
         outcome.Metrics[$"{stage}Seconds"] = history.Seconds;
         if (history.EpochLoss.Count == 0) return;
         outcome.Metrics[$"{stage}Loss"] = history.EpochLoss[^1];
-        foreach (var (k, v) in history.EpochTerms[^1]) outcome.Metrics[$"{stage}_{k}"] = v;
+        foreach (var (k, v) in history.EpochTerms[^1]) outcome.Metrics[$"{stage}/{k}"] = v;
         outcome.Series[$"{stage} loss"] = new Series("epoch", "loss", Enumerable.Range(1, history.EpochLoss.Count).Select(e => (double)e).ToArray(), history.EpochLoss);
     }
 }

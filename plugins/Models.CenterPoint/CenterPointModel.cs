@@ -132,8 +132,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
             ["points"] = batch.Samples.Sum(s => s.PointCount) / frames,
             ["nonEmptyPillars"] = pillars / frames,
             ["pointsInPillars"] = batch["pillar_counts"].sum().item<long>() / frames,
-            ["encoderFlopsAtThisInput"] = PrunableLayers.Where(l => costs.FlopsPerWeight.ContainsKey(l.Name))
-                .Sum(l => ModelStats.LayerFlops(l, l.Weight.count_nonzero().item<long>(), costs)),
+            ["encoderFlopsAtThisInput"] = ModelStats.Layers(this, costs).Where(l => costs.FlopsPerWeight.ContainsKey(l.Name)).Sum(l => l.Flops),
         };
     }
 

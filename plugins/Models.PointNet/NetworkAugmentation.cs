@@ -94,24 +94,8 @@ public sealed class NetworkAugmentation : IDisposable
     }
 
     /// <summary>The augmented network's logits and the feature transform, for points (B, C, N).</summary>
-    public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points, double factor, bool training)
-    {
-        var x = network.AlignInput(points);
-        x = Layer(1, Layer(0, x, factor), factor);
-        Tensor? a = null;
-        if (network.FeatureTransform is { } ft)
-        {
-            var k = ft.K;
-            var lead = x[TensorIndex.Colon, TensorIndex.Slice(0, k)];
-            a = ft.forward(lead);
-            lead = a.transpose(1, 2).matmul(lead);
-            x = x.shape[1] == k ? lead : cat([lead, x[TensorIndex.Colon, TensorIndex.Slice(k, null)]], 1);
-        }
-        var global = Layer(4, Layer(3, Layer(2, x, factor), factor), factor).amax(2);
-        var h = nn.functional.dropout(Layer(5, global, factor), network.Dropout, training);
-        h = nn.functional.dropout(Layer(6, h, factor), network.Dropout, training);
-        return (Layer(7, h, factor), a);
-    }
+    public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points, double factor, bool training) =>
+        network.Run(points, (index, x) => Layer(index, x, factor), training);
 
     public void Dispose()
     {

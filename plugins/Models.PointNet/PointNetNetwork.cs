@@ -52,18 +52,31 @@ public sealed class PointNetNetwork : nn.Module
     /// <summary>(B, C, N) points to logits (B, classes) and the feature transform (B, k, k) when there is one.</summary>
     public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points)
     {
+        var trunk = Trunk;
+        return Run(points, (index, x) => ((nn.Module<Tensor, Tensor>)trunk[index]).forward(x), training);
+    }
+
+    /// <summary>
+    /// The forward pass with <paramref name="layer"/>(i, x) applying <see cref="Trunk"/>[i]: network augmentation runs the
+    /// same pass with widened layers. The feature transform acts on the leading channels when x has more (the extras bypass it).
+    /// </summary>
+    public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points, Func<int, Tensor, Tensor> layer, bool training)
+    {
         var x = AlignInput(points);
-        x = mlp2.forward(mlp1.forward(x));
+        x = layer(1, layer(0, x));
         Tensor? a = null;
         if (featureTransform is not null)
         {
-            a = featureTransform.forward(x);
-            x = a.transpose(1, 2).matmul(x);       // x' = x A per point, in channel-first layout
+            var k = featureTransform.K;
+            var lead = x.shape[1] == k ? x : x[TensorIndex.Colon, TensorIndex.Slice(0, k)];
+            a = featureTransform.forward(lead);
+            lead = a.transpose(1, 2).matmul(lead);       // x' = x A per point, in channel-first layout
+            x = x.shape[1] == k ? lead : cat([lead, x[TensorIndex.Colon, TensorIndex.Slice(k, null)]], 1);
         }
-        var global = mlp5.forward(mlp4.forward(mlp3.forward(x))).amax(2);   // symmetric max pooling (Eq. 1)
-        var h = nn.functional.dropout(fc1.forward(global), dropout, training);
-        h = nn.functional.dropout(fc2.forward(h), dropout, training);
-        return (classifier.forward(h), a);
+        var global = layer(4, layer(3, layer(2, x))).amax(2);   // symmetric max pooling (Eq. 1)
+        var h = nn.functional.dropout(layer(5, global), dropout, training);
+        h = nn.functional.dropout(layer(6, h), dropout, training);
+        return (layer(7, h), a);
     }
 
     /// <summary>Applies the input transform to xyz (and leaves extra features such as normals as they are).</summary>

@@ -139,7 +139,7 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         if (wrong.Count > 0 && TorchRuntime.OneDnnEnabled != false)
         {
             var off = TorchRuntime.SetOneDnn(false);
-            outcome.Metrics["onednn_switched_off"] = off ? 1 : 0;
+            outcome.Metrics["onednnSwitchedOff"] = off ? 1 : 0;
             outcome.Notes.Add($"{Method}: this CPU's oneDNN computes {wrong.Count} of the pruned model's convs wrongly in float32 " +
                               $"({string.Join(", ", wrong.Take(4).Select(w => $"{w.Name} [{string.Join("x", w.Shape)}] error {w.Error:G2}"))}); " +
                               (off ? "oneDNN is switched off for the rest of this run (right, slower kernels; latencies after this step are not comparable with those before)."
@@ -148,7 +148,7 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         if (Options.Reconstruct)
         {
             var watch = Stopwatch.StartNew();
-            outcome.Metrics["distortion_measured_before_reconstruction"] = calibration!.Measure(pruned);
+            outcome.Metrics["distortionMeasuredBeforeReconstruction"] = calibration!.Measure(pruned);
             var targets = ReconstructionTargets(model, groups, kept);
             var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration!.Batches, Options.ReconstructionDamping, context.Services.Progress, Method);
             foreach (var t in targets.Values) t.Dispose();
@@ -156,26 +156,26 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         }
         // Reconstruction restores the dense layer outputs that the running statistics describe: re-estimating them would undo it.
         if (Options.RecalibrateBatchNorm && calibration is not null && !Options.Reconstruct)
-            outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(pruned, calibration.Batches);
+            outcome.Metrics["batchnormRecalibratedLayers"] = BatchNormRecalibration.Run(pruned, calibration.Batches);
 
         var after = ModelStats.Measure(pruned, costs);
         var m = outcome.Metrics;
         PruningCompressor<PruningOptions>.RecordFlops(m, before, after);
-        m["target_flops"] = planning.TargetFlops;
-        m["budget_relative_error"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
-        m["params_before"] = before.Params;
+        m["targetFlops"] = planning.TargetFlops;
+        m["budgetRelativeError"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
+        m["paramsBefore"] = before.Params;
         m["params"] = after.Params;
-        m["params_reduction"] = (double)before.Params / after.Params;
-        m["channels_before"] = groups.Sum(g => g.Channels);
-        m["channels_after"] = counts.Sum();
-        m["groups_shrunk"] = kept.Count;
-        m["costs_at_calibration_input"] = costs is null ? 0 : 1;
+        m["paramsReduction"] = (double)before.Params / after.Params;
+        m["channelsBefore"] = groups.Sum(g => g.Channels);
+        m["channelsAfter"] = counts.Sum();
+        m["groupsShrunk"] = kept.Count;
+        m["costsAtCalibrationInput"] = costs is null ? 0 : 1;
         if (calibration is not null)
         {
-            m["distortion_measured"] = calibration.Measure(pruned);
-            m["calibration_samples"] = calibration.Samples;
+            m["distortionMeasured"] = calibration.Measure(pruned);
+            m["calibrationSamples"] = calibration.Samples;
         }
-        m["pruning_seconds"] = total.Elapsed.TotalSeconds;
+        m["pruningSeconds"] = total.Elapsed.TotalSeconds;
 
         outcome.Tables.Add(new ReportTable($"{Method}: channels kept per group", ["group", "channels", "kept", "kept %"],
             groups.Select((g, i) => new[] { g.Name, g.Channels.ToString(), counts[i].ToString(), (100.0 * counts[i] / g.Channels).ToString("F1") }).ToList()));
@@ -186,10 +186,10 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
             JsonSerializer.Serialize(groups.Select((g, i) => (g.Name, counts[i])).ToDictionary(p => p.Name, p => p.Item2), new JsonSerializerOptions { WriteIndented = true }));
         outcome.Files.Add(file);
         outcome.Notes.Add($"{Method}: {kept.Count} of {groups.Count} channel groups shrunk, ranked by {Options.Importance}; the model was rebuilt with the kept " +
-                          $"channels ({before.Params:N0} -> {after.Params:N0} parameters), so it runs smaller kernels; FLOPs reduction {m["flops_reduction"]:F2}x " +
+                          $"channels ({before.Params:N0} -> {after.Params:N0} parameters), so it runs smaller kernels; FLOPs reduction {m["flopsReduction"]:F2}x " +
                           $"counted {(costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}.");
         context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x), params {P0:N0} -> {P1:N0}, in {Seconds:F1} s",
-            Method, before.Flops, after.Flops, m["flops_reduction"], before.Params, after.Params, total.Elapsed.TotalSeconds);
+            Method, before.Flops, after.Flops, m["flopsReduction"], before.Params, after.Params, total.Elapsed.TotalSeconds);
 
         if (!ReferenceEquals(context.Teacher, model)) model.Dispose();
         context.Model = pruned;
@@ -295,12 +295,12 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
                 for (var j = levels[i].Length - 2; j >= 0; j--) distortion[i][j] = Math.Max(distortion[i][j], distortion[i][j + 1]);
             }
         }
-        outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["curveSeconds"] = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
         var (counts, predicted) = Allocate(planning, levels, distortion);
-        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
-        outcome.Metrics["distortion_predicted"] = predicted;
+        outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["distortionPredicted"] = predicted;
         return counts;
     }
 

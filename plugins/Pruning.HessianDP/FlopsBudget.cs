@@ -50,12 +50,7 @@ internal sealed class FlopsBudget
         var layers = model.PrunableLayers;
         if (layers.Count == 0)
             throw new InvalidOperationException($"Step '{step}': the model '{model.Spec.Use}' has no prunable layers (IModel.PrunableLayers is empty), so there is nothing to prune.");
-        if (!double.IsFinite(options.FlopsReduction) || options.FlopsReduction < 1)
-            throw new ArgumentException($"Step '{step}': option FlopsReduction must be a finite number >= 1, got {options.FlopsReduction}.");
-        if (!double.IsFinite(options.RemainingFlops) || options.RemainingFlops < 0)
-            throw new ArgumentException($"Step '{step}': option RemainingFlops must be a finite number >= 0, got {options.RemainingFlops}.");
-        if (options.MaxSparsity is < 0 or > 1)
-            throw new ArgumentException($"Step '{step}': option MaxSparsity must lie in [0, 1], got {options.MaxSparsity}.");
+        OptionsValidation.Check(options, $"Step '{step}'");
 
         var keepDense = KeepDensePattern(options.KeepDense);
         var before = ModelStats.Measure(model, costs);

@@ -27,7 +27,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         if (Options.Curves == CurveSource.Measured)
         {
             curves = MeasuredCurves(context, model, budget, calibration!, outcome);
-            outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["curveSeconds"] = watch.Elapsed.TotalSeconds;
         }
         else
         {
@@ -35,23 +35,23 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             if (Options.Distortion != Platform.Abstractions.Kit.DistortionKind.Raw)
                 throw new ArgumentException($"Step '{Method}': option Distortion={Options.Distortion} needs Curves=Measured; Curves=Predicted estimates the Raw distortion only.");
             using var estimate = HessianEstimate.Estimate(model, calibration!, budget.Candidates, Options, context.Seed, context.Services.Progress, Method);
-            outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
-            outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
+            outcome.Metrics["calibrationSeconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["backwardPasses"] = estimate.BackwardPasses;
             watch.Restart();
             curves = DistortionCurves.Build(estimate, Options);
-            outcome.Metrics["curve_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["curveSeconds"] = watch.Elapsed.TotalSeconds;
         }
         try
         {
             watch.Restart();
             var pruned = Allocate(curves, budget.CandidateBudget, Options);
-            outcome.Metrics["dp_seconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["dpSeconds"] = watch.Elapsed.TotalSeconds;
 
             if (Options.Curves == CurveSource.Predicted && Options.HonestyLayers > 0)
             {
                 watch.Restart();
                 HonestyCheck(model, curves, calibration!, context.Services.Progress, outcome);
-                outcome.Metrics["honesty_seconds"] = watch.Elapsed.TotalSeconds;
+                outcome.Metrics["honestySeconds"] = watch.Elapsed.TotalSeconds;
             }
             outcome.Notes.Add(Options.Curves == CurveSource.Measured
                 ? $"hessian-dp: Curves=Measured (each layer pruned alone{(Options.CurveReconstruction ? " and refitted" : "")}, {(Options.MeasuredOrder == MeasuredOrder.Magnitude ? "smallest |w| first" : $"lowest {Options.Ranking} first ({Options.Estimator})")}, at up to {Options.CurveLevels} sparsities, {calibration!.Samples} calibration samples, Distortion={Options.Distortion}), Solver={Options.Solver}, {Options.BudgetSteps} budget steps."
@@ -59,7 +59,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                   $"{calibration!.Samples} calibration samples, {Options.Projections} projections per batch, {Options.SparsityLevels} sparsity levels, {Options.BudgetSteps} budget steps.");
             var scores = curves.Select(c => c.Scores.clone()).ToArray();
             // Measured curves add single-layer measurements: their sum is the additivity prediction, not a second-order estimate.
-            var name = Options.Curves == CurveSource.Measured ? "distortion_single_layer_sum" : "distortion_predicted";
+            var name = Options.Curves == CurveSource.Measured ? "distortionSingleLayerSum" : "distortionPredicted";
             return new Decision(pruned, scores, curves.Select((c, i) => c.At(pruned[i])).ToArray(), name);
         }
         finally
@@ -78,8 +78,8 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             var watch = Stopwatch.StartNew();
             using var estimate = HessianEstimate.Estimate(model, calibration, candidates, Options, context.Seed, context.Services.Progress, Method);
             scores = candidates.Select((_, i) => DistortionCurves.Saliency(estimate, i, Options.Ranking).DetachFromDisposeScope()).ToArray();
-            outcome.Metrics["calibration_seconds"] = watch.Elapsed.TotalSeconds;
-            outcome.Metrics["backward_passes"] = estimate.BackwardPasses;
+            outcome.Metrics["calibrationSeconds"] = watch.Elapsed.TotalSeconds;
+            outcome.Metrics["backwardPasses"] = estimate.BackwardPasses;
         }
         try
         {
@@ -103,8 +103,8 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             var cached = CurveCache.TryRead(path, key, candidates, grids, out var problem);
             if (cached is not null)
             {
-                outcome.Metrics["curves_cached"] = 1;
-                outcome.Metrics["curve_passes"] = 0;
+                outcome.Metrics["curvesCached"] = 1;
+                outcome.Metrics["curvePasses"] = 0;
                 outcome.Notes.Add($"{Method}: measured curves read from the cache {path}.");
                 return DistortionCurves.FromMeasured(candidates, grids, cached, scores);
             }
@@ -116,10 +116,10 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         }
         var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method, scores,
             Options.CurveReconstruction ? Options.ReconstructionDamping : null);
-        outcome.Metrics["curve_passes"] = grids.Sum(g => g.Length - 1);
+        outcome.Metrics["curvePasses"] = grids.Sum(g => g.Length - 1);
         if (path is not null)
         {
-            outcome.Metrics["curves_cached"] = 0;
+            outcome.Metrics["curvesCached"] = 0;
             CurveCache.Write(path, key!, candidates, grids, measured);
             outcome.Notes.Add($"{Method}: measured curves written to the cache {path}.");
         }
@@ -192,6 +192,6 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         }
         outcome.Tables.Add(new ReportTable("hessian-dp honesty check: one layer pruned alone", ["layer", "sparsity", "predicted distortion", "measured distortion"], rows));
         outcome.Series["hessian-dp predicted vs measured distortion"] = new Series("predicted distortion", "measured distortion", predicted, measured);
-        if (predicted.Count >= 3) outcome.Metrics["honesty_rank_correlation"] = RankCorrelation.Spearman(predicted, measured);
+        if (predicted.Count >= 3) outcome.Metrics["honestyRankCorrelation"] = RankCorrelation.Spearman(predicted, measured);
     }
 }

@@ -23,7 +23,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
 
     /// <summary>What a method decides: per candidate, how many weights go and the scores ranking them.</summary>
     /// <param name="PredictionMetric">The metric the summed per-layer distortions are reported as.</param>
-    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion, string PredictionMetric = "distortion_predicted");
+    private protected sealed record Decision(long[] Pruned, Tensor[] Scores, double[] PredictedDistortion, string PredictionMetric = "distortionPredicted");
 
     private protected abstract Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome);
 
@@ -37,7 +37,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
 
         var watch = Stopwatch.StartNew();
         using var calibration = NeedsCalibration || Options.CalibrationSamples > 0 ? CalibrationSet.Load(context, model, Options, Method) : null;
-        outcome.Metrics["calibration_load_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["calibrationLoadSeconds"] = watch.Elapsed.TotalSeconds;
         var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
         if (costs is not null) budget = FlopsBudget.Resolve(model, Options, Method, costs);
 
@@ -60,7 +60,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         if (dense is not null)
         {
             watch.Restart();
-            if (calibration is not null) outcome.Metrics["distortion_measured_before_reconstruction"] = calibration.Measure(model);
+            if (calibration is not null) outcome.Metrics["distortionMeasuredBeforeReconstruction"] = calibration.Measure(model);
             var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
                 Options.ReconstructionDamping, Options.ReconstructionSelection, context.Services.Progress, Method);
             foreach (var t in dense.Values) t.Dispose();
@@ -70,12 +70,12 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         if (Options.RecalibrateBatchNorm && calibration is not null)
         {
             // The per-layer curves are taken without re-estimation: this is the joint distortion that their sum predicts (issue 10 §4).
-            outcome.Metrics["distortion_measured_before_batchnorm"] = calibration.Measure(model);
+            outcome.Metrics["distortionMeasuredBeforeBatchnorm"] = calibration.Measure(model);
             // Reconstruction refits each layer to the dense layer's outputs, which the running statistics already describe;
             // re-estimating them afterwards undoes the fit (measured on the calibration frames: CenterPoint, lamp 2x,
             // distortion 0.044 after reconstruction, 0.47 after re-estimation on top of it).
             if (dense is null)
-                outcome.Metrics["batchnorm_recalibrated_layers"] = BatchNormRecalibration.Run(model, calibration.Batches);
+                outcome.Metrics["batchnormRecalibratedLayers"] = BatchNormRecalibration.Run(model, calibration.Batches);
             else
                 outcome.Notes.Add($"{Method}: batch-norm statistics kept: reconstruction restored the dense layer outputs they describe.");
         }
@@ -83,19 +83,19 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         var plan = new LayerSparsityPlan(Method, budget.Candidates.Select((c, i) =>
             new LayerSparsityChoice(c.Name, c.Layer.Kind, c.Weights, Math.Max(decision.Pruned[i], c.AlreadyZero), c.FlopsPerWeight, decision.PredictedDistortion[i])).ToList());
         Report(context, model, budget, plan, calibration, outcome, decision.PredictionMetric);
-        outcome.Metrics["pruning_seconds"] = total.Elapsed.TotalSeconds;
+        outcome.Metrics["pruningSeconds"] = total.Elapsed.TotalSeconds;
         context.Logger.LogInformation("{Method}: FLOPs {Before:G4} -> {After:G4} ({Reduction:F2}x whole model) in {Seconds:F1} s",
-            Method, outcome.Metrics["flops_before"], outcome.Metrics["flops_after"], outcome.Metrics["flops_reduction"], total.Elapsed.TotalSeconds);
+            Method, outcome.Metrics["flopsBefore"], outcome.Metrics["flopsAfter"], outcome.Metrics["flopsReduction"], total.Elapsed.TotalSeconds);
         return outcome;
     }
 
     /// <summary>The FLOPs metrics every compressor of this plugin reports, weight or channel pruning, under the same names.</summary>
     internal static void RecordFlops(Dictionary<string, double> metrics, ModelStats before, ModelStats after)
     {
-        metrics["dense_flops"] = before.DenseFlops;
-        metrics["flops_before"] = before.Flops;
-        metrics["flops_after"] = after.Flops;
-        metrics["flops_reduction"] = before.DenseFlops / after.Flops;
+        metrics["denseFlops"] = before.DenseFlops;
+        metrics["flopsBefore"] = before.Flops;
+        metrics["flopsAfter"] = after.Flops;
+        metrics["flopsReduction"] = before.DenseFlops / after.Flops;
     }
 
     private void Report(PipelineContext context, IModel model, FlopsBudget budget, LayerSparsityPlan plan, CalibrationSet? calibration, StepOutcome outcome, string predictionMetric)
@@ -105,24 +105,24 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         var densePrunable = before.DenseFlops - budget.OtherFlopsAtInput;
         var m = outcome.Metrics;
         RecordFlops(m, before, after);
-        m["prunable_flops_before"] = before.PrunableFlops;
-        m["prunable_flops_after"] = after.PrunableFlops;
-        m["prunable_flops_reduction"] = densePrunable / after.PrunableFlops;
-        m["other_flops"] = budget.OtherFlopsAtInput;
+        m["prunableFlopsBefore"] = before.PrunableFlops;
+        m["prunableFlopsAfter"] = after.PrunableFlops;
+        m["prunableFlopsReduction"] = densePrunable / after.PrunableFlops;
+        m["otherFlops"] = budget.OtherFlopsAtInput;
         // Both counts: flops_* above are at the budget's input; capacity_* at the model's configured capacity.
         var capacityAfter = ModelStats.Measure(model);
-        m["capacity_dense_flops"] = capacityAfter.DenseFlops;
-        m["capacity_flops_after"] = capacityAfter.Flops;
-        m["capacity_flops_reduction"] = capacityAfter.DenseFlops / capacityAfter.Flops;
-        m["costs_at_calibration_input"] = budget.Costs is null ? 0 : 1;
+        m["capacityDenseFlops"] = capacityAfter.DenseFlops;
+        m["capacityFlopsAfter"] = capacityAfter.Flops;
+        m["capacityFlopsReduction"] = capacityAfter.DenseFlops / capacityAfter.Flops;
+        m["costsAtCalibrationInput"] = budget.Costs is null ? 0 : 1;
         if (calibration is not null)
             foreach (var (key, value) in calibration.Input) m["input/" + key] = value;
-        m["target_flops"] = budget.TargetFlops;
+        m["targetFlops"] = budget.TargetFlops;
         var achieved = budget.Scope == BudgetScope.WholeModel ? after.Flops : after.PrunableFlops;
-        m["budget_relative_error"] = (achieved - budget.TargetFlops) / budget.TargetFlops;
+        m["budgetRelativeError"] = (achieved - budget.TargetFlops) / budget.TargetFlops;
         m["params"] = after.Params;
-        m["nonzero_params_before"] = before.NonzeroParams;
-        m["nonzero_params_after"] = after.NonzeroParams;
+        m["nonzeroParamsBefore"] = before.NonzeroParams;
+        m["nonzeroParamsAfter"] = after.NonzeroParams;
         if (calibration is not null)
         {
             // Both kinds whichever drives the allocation, so a bench can rank them against the AP they cost (issue 10 §3):
@@ -131,10 +131,10 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
             List<DistortionWeights> kinds = [calibration.Weights, calibration.Weights with { Kind = DistortionKind.Raw }];
             if (detectionAware) kinds.Add(calibration.Weights with { Kind = DistortionKind.DetectionAware });
             var distortions = calibration.Measure(model, kinds);
-            m["distortion_measured"] = distortions[0];
-            m["distortion_raw"] = distortions[1];
-            if (detectionAware) m["distortion_detection_aware"] = distortions[2];
-            m["calibration_samples"] = calibration.Samples;
+            m["distortionMeasured"] = distortions[0];
+            m["distortionRaw"] = distortions[1];
+            if (detectionAware) m["distortionDetectionAware"] = distortions[2];
+            m["calibrationSamples"] = calibration.Samples;
         }
         if (plan.Layers.All(l => !double.IsNaN(l.PredictedDistortion)))
             m[predictionMetric] = plan.Layers.Sum(l => l.PredictedDistortion);
@@ -143,7 +143,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         outcome.Series[$"{Method} per-layer sparsity"] = plan.ToSeries();
         outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}, " +
                           $"counted {(budget.Costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}; " +
-                          $"whole-model reduction {m["flops_reduction"]:F3}x, prunable-layer reduction {m["prunable_flops_reduction"]:F3}x, at capacity {m["capacity_flops_reduction"]:F3}x (FLOPs = MACs per sample).");
+                          $"whole-model reduction {m["flopsReduction"]:F3}x, prunable-layer reduction {m["prunableFlopsReduction"]:F3}x, at capacity {m["capacityFlopsReduction"]:F3}x (FLOPs = MACs per sample).");
         context.Items[LayerSparsityPlan.ContextKey] = plan;
         var file = $"{Method}-plan.json";
         plan.Save(Path.Combine(context.Services.OutputDirectory, file));
@@ -160,7 +160,7 @@ public sealed class UniformMagnitudeCompressor(PruningOptions options) : Pruning
     {
         var watch = Stopwatch.StartNew();
         var pruned = MagnitudeBaselines.Uniform(budget.Candidates, budget.CandidateBudget);
-        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         return new Decision(pruned, budget.Candidates.Select(MagnitudeBaselines.MagnitudeScores).ToArray(), pruned.Select(_ => double.NaN).ToArray());
     }
 }
@@ -175,7 +175,7 @@ public sealed class GlobalMagnitudeCompressor(PruningOptions options) : PruningC
         var watch = Stopwatch.StartNew();
         var scores = budget.Candidates.Select(MagnitudeBaselines.MagnitudeScores).ToArray();
         var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
-        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
     }
 }
@@ -190,7 +190,7 @@ public sealed class LampCompressor(PruningOptions options) : PruningCompressor<P
         var watch = Stopwatch.StartNew();
         var scores = budget.Candidates.Select(MagnitudeBaselines.LampScores).ToArray();
         var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
-        outcome.Metrics["allocation_seconds"] = watch.Elapsed.TotalSeconds;
+        outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
     }
 }

@@ -194,7 +194,7 @@ public sealed class HessianDPOptions : PruningOptions
     public bool CurveReconstruction { get; set; }
 
     // Bench rows that differ only in the budget measure the same curves (issue 10 §1).
-    [Description("Measured curves: a folder where they are kept, keyed by SHA-256 of the model's parameters and buffers, the calibration inputs, the distortion settings and the levels; a matching file is reused (metric curves_cached = 1), a file that does not match is ignored with a warning. Empty: no cache.")]
+    [Description("Measured curves: a folder where they are kept, keyed by SHA-256 of the model's parameters and buffers, the calibration inputs, the distortion settings and the levels; a matching file is reused (metric curvesCached = 1), a file that does not match is ignored with a warning. Empty: no cache.")]
     public string CurveCache { get; set; } = "";
 
     [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]

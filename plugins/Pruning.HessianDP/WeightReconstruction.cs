@@ -25,8 +25,8 @@ internal static class WeightReconstruction
         /// <summary>What every compressor reports of a reconstruction: its time, the layers refitted, the layers skipped and why.</summary>
         public void Report(Platform.Abstractions.Pipeline.StepOutcome outcome, string step, double seconds)
         {
-            outcome.Metrics["reconstruction_seconds"] = seconds;
-            outcome.Metrics["reconstructed_layers"] = Reconstructed;
+            outcome.Metrics["reconstructionSeconds"] = seconds;
+            outcome.Metrics["reconstructedLayers"] = Reconstructed;
             if (Skipped.Count > 0)
                 outcome.Notes.Add($"{step}: reconstruction skipped {Skipped.Count} layers whose inputs it cannot see or whose kind it does not solve: {string.Join(", ", Skipped)}.");
         }

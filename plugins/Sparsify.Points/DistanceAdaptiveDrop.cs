@@ -35,17 +35,15 @@ public sealed class DistanceAdaptiveDrop : IPointTransform
 
     public DistanceAdaptiveDrop(DistanceAdaptiveOptions options)
     {
-        OptionCheck.Positive(Name, nameof(options.ReferenceRange), options.ReferenceRange);
-        OptionCheck.InClosed(Name, nameof(options.Exponent), options.Exponent, 0, 10);
-        OptionCheck.InClosed(Name, nameof(options.MinKeepProbability), options.MinKeepProbability, 0, 1);
+        OptionsValidation.Check(options, Name);
         _referenceRange = options.ReferenceRange;
         _exponent = options.Exponent;
         _minKeep = options.MinKeepProbability;
     }
 
     public string Describe() =>
-        $"{Name}: keep probability clamp((r / {OptionCheck.Format(_referenceRange)} m)^{OptionCheck.Format(_exponent)}, " +
-        $"{OptionCheck.Format(_minKeep)}, 1) of horizontal range r (seeded)";
+        $"{Name}: keep probability clamp((r / {NumberText.Format(_referenceRange)} m)^{NumberText.Format(_exponent)}, " +
+        $"{NumberText.Format(_minKeep)}, 1) of horizontal range r (seeded)";
 
     /// <summary>The keep probability p(r) of a point at horizontal range <paramref name="range"/>.</summary>
     public double KeepProbability(double range) =>

@@ -57,17 +57,14 @@ public sealed class GroundRemoval : IPointTransform
 
     public GroundRemoval(GroundRemovalOptions options)
     {
-        OptionCheck.Positive(Name, nameof(options.DistanceThreshold), options.DistanceThreshold);
-        OptionCheck.InClosed(Name, nameof(options.Iterations), options.Iterations, 1, 100000);
-        OptionCheck.InClosed(Name, nameof(options.MaxSlopeDegrees), options.MaxSlopeDegrees, 0, 90);
-        OptionCheck.InClosed(Name, nameof(options.ScoringPoints), options.ScoringPoints, 0, 10_000_000);
+        OptionsValidation.Check(options, Name);
         _options = options;
         _minNormalZ = MathF.Cos(options.MaxSlopeDegrees * MathF.PI / 180f) - 1e-6f;
     }
 
     public string Describe() =>
-        $"{Name}: RANSAC plane, {_options.Iterations} iterations, inliers within {OptionCheck.Format(_options.DistanceThreshold)} m removed, " +
-        $"slope <= {OptionCheck.Format(_options.MaxSlopeDegrees)} deg, scored on {(_options.ScoringPoints == 0 ? "all" : _options.ScoringPoints.ToString())} points{(_options.Refine ? ", least-squares refit" : "")}";
+        $"{Name}: RANSAC plane, {_options.Iterations} iterations, inliers within {NumberText.Format(_options.DistanceThreshold)} m removed, " +
+        $"slope <= {NumberText.Format(_options.MaxSlopeDegrees)} deg, scored on {(_options.ScoringPoints == 0 ? "all" : _options.ScoringPoints.ToString())} points{(_options.Refine ? ", least-squares refit" : "")}";
 
     public Sample Apply(Sample sample, int seed)
     {

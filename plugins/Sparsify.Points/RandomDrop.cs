@@ -8,7 +8,7 @@ namespace Platform.Plugins.Sparsify.Points;
 public sealed class RandomDropOptions
 {
     [Description("Fraction of each cloud's points to keep, in (0, 1]; 1 keeps the cloud unchanged.")]
-    [Range(1e-6, 1.0)]
+    [Range(0.0, 1.0, MinimumIsExclusive = true, ErrorMessage = "KeepRatio must be in (0, 1].")]
     public float KeepRatio { get; set; } = 0.5f;
 }
 
@@ -24,11 +24,11 @@ public sealed class RandomDrop : IPointTransform
 
     public RandomDrop(RandomDropOptions options)
     {
-        OptionCheck.InHalfOpen(Name, nameof(options.KeepRatio), options.KeepRatio, 0, 1);
+        OptionsValidation.Check(options, Name);
         _keepRatio = options.KeepRatio;
     }
 
-    public string Describe() => $"{Name}: keep {OptionCheck.Format(_keepRatio * 100)}% of points, uniformly at random (seeded)";
+    public string Describe() => $"{Name}: keep {NumberText.Format(_keepRatio * 100)}% of points, uniformly at random (seeded)";
 
     public Sample Apply(Sample sample, int seed)
     {

@@ -1,10 +1,11 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Plugins.Sparsify.Points;
 
-public sealed class RangeCropOptions
+public sealed class RangeCropOptions : IValidatableObject
 {
     [Description("Keep points with x >= MinX (metres, lidar frame: x forward); unset means no bound.")]
     public float? MinX { get; set; }
@@ -39,6 +40,20 @@ public sealed class RangeCropOptions
     [Description("Azimuth of the field of view's centre in degrees, counter-clockwise from +x (0 = forward, 90 = left).")]
     [Range(-180.0, 180.0)]
     public float FieldOfViewCenter { get; set; }
+
+    /// <summary>Each lower bound lies below its upper bound, where both are set.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (minName, min, maxName, max) in new[]
+                 {
+                     (nameof(MinX), MinX, nameof(MaxX), MaxX), (nameof(MinY), MinY, nameof(MaxY), MaxY),
+                     (nameof(MinZ), MinZ, nameof(MaxZ), MaxZ), (nameof(MinDistance), (float?)MinDistance, nameof(MaxDistance), MaxDistance),
+                 })
+        {
+            if (min is { } lo && max is { } hi && !(lo < hi))
+                yield return new ValidationResult($"{minName} ({NumberText.Format(lo)}) must be less than {maxName} ({NumberText.Format(hi)}).", [minName, maxName]);
+        }
+    }
 }
 
 /// <summary>
@@ -56,17 +71,7 @@ public sealed class RangeCrop : IPointTransform
 
     public RangeCrop(RangeCropOptions options)
     {
-        OptionCheck.Ordered(Name, nameof(options.MinX), options.MinX, nameof(options.MaxX), options.MaxX);
-        OptionCheck.Ordered(Name, nameof(options.MinY), options.MinY, nameof(options.MaxY), options.MaxY);
-        OptionCheck.Ordered(Name, nameof(options.MinZ), options.MinZ, nameof(options.MaxZ), options.MaxZ);
-        OptionCheck.AtLeast(Name, nameof(options.MinDistance), options.MinDistance, 0);
-        if (options.MaxDistance is { } maxDistance)
-        {
-            OptionCheck.Positive(Name, nameof(options.MaxDistance), maxDistance);
-            OptionCheck.Ordered(Name, nameof(options.MinDistance), options.MinDistance, nameof(options.MaxDistance), maxDistance);
-        }
-        OptionCheck.InHalfOpen(Name, nameof(options.FieldOfView), options.FieldOfView, 0, 360);
-        OptionCheck.InClosed(Name, nameof(options.FieldOfViewCenter), options.FieldOfViewCenter, -180, 180);
+        OptionsValidation.Check(options, Name);
 
         _options = options;
         _minX = options.MinX ?? float.NegativeInfinity;
@@ -84,13 +89,13 @@ public sealed class RangeCrop : IPointTransform
     public string Describe()
     {
         var parts = new List<string>();
-        string Bound(float? lo, float? hi) => $"[{(lo is { } l ? OptionCheck.Format(l) : "-inf")}, {(hi is { } h ? OptionCheck.Format(h) : "inf")}]";
+        string Bound(float? lo, float? hi) => $"[{(lo is { } l ? NumberText.Format(l) : "-inf")}, {(hi is { } h ? NumberText.Format(h) : "inf")}]";
         if (_options.MinX is not null || _options.MaxX is not null) parts.Add("x in " + Bound(_options.MinX, _options.MaxX));
         if (_options.MinY is not null || _options.MaxY is not null) parts.Add("y in " + Bound(_options.MinY, _options.MaxY));
         if (_options.MinZ is not null || _options.MaxZ is not null) parts.Add("z in " + Bound(_options.MinZ, _options.MaxZ));
         if (_options.MinDistance > 0 || _options.MaxDistance is not null)
             parts.Add("horizontal range in " + Bound(_options.MinDistance, _options.MaxDistance) + " m");
-        if (_fov < 360) parts.Add($"azimuth within {OptionCheck.Format(_fov / 2)} deg of {OptionCheck.Format(_fovCenter)} deg");
+        if (_fov < 360) parts.Add($"azimuth within {NumberText.Format(_fov / 2)} deg of {NumberText.Format(_fovCenter)} deg");
         return $"{Name}: " + (parts.Count == 0 ? "no bounds (keeps every point)" : string.Join(", ", parts));
     }
 

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Runtime.InteropServices;
 using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Plugins.Sparsify.Points;
 
@@ -50,10 +51,7 @@ public sealed class VoxelDownsample : IPointTransform
 
     public VoxelDownsample(VoxelDownsampleOptions options)
     {
-        OptionCheck.Positive(Name, nameof(options.VoxelSize), options.VoxelSize);
-        if (options.VoxelSizeX is { } sx) OptionCheck.Positive(Name, nameof(options.VoxelSizeX), sx);
-        if (options.VoxelSizeY is { } sy) OptionCheck.Positive(Name, nameof(options.VoxelSizeY), sy);
-        if (options.VoxelSizeZ is { } sz) OptionCheck.Positive(Name, nameof(options.VoxelSizeZ), sz);
+        OptionsValidation.Check(options, Name);
         if (!Enum.IsDefined(options.Mode))
             throw new ArgumentOutOfRangeException(nameof(options.Mode), options.Mode, $"{Name}: option Mode must be Centroid or First (got {options.Mode}).");
         _sizeX = options.VoxelSizeX ?? options.VoxelSize;
@@ -64,8 +62,8 @@ public sealed class VoxelDownsample : IPointTransform
 
     public string Describe() =>
         _sizeX == _sizeY && _sizeY == _sizeZ
-            ? $"{Name}: {OptionCheck.Format(_sizeX)} m voxels, {ModeText}"
-            : $"{Name}: {OptionCheck.Format(_sizeX)} x {OptionCheck.Format(_sizeY)} x {OptionCheck.Format(_sizeZ)} m voxels, {ModeText}";
+            ? $"{Name}: {NumberText.Format(_sizeX)} m voxels, {ModeText}"
+            : $"{Name}: {NumberText.Format(_sizeX)} x {NumberText.Format(_sizeY)} x {NumberText.Format(_sizeZ)} m voxels, {ModeText}";
 
     private string ModeText => _mode == VoxelMode.Centroid ? "centroid of all features per voxel" : "first point per voxel";
 

@@ -63,6 +63,24 @@ public class ModelStatsTests
     }
 
     [Test]
+    public void Per_layer_and_per_part_costs_add_up_to_the_model_totals()
+    {
+        using var model = new TinyConvModel();
+        var conv = model.PrunableLayers.Single(l => l.Name == "conv");
+        var keep = zeros_like(conv.Weight);
+        keep[0] = ones(2, 3, 3);
+        model.Masks.Set(conv, keep);
+
+        var layers = ModelStats.Layers(model);
+        Assert.That(layers.Select(l => (l.Name, l.Weights, l.NonzeroWeights, l.DenseFlops, l.Flops)),
+            Is.EqualTo(new[] { ("conv", 72L, 18L, 72.0 * 64, 18.0 * 64), ("fc", 12L, 12L, 12.0, 12.0) }));
+        // Each layer name is its own top-level part here; the parts' FLOPs sum to the model's prunable FLOPs.
+        var parts = ModelStats.ByPart(model);
+        Assert.That(parts.Sum(p => p.Flops), Is.EqualTo(ModelStats.Measure(model).PrunableFlops));
+        Assert.That(parts.Select(p => p.Name), Is.EqualTo(new[] { "conv", "fc" }));
+    }
+
+    [Test]
     public void Masks_and_weights_survive_a_checkpoint_round_trip_with_identical_outputs()
     {
         Seeding.Seed(3);

@@ -112,7 +112,7 @@ public class T3DNetCompressorTests
         using var fresh = new PointNetModel(student.Options, teacher.Spec.Dataset);
         Assert.That(outcome.Metrics["studentParams"], Is.EqualTo(fresh.Module.parameters().Sum(p => p.numel())));
         Assert.That(outcome.Metrics["studentParams"], Is.LessThan(outcome.Metrics["teacherParams"] / 3));
-        Assert.That(outcome.Metrics.Keys, Is.SupersetOf(new[] { "augmentationLoss", "distillationLoss", "distillation_kl", "augmentation_augmented_classification" }));
+        Assert.That(outcome.Metrics.Keys, Is.SupersetOf(new[] { "augmentationLoss", "distillationLoss", "distillation/kl", "augmentation/augmented/classification" }));
 
         var checkpoint = Path.Combine(context.Services.OutputDirectory, outcome.Files.Single());
         using var reloaded = context.Components.LoadModel(checkpoint);
@@ -152,8 +152,8 @@ public class T3DNetCompressorTests
 
         var augmentation = training.Augment(student, 2, options, distill: false);
         // 2 epochs of 2 steps, AugmentationFraction 0.5: the first epoch trains an augmented width, the second the tiny model alone.
-        Assert.That(augmentation.EpochTerms[0].Keys, Does.Contain("width_factor"));
-        Assert.That(augmentation.EpochTerms[1].Keys, Has.None.StartWith("augmented_").And.None.EqualTo("width_factor"));
+        Assert.That(augmentation.EpochTerms[0].Keys, Does.Contain("widthFactor"));
+        Assert.That(augmentation.EpochTerms[1].Keys, Has.None.StartWith("augmented/").And.None.EqualTo("widthFactor"));
 
         var fineTune = training.Distill(student, 2, afterAugmentation: true);
         var restart = new StudentTraining(context, teacher, new T3DNetOptions { DistillationStart = DistillationStart.Restart, LearningRate = 2e-3, BatchSize = 8 }, "test")
@@ -170,7 +170,7 @@ public class T3DNetCompressorTests
         var (context, teacher) = TrainedTeacher(trainCount: 8);
         var options = new T3DNetOptions { Stages = "end-to-end", AugmentationEpochs = 1, BatchSize = 8, MaxWidthFactor = 2 };
         var outcome = new T3DNetCompressor(options).Run(context);
-        Assert.That(outcome.Metrics.Keys, Is.SupersetOf(new[] { "endToEnd_kl", "endToEnd_augmented_kl", "endToEndSeconds" }));
+        Assert.That(outcome.Metrics.Keys, Is.SupersetOf(new[] { "endToEnd/kl", "endToEnd/augmented/kl", "endToEndSeconds" }));
         Assert.That(outcome.Metrics.Keys, Has.None.StartWith("distillation"));
         context.Model!.Dispose();
         teacher.Dispose();

@@ -47,7 +47,7 @@ public class ChannelPruningTests
         Assert.That(after.Flops, Is.GreaterThan(target * 0.8), $"{method} spends most of its budget");
         Assert.That(after.Params, Is.LessThan(dense.Params));
         Assert.That(pruned.Masks.Count, Is.Zero, "channels are removed, not masked");
-        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(dense.DenseFlops / after.Flops).Within(1e-9));
+        Assert.That(outcome.Metrics["flopsReduction"], Is.EqualTo(dense.DenseFlops / after.Flops).Within(1e-9));
         Assert.That(outcome.Metrics["params"], Is.EqualTo(after.Params));
     }
 
@@ -72,11 +72,11 @@ public class ChannelPruningTests
         var reduction = full / withoutDead * 0.999;   // a hair less than removing them gives
 
         var dp = Create("channel-dp", reduction, o => o.RecalibrateBatchNorm = false).Run(TestPipeline.Context(model));
-        Assert.That(dp.Metrics["distortion_measured"], Is.EqualTo(0).Within(1e-10));
+        Assert.That(dp.Metrics["distortionMeasured"], Is.EqualTo(0).Within(1e-10));
 
         Seeding.Seed(3);
         var uniform = Create("uniform-channels", reduction, o => o.RecalibrateBatchNorm = false).Run(TestPipeline.Context(PointNet()));
-        Assert.That(uniform.Metrics["distortion_measured"], Is.GreaterThan(1e-8), "cutting every group alike does change the outputs");
+        Assert.That(uniform.Metrics["distortionMeasured"], Is.GreaterThan(1e-8), "cutting every group alike does change the outputs");
     }
 
     [Test]
@@ -84,8 +84,8 @@ public class ChannelPruningTests
     {
         Seeding.Seed(4);
         var outcome = Create("uniform-channels", 2.0, o => { o.Reconstruct = true; o.CalibrationSamples = 32; }).Run(TestPipeline.Context(PointNet()));
-        Assert.That(outcome.Metrics["reconstructed_layers"], Is.GreaterThan(0));
-        Assert.That(outcome.Metrics["distortion_measured"], Is.LessThan(0.5 * outcome.Metrics["distortion_measured_before_reconstruction"]));
+        Assert.That(outcome.Metrics["reconstructedLayers"], Is.GreaterThan(0));
+        Assert.That(outcome.Metrics["distortionMeasured"], Is.LessThan(0.5 * outcome.Metrics["distortionMeasuredBeforeReconstruction"]));
     }
 
     [Test]

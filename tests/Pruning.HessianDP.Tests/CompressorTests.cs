@@ -49,10 +49,10 @@ public class CompressorTests
         var target = dense.DenseFlops / reduction;
         Assert.That(Math.Abs(after.Flops - target) / target, Is.LessThan(0.01), $"{method} at {reduction}x: {after.Flops} FLOPs for a target of {target}");
         Assert.That(after.Flops, Is.LessThanOrEqualTo(target * (1 + 1e-9)), "a plan never exceeds its budget");
-        Assert.That(outcome.Metrics["flops_after"], Is.EqualTo(after.Flops));
-        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(dense.DenseFlops / after.Flops).Within(1e-9));
+        Assert.That(outcome.Metrics["flopsAfter"], Is.EqualTo(after.Flops));
+        Assert.That(outcome.Metrics["flopsReduction"], Is.EqualTo(dense.DenseFlops / after.Flops).Within(1e-9));
         // The unprunable 500 FLOPs make the prunable-layer ratio the larger one.
-        Assert.That(outcome.Metrics["prunable_flops_reduction"], Is.GreaterThan(outcome.Metrics["flops_reduction"]));
+        Assert.That(outcome.Metrics["prunableFlopsReduction"], Is.GreaterThan(outcome.Metrics["flopsReduction"]));
     }
 
     [Test]
@@ -61,7 +61,7 @@ public class CompressorTests
         Seeding.Seed(2);
         using var model = new TinyPointModel(otherFlops: 5000);
         var outcome = Create(method, 4, o => o.BudgetScope = BudgetScope.PrunableLayers).Run(TestPipeline.Context(model));
-        Assert.That(outcome.Metrics["prunable_flops_reduction"], Is.EqualTo(4).Within(0.04));
+        Assert.That(outcome.Metrics["prunableFlopsReduction"], Is.EqualTo(4).Within(0.04));
         var after = ModelStats.Measure(model);
         Assert.That(after.PrunableFlops, Is.EqualTo(after.Flops - 5000).Within(1e-6));
     }
@@ -110,10 +110,10 @@ public class CompressorTests
     {
         using var model = TrainedModels.Detector(seed: 6);
         var outcome = Create("hessian-dp", 4, o => { var h = (HessianDPOptions)o; h.Curves = CurveSource.Predicted; h.HonestyLayers = 4; }).Run(TestPipeline.Context(model));
-        TestContext.Out.WriteLine($"rank correlation {outcome.Metrics["honesty_rank_correlation"]:F3}");
-        Assert.That(outcome.Metrics["honesty_rank_correlation"], Is.GreaterThan(0.6));
+        TestContext.Out.WriteLine($"rank correlation {outcome.Metrics["honestyRankCorrelation"]:F3}");
+        Assert.That(outcome.Metrics["honestyRankCorrelation"], Is.GreaterThan(0.6));
         Assert.That(outcome.Tables.Single(t => t.Title.Contains("honesty")).Rows, Has.Count.EqualTo(4 * 3));
-        foreach (var key in new[] { "calibration_seconds", "curve_seconds", "dp_seconds", "nonzero_params_after", "distortion_measured", "distortion_predicted" })
+        foreach (var key in new[] { "calibrationSeconds", "curveSeconds", "dpSeconds", "nonzeroParamsAfter", "distortionMeasured", "distortionPredicted" })
             Assert.That(outcome.Metrics, Does.ContainKey(key));
     }
 
@@ -209,8 +209,8 @@ public class CompressorTests
         using var reloaded = new TinyPointModel();
         Checkpoint.LoadInto(reloaded, path);
         var stats = ModelStats.Measure(reloaded);
-        Assert.That(stats.Flops, Is.EqualTo(outcome.Metrics["flops_after"]));
-        Assert.That(stats.NonzeroParams, Is.EqualTo((long)outcome.Metrics["nonzero_params_after"]));
+        Assert.That(stats.Flops, Is.EqualTo(outcome.Metrics["flopsAfter"]));
+        Assert.That(stats.NonzeroParams, Is.EqualTo((long)outcome.Metrics["nonzeroParamsAfter"]));
         using var batch = model.Collate(Enumerable.Range(0, 4).Select(new SyntheticPointDataset(0).GetSplit("val").Get).ToList(), CPU);
         using var _ = no_grad();
         var a = model.Forward(batch);
@@ -257,12 +257,12 @@ public class InputCostTests
         var perPoint = basis == CostBasis.CalibrationInput ? active : TinyPointModel.Points;
         double Flops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * (l.Kind == "conv1d" ? perPoint : 1.0));
         double CapacityFlops(bool dense) => 500 + model.PrunableLayers.Sum(l => (dense ? l.WeightCount : l.Weight.count_nonzero().item<long>()) * l.FlopsPerWeight);
-        Assert.That(outcome.Metrics["dense_flops"], Is.EqualTo(Flops(true)).Within(1e-6));
-        Assert.That(outcome.Metrics["flops_after"], Is.EqualTo(Flops(false)).Within(1e-6));
-        Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(2).Within(0.02), "the budget is met in its own count");
-        Assert.That(outcome.Metrics["capacity_dense_flops"], Is.EqualTo(CapacityFlops(true)).Within(1e-6));
-        Assert.That(outcome.Metrics["capacity_flops_after"], Is.EqualTo(CapacityFlops(false)).Within(1e-6));
-        Assert.That(outcome.Metrics["costs_at_calibration_input"], Is.EqualTo(basis == CostBasis.CalibrationInput ? 1 : 0));
+        Assert.That(outcome.Metrics["denseFlops"], Is.EqualTo(Flops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["flopsAfter"], Is.EqualTo(Flops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["flopsReduction"], Is.EqualTo(2).Within(0.02), "the budget is met in its own count");
+        Assert.That(outcome.Metrics["capacityDenseFlops"], Is.EqualTo(CapacityFlops(true)).Within(1e-6));
+        Assert.That(outcome.Metrics["capacityFlopsAfter"], Is.EqualTo(CapacityFlops(false)).Within(1e-6));
+        Assert.That(outcome.Metrics["costsAtCalibrationInput"], Is.EqualTo(basis == CostBasis.CalibrationInput ? 1 : 0));
         Assert.That(outcome.Metrics["input/activePoints"], Is.EqualTo(active).Within(1e-9));
     }
 }

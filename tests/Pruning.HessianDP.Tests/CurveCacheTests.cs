@@ -19,18 +19,18 @@ public class CurveCacheTests
     {
         var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
         var first = Prune(seed: 21, reduction: 3, cache);
-        Assert.That(first.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
-        Assert.That(first.Outcome.Metrics["curve_passes"], Is.GreaterThan(0));
+        Assert.That(first.Outcome.Metrics["curvesCached"], Is.EqualTo(0));
+        Assert.That(first.Outcome.Metrics["curvePasses"], Is.GreaterThan(0));
         Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(1));
 
         // Another budget on the same weights: no pass runs, and the masks are those measured curves give.
         var cached = Prune(seed: 21, reduction: 2, cache);
         var fresh = Prune(seed: 21, reduction: 2, cache: "");
-        Assert.That(cached.Outcome.Metrics["curves_cached"], Is.EqualTo(1));
-        Assert.That(cached.Outcome.Metrics["curve_passes"], Is.EqualTo(0));
-        Assert.That(fresh.Outcome.Metrics, Does.Not.ContainKey("curves_cached"), "no cache, no metric");
+        Assert.That(cached.Outcome.Metrics["curvesCached"], Is.EqualTo(1));
+        Assert.That(cached.Outcome.Metrics["curvePasses"], Is.EqualTo(0));
+        Assert.That(fresh.Outcome.Metrics, Does.Not.ContainKey("curvesCached"), "no cache, no metric");
         Assert.That(cached.Masks, Is.EqualTo(fresh.Masks));
-        Assert.That(cached.Outcome.Metrics["distortion_single_layer_sum"], Is.EqualTo(fresh.Outcome.Metrics["distortion_single_layer_sum"]).Within(1e-12));
+        Assert.That(cached.Outcome.Metrics["distortionSingleLayerSum"], Is.EqualTo(fresh.Outcome.Metrics["distortionSingleLayerSum"]).Within(1e-12));
     }
 
     [Test]
@@ -39,7 +39,7 @@ public class CurveCacheTests
         var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
         Prune(seed: 22, reduction: 3, cache);
         var other = Prune(seed: 23, reduction: 3, cache);
-        Assert.That(other.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
+        Assert.That(other.Outcome.Metrics["curvesCached"], Is.EqualTo(0));
         Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(2));
     }
 
@@ -49,9 +49,9 @@ public class CurveCacheTests
         var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
         Prune(seed: 25, reduction: 3, cache);
         var refitted = Prune(seed: 25, reduction: 3, cache, curveReconstruction: true);
-        Assert.That(refitted.Outcome.Metrics["curves_cached"], Is.EqualTo(0), "plain curves are not read for refitted ones");
+        Assert.That(refitted.Outcome.Metrics["curvesCached"], Is.EqualTo(0), "plain curves are not read for refitted ones");
         Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(2));
-        Assert.That(Prune(seed: 25, reduction: 2, cache, curveReconstruction: true).Outcome.Metrics["curves_cached"], Is.EqualTo(1));
+        Assert.That(Prune(seed: 25, reduction: 2, cache, curveReconstruction: true).Outcome.Metrics["curvesCached"], Is.EqualTo(1));
     }
 
     [TestCase("truncated")]
@@ -77,10 +77,10 @@ public class CurveCacheTests
         File.WriteAllText(file, damaged);
 
         var again = Prune(seed: 24, reduction: 3, cache);
-        Assert.That(again.Outcome.Metrics["curves_cached"], Is.EqualTo(0));
+        Assert.That(again.Outcome.Metrics["curvesCached"], Is.EqualTo(0));
         Assert.That(again.Outcome.Notes, Has.Some.Contains("ignored"));
         Assert.That(File.ReadAllText(file), Is.EqualTo(text), "the measurement is written back in place of the damaged file");
-        Assert.That(Prune(seed: 24, reduction: 3, cache).Outcome.Metrics["curves_cached"], Is.EqualTo(1));
+        Assert.That(Prune(seed: 24, reduction: 3, cache).Outcome.Metrics["curvesCached"], Is.EqualTo(1));
     }
 
     private static string ReplaceFirst(string text, string from, string to)

@@ -103,7 +103,7 @@ public class DetectionAwareDistortionTests
         using var model = TrainedModels.Detector(seed: 31);
         var outcome = new HessianDPCompressor(options).Run(TestPipeline.Context(model));
         Assert.That(outcome.Notes, Has.Some.Contains("Distortion=DetectionAware"));
-        Assert.That(outcome.Metrics["distortion_single_layer_sum"], Is.GreaterThan(0));
+        Assert.That(outcome.Metrics["distortionSingleLayerSum"], Is.GreaterThan(0));
     }
 
     [Test]

@@ -19,6 +19,6 @@ public class FineTuneTests
             var weight = model.PrunableLayers[i].Weight.detach();
             Assert.That(weight.masked_select(pruned[i]).count_nonzero().item<long>(), Is.Zero, $"{model.PrunableLayers[i].Name}: removed weights stay removed");
         }
-        Assert.That(ModelStats.Measure(model).Flops, Is.EqualTo(outcome.Metrics["capacity_flops_after"]).Within(1e-9 * outcome.Metrics["capacity_flops_after"]));
+        Assert.That(ModelStats.Measure(model).Flops, Is.EqualTo(outcome.Metrics["capacityFlopsAfter"]).Within(1e-9 * outcome.Metrics["capacityFlopsAfter"]));
     }
 }

@@ -150,10 +150,10 @@ public class MeasuredCurveTests
         var magnitude = Run(MeasuredOrder.Magnitude, WithinLayerRanking.HessianSaliency);
         var rankedByMagnitude = Run(MeasuredOrder.Ranking, WithinLayerRanking.Magnitude);
         var saliency = Run(MeasuredOrder.Ranking, WithinLayerRanking.HessianSaliency);
-        Assert.That(rankedByMagnitude["distortion_measured"], Is.EqualTo(magnitude["distortion_measured"]).Within(1e-9), "Ranking=Magnitude is the magnitude order");
-        Assert.That(saliency["distortion_measured"], Is.Not.EqualTo(magnitude["distortion_measured"]).Within(1e-9));
-        Assert.That(saliency.ContainsKey("backward_passes"), Is.True, "the ranking's estimate ran");
-        Assert.That(saliency["flops_reduction"], Is.EqualTo(3).Within(0.03));
+        Assert.That(rankedByMagnitude["distortionMeasured"], Is.EqualTo(magnitude["distortionMeasured"]).Within(1e-9), "Ranking=Magnitude is the magnitude order");
+        Assert.That(saliency["distortionMeasured"], Is.Not.EqualTo(magnitude["distortionMeasured"]).Within(1e-9));
+        Assert.That(saliency.ContainsKey("backwardPasses"), Is.True, "the ranking's estimate ran");
+        Assert.That(saliency["flopsReduction"], Is.EqualTo(3).Within(0.03));
     }
 
     [Test]
@@ -215,10 +215,10 @@ public class MeasuredCurveTests
         using var model = TrainedModels.Detector(seed: 13);
         var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = 3 }).Run(TestPipeline.Context(model));
         var layers = model.PrunableLayers.Count;
-        Assert.That(outcome.Metrics["curve_passes"], Is.EqualTo(layers * 12));
-        foreach (var key in new[] { "curve_seconds", "distortion_single_layer_sum", "distortion_measured", "distortion_measured_before_batchnorm" })
+        Assert.That(outcome.Metrics["curvePasses"], Is.EqualTo(layers * 12));
+        foreach (var key in new[] { "curveSeconds", "distortionSingleLayerSum", "distortionMeasured", "distortionMeasuredBeforeBatchnorm" })
             Assert.That(outcome.Metrics, Does.ContainKey(key));
-        Assert.That(outcome.Metrics, Does.Not.ContainKey("distortion_predicted"));
-        Assert.That(outcome.Metrics, Does.Not.ContainKey("backward_passes"), "no Hessian estimate is taken for measured curves");
+        Assert.That(outcome.Metrics, Does.Not.ContainKey("distortionPredicted"));
+        Assert.That(outcome.Metrics, Does.Not.ContainKey("backwardPasses"), "no Hessian estimate is taken for measured curves");
     }
 }

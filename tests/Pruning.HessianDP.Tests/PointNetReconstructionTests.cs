@@ -27,10 +27,10 @@ public class PointNetReconstructionTests
         var alone = LampOnTinyPointNet(reconstruct: false, variant);
         var rebuilt = LampOnTinyPointNet(reconstruct: true, variant);
 
-        Assert.That(rebuilt.Metrics["reconstructed_layers"], Is.GreaterThan(0), "PointNet calls its conv and linear layers through call, so the hooks see their inputs");
-        Assert.That(rebuilt.Metrics["distortion_measured_before_reconstruction"], Is.EqualTo(alone.Metrics["distortion_measured_before_batchnorm"]).Within(1e-6),
+        Assert.That(rebuilt.Metrics["reconstructedLayers"], Is.GreaterThan(0), "PointNet calls its conv and linear layers through call, so the hooks see their inputs");
+        Assert.That(rebuilt.Metrics["distortionMeasuredBeforeReconstruction"], Is.EqualTo(alone.Metrics["distortionMeasuredBeforeBatchnorm"]).Within(1e-6),
             "the same masks before reconstruction");
-        Assert.That(rebuilt.Metrics["distortion_measured"], Is.LessThan(alone.Metrics["distortion_measured"]));
+        Assert.That(rebuilt.Metrics["distortionMeasured"], Is.LessThan(alone.Metrics["distortionMeasured"]));
         Assert.That(rebuilt.Notes, Has.None.Contains("reconstruction skipped"), "every pruned layer is reached");
     }
 }

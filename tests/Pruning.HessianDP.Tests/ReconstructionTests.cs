@@ -130,7 +130,7 @@ public class ReconstructionTests
         {
             using var model = TrainedModels.Detector(seed: 14);
             var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = true, ReconstructionSelection = selection }).Run(TestPipeline.Context(model));
-            distortion[selection] = outcome.Metrics["distortion_measured"];
+            distortion[selection] = outcome.Metrics["distortionMeasured"];
             kept[selection] = model.PrunableLayers.Select(l => model.Masks.TryGet(l.Name, out var m) ? m.count_nonzero().item<long>() : l.Weight.numel()).ToArray();
             foreach (var l in model.PrunableLayers)
                 Assert.That(l.Weight.detach().masked_select(model.Masks.TryGet(l.Name, out var m) ? m.logical_not() : zeros_like(l.Weight, dtype: ScalarType.Bool)).count_nonzero().item<long>(),
@@ -149,16 +149,16 @@ public class ReconstructionTests
         {
             using var model = TrainedModels.Detector(seed: 14);
             var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = reconstruct }).Run(TestPipeline.Context(model));
-            distortion[reconstruct] = outcome.Metrics["distortion_measured"];
+            distortion[reconstruct] = outcome.Metrics["distortionMeasured"];
             // Both kinds are reported whichever drives the allocation; the default drives it with Raw.
-            Assert.That(outcome.Metrics["distortion_raw"], Is.EqualTo(outcome.Metrics["distortion_measured"]));
-            Assert.That(outcome.Metrics["distortion_detection_aware"], Is.GreaterThan(0));
+            Assert.That(outcome.Metrics["distortionRaw"], Is.EqualTo(outcome.Metrics["distortionMeasured"]));
+            Assert.That(outcome.Metrics["distortionDetectionAware"], Is.GreaterThan(0));
             if (reconstruct)
             {
-                Assert.That(outcome.Metrics.ContainsKey("batchnorm_recalibrated_layers"), Is.False, "re-estimating statistics would undo the refit");
+                Assert.That(outcome.Metrics.ContainsKey("batchnormRecalibratedLayers"), Is.False, "re-estimating statistics would undo the refit");
                 Assert.That(outcome.Notes, Has.Some.Contains("batch-norm statistics kept"));
-                Assert.That(outcome.Metrics["reconstructed_layers"], Is.EqualTo(model.PrunableLayers.Count));
-                Assert.That(outcome.Metrics["flops_reduction"], Is.EqualTo(4).Within(0.04), "the masks stay as chosen");
+                Assert.That(outcome.Metrics["reconstructedLayers"], Is.EqualTo(model.PrunableLayers.Count));
+                Assert.That(outcome.Metrics["flopsReduction"], Is.EqualTo(4).Within(0.04), "the masks stay as chosen");
             }
         }
         TestContext.Out.WriteLine($"lamp 4x: {distortion[false]:G4} without, {distortion[true]:G4} with reconstruction");

@@ -62,7 +62,7 @@ public class DistanceAdaptiveDropTests
     [Test]
     public void A_non_positive_reference_range_is_refused_naming_the_option()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DistanceAdaptiveDrop(new DistanceAdaptiveOptions { ReferenceRange = 0 }));
+        var error = Assert.Throws<ArgumentException>(() => new DistanceAdaptiveDrop(new DistanceAdaptiveOptions { ReferenceRange = 0 }));
         Assert.That(error!.Message, Does.Contain("ReferenceRange").And.Contain("distance-adaptive"));
     }
 }

@@ -116,14 +116,14 @@ public class GroundRemovalTests
     [Test]
     public void A_non_positive_threshold_is_refused_naming_the_option()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new GroundRemoval(new GroundRemovalOptions { DistanceThreshold = -0.1f }));
+        var error = Assert.Throws<ArgumentException>(() => new GroundRemoval(new GroundRemovalOptions { DistanceThreshold = -0.1f }));
         Assert.That(error!.Message, Does.Contain("DistanceThreshold").And.Contain("ground-removal"));
     }
 
     [Test]
     public void Zero_iterations_are_refused_naming_the_option()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new GroundRemoval(new GroundRemovalOptions { Iterations = 0 }));
+        var error = Assert.Throws<ArgumentException>(() => new GroundRemoval(new GroundRemovalOptions { Iterations = 0 }));
         Assert.That(error!.Message, Does.Contain("Iterations"));
     }
 }

@@ -57,7 +57,7 @@ public class RandomDropTests
     [TestCase(float.NaN)]
     public void A_keep_ratio_outside_zero_to_one_is_refused_naming_the_option(float ratio)
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new RandomDrop(new RandomDropOptions { KeepRatio = ratio }));
+        var error = Assert.Throws<ArgumentException>(() => new RandomDrop(new RandomDropOptions { KeepRatio = ratio }));
         Assert.That(error!.Message, Does.Contain("KeepRatio").And.Contain("(0, 1]"));
     }
 }

@@ -75,7 +75,7 @@ public class RangeCropTests
     [Test]
     public void A_field_of_view_over_360_degrees_is_refused_naming_the_option()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new RangeCrop(new RangeCropOptions { FieldOfView = 400f }));
+        var error = Assert.Throws<ArgumentException>(() => new RangeCrop(new RangeCropOptions { FieldOfView = 400f }));
         Assert.That(error!.Message, Does.Contain("FieldOfView"));
     }
 

@@ -71,14 +71,14 @@ public class VoxelDownsampleTests
     [TestCase(0f)]
     public void A_voxel_size_that_is_not_positive_is_refused_naming_the_option(float size)
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new VoxelDownsample(new VoxelDownsampleOptions { VoxelSize = size }));
+        var error = Assert.Throws<ArgumentException>(() => new VoxelDownsample(new VoxelDownsampleOptions { VoxelSize = size }));
         Assert.That(error!.Message, Does.Contain("VoxelSize").And.Contain("voxel-downsample"));
     }
 
     [Test]
     public void A_negative_per_axis_size_is_refused_naming_that_axis()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new VoxelDownsample(new VoxelDownsampleOptions { VoxelSizeZ = -1f }));
+        var error = Assert.Throws<ArgumentException>(() => new VoxelDownsample(new VoxelDownsampleOptions { VoxelSizeZ = -1f }));
         Assert.That(error!.Message, Does.Contain("VoxelSizeZ"));
     }
 

@@ -3,6 +3,9 @@ using static TorchSharp.torch;
 
 namespace Platform.Abstractions.Kit;
 
+/// <summary>Weights and multiply-accumulates per sample of a prunable layer (or a part of the network), dense and now.</summary>
+public sealed record LayerCost(string Name, long Weights, long NonzeroWeights, double DenseFlops, double Flops);
+
 /// <summary>Parameters and FLOPs of a model, counted the one way every report uses.</summary>
 /// <param name="Params">All parameter elements.</param>
 /// <param name="NonzeroParams">Parameter elements that are not zero (masked weights are zero).</param>
@@ -25,16 +28,29 @@ public sealed record ModelStats(long Params, long NonzeroParams, double Flops, d
             parameters += p.numel();
             nonzero += p.count_nonzero().item<long>();
         }
-        double prunable = 0, dense = 0;
-        foreach (var layer in model.PrunableLayers)
-        {
-            var perWeight = costs?.FlopsPerWeightOf(layer) ?? layer.FlopsPerWeight;
-            prunable += layer.Weight.count_nonzero().item<long>() * perWeight;
-            dense += layer.WeightCount * perWeight;
-        }
+        var layers = Layers(model, costs);
+        double prunable = layers.Sum(l => l.Flops), dense = layers.Sum(l => l.DenseFlops);
         var other = costs?.OtherFlopsPerSample ?? model.OtherFlopsPerSample;
         return new ModelStats(parameters, nonzero, prunable + other, dense + other, prunable);
     }
+
+    /// <summary>Each prunable layer's weights and FLOPs, dense and as it is now (at a measured input; null: at capacity).</summary>
+    public static IReadOnlyList<LayerCost> Layers(IModel model, InputCosts? costs = null)
+    {
+        using var _ = no_grad();
+        return model.PrunableLayers.Select(layer =>
+        {
+            var nonzero = layer.Weight.count_nonzero().item<long>();
+            return new LayerCost(layer.Name, layer.WeightCount, nonzero, LayerFlops(layer, layer.WeightCount, costs), LayerFlops(layer, nonzero, costs));
+        }).ToList();
+    }
+
+    /// <summary>The same summed by top-level part of the network: the first segment of each layer's name ("backbone", "head").</summary>
+    public static IReadOnlyList<LayerCost> ByPart(IModel model, InputCosts? costs = null) =>
+        Layers(model, costs)
+            .GroupBy(l => l.Name.Split('.')[0])
+            .Select(g => new LayerCost(g.Key, g.Sum(l => l.Weights), g.Sum(l => l.NonzeroWeights), g.Sum(l => l.DenseFlops), g.Sum(l => l.Flops)))
+            .ToList();
 
     /// <summary>FLOPs of one layer at a given number of surviving weights.</summary>
     public static double LayerFlops(PrunableLayer layer, long survivingWeights) => LayerFlops(layer, survivingWeights, null);

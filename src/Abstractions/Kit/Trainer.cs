@@ -9,12 +9,12 @@ using static TorchSharp.torch;
 
 namespace Platform.Abstractions.Kit;
 
-public class TrainOptions
+/// <summary>
+/// How the training loop steps: batch, AdamW, clipping, which samples. What a run adds (its epochs, its schedule) is
+/// in <see cref="TrainOptions"/>; a compressor that trains in stages of its own (distillation) builds on this part.
+/// </summary>
+public class TrainingLoopOptions
 {
-    [Description("Passes over the training split.")]
-    [Range(1, 100000)]
-    public int Epochs { get; set; } = 10;
-
     [Description("Samples per optimiser step.")]
     [Range(1, 4096)]
     public int BatchSize { get; set; } = 4;
@@ -31,15 +31,8 @@ public class TrainOptions
     [Range(0.0, 1e6)]
     public double GradientClip { get; set; } = 10;
 
-    [Description("Learning-rate schedule: OneCycle (warm-up to LearningRate, then cosine decay) or Cosine (start at LearningRate, cosine decay, no warm-up: for fine-tuning trained weights).")]
-    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
-
     [Description("Split to train on.")]
     public string Split { get; set; } = "train";
-
-    [Description("Save a checkpoint every this many epochs (0: only the last).")]
-    [Range(0, 100000)]
-    public int CheckpointEvery { get; set; }
 
     [Description("Use at most this many training samples (0: all).")]
     [Range(0, int.MaxValue)]
@@ -50,6 +43,38 @@ public class TrainOptions
 
     /// <summary>Optimiser steps per epoch on <paramref name="data"/> (the last batch may be short).</summary>
     public int StepsPerEpoch(ISampleSource data) => (SamplesPerEpoch(data) + BatchSize - 1) / BatchSize;
+}
+
+/// <summary>A training run: the loop's options, how many epochs, and the learning-rate schedule over them.</summary>
+public class TrainOptions : TrainingLoopOptions
+{
+    public TrainOptions()
+    {
+    }
+
+    /// <summary>A run of <paramref name="epochs"/> with the loop settings of <paramref name="loop"/>.</summary>
+    public TrainOptions(TrainingLoopOptions loop, int epochs, LearningRateSchedule schedule)
+    {
+        BatchSize = loop.BatchSize;
+        LearningRate = loop.LearningRate;
+        WeightDecay = loop.WeightDecay;
+        GradientClip = loop.GradientClip;
+        Split = loop.Split;
+        MaxSamples = loop.MaxSamples;
+        Epochs = epochs;
+        Schedule = schedule;
+    }
+
+    [Description("Passes over the training split.")]
+    [Range(1, 100000)]
+    public int Epochs { get; set; } = 10;
+
+    [Description("Learning-rate schedule: OneCycle (warm-up to LearningRate, then cosine decay) or Cosine (start at LearningRate, cosine decay, no warm-up: for fine-tuning trained weights).")]
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
+
+    [Description("Save a checkpoint every this many epochs (0: only the last).")]
+    [Range(0, 100000)]
+    public int CheckpointEvery { get; set; }
 }
 
 public enum LearningRateSchedule

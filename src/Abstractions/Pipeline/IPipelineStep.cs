@@ -18,6 +18,11 @@ public interface ICompressor : IPipelineStep;
 /// </summary>
 public sealed class StepOutcome
 {
+    /// <summary>
+    /// Metric names are camelCase (<c>flopsReduction</c>, <c>forwardMsMedian</c>); a '/' adds a qualifier or a breakdown
+    /// (<c>flops/backbone</c>, <c>speedup/threads=2</c>, <c>distillation/kl</c>, <c>Car/3d/moderate/R40</c>). Names taken
+    /// from data, such as class names, stay as the data spells them. Bench files and tests name metrics this way.
+    /// </summary>
     public Dictionary<string, double> Metrics { get; } = new(StringComparer.Ordinal);
     public Dictionary<string, Series> Series { get; } = new(StringComparer.Ordinal);
     public List<ReportTable> Tables { get; } = [];

@@ -4,6 +4,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Host.Configuration;
 
@@ -94,13 +95,11 @@ public static class OptionsBinder
 
     private static object Validate(object options, string path, string owner)
     {
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
+        var errors = OptionsValidation.Errors(options);
+        if (errors.Count > 0)
         {
-            var first = results[0];
-            var member = first.MemberNames.FirstOrDefault() ?? "";
-            var value = member.Length > 0 ? options.GetType().GetProperty(member)?.GetValue(options) : null;
-            throw new PlatformException($"{path}:{member} = {Describe(value)}: {first.ErrorMessage} ({owner}).");
+            var first = errors[0];
+            throw new PlatformException($"{path}:{first.Path} = {Describe(first.Value)}: {first.Message} ({owner}).");
         }
         return options;
     }
@@ -166,12 +165,5 @@ public static class OptionsBinder
         };
     }
 
-    public static string Describe(object? value) => value switch
-    {
-        null => "(none)",
-        string s => $"'{s}'",
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        IEnumerable e => "[" + string.Join(", ", e.Cast<object?>().Select(Describe)) + "]",
-        _ => value.ToString() ?? "",
-    };
+    public static string Describe(object? value) => OptionsValidation.Describe(value);
 }

@@ -97,13 +97,10 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / firstForward / 1e9;
 
         // FLOPs by top-level part of the network (the first segment of each layer's name).
-        var parts = model.PrunableLayers
-            .GroupBy(l => l.Name.Split('.')[0])
-            .Select(g => (Part: g.Key, Dense: g.Sum(l => l.WeightCount * l.FlopsPerWeight), Now: g.Sum(l => l.Weight.count_nonzero().item<long>() * l.FlopsPerWeight)))
-            .ToList();
-        foreach (var p in parts) outcome.Metrics[$"flops/{p.Part}"] = p.Now;
+        var parts = ModelStats.ByPart(model);
+        foreach (var p in parts) outcome.Metrics[$"flops/{p.Name}"] = p.Flops;
         outcome.Tables.Add(new ReportTable("FLOPs by part (MACs per sample)", ["part", "dense MFLOPs", "now MFLOPs", "share of dense"],
-            parts.Select(p => (IReadOnlyList<string>)[p.Part, (p.Dense / 1e6).ToString("F2"), (p.Now / 1e6).ToString("F2"), (p.Dense / stats.DenseFlops).ToString("P1")]).ToList()));
+            parts.Select(p => (IReadOnlyList<string>)[p.Name, (p.DenseFlops / 1e6).ToString("F2"), (p.Flops / 1e6).ToString("F2"), (p.DenseFlops / stats.DenseFlops).ToString("P1")]).ToList()));
         outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time; removed channels (channel pruning) do. " +
                           (options.Reference.Length > 0 ? $"Speed-up: {options.Reference}'s median forward time over this model's, the two run alternately on every sample. "
                               : "Speed-up: against the run's first latency measurement at the same thread count. ") + "GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
