@@ -91,12 +91,24 @@ public static class KittiApReport
             var key = $"{ap.Class}/{KittiAp.MetricName(ap.Metric)}/{KittiAp.DifficultyName(ap.Difficulty)}";
             yield return KeyValuePair.Create(key + "/R40", ap.ApR40);
             yield return KeyValuePair.Create(key + "/R11", ap.ApR11);
+            if (ap.AosR40 is { } aos40 && ap.AosR11 is { } aos11)
+            {
+                var aosKey = $"{ap.Class}/aos/{KittiAp.DifficultyName(ap.Difficulty)}";
+                yield return KeyValuePair.Create(aosKey + "/R40", aos40);
+                yield return KeyValuePair.Create(aosKey + "/R11", aos11);
+            }
         }
         foreach (var group in aps.Where(a => a.GroundTruth > 0).GroupBy(a => (a.Metric, a.Difficulty)))
         {
             var key = $"mAP/{KittiAp.MetricName(group.Key.Metric)}/{KittiAp.DifficultyName(group.Key.Difficulty)}";
             yield return KeyValuePair.Create(key + "/R40", group.Average(a => a.ApR40));
             yield return KeyValuePair.Create(key + "/R11", group.Average(a => a.ApR11));
+            if (group.Key.Metric == KittiMetric.Box2D && group.All(a => a.AosR40 is not null))
+            {
+                var aosKey = $"mAOS/{KittiAp.DifficultyName(group.Key.Difficulty)}";
+                yield return KeyValuePair.Create(aosKey + "/R40", group.Average(a => a.AosR40!.Value));
+                yield return KeyValuePair.Create(aosKey + "/R11", group.Average(a => a.AosR11!.Value));
+            }
         }
     }
 
@@ -127,7 +139,12 @@ public static class KittiApReport
                 cls, KittiAp.MetricName(metric), (m?.MinOverlap ?? 0).ToString("0.0#", CultureInfo.InvariantCulture),
                 F(e, true), F(m, true), F(h, true), F(e, false), F(m, false), F(h, false),
                 $"{e?.GroundTruth ?? 0}/{m?.GroundTruth ?? 0}/{h?.GroundTruth ?? 0}",
-            ]);
+            ]);            if (metric == KittiMetric.Box2D && m?.AosR40 is not null)
+            {
+                static string Aos(KittiAp? a, bool r40) => a is null || a.GroundTruth == 0 || a.AosR40 is null ? "-"
+                    : (r40 ? a.AosR40.Value : a.AosR11!.Value).ToString("F2", CultureInfo.InvariantCulture);
+                rows.Add([cls, "aos", "", Aos(e, true), Aos(m, true), Aos(h, true), Aos(e, false), Aos(m, false), Aos(h, false), ""]);
+            }
         }
         return new ReportTable("KITTI AP (%)",
             ["Class", "Box", "IoU", "Easy R40", "Moderate R40", "Hard R40", "Easy R11", "Moderate R11", "Hard R11", "GT e/m/h"], rows);

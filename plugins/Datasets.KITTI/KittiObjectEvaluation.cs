@@ -7,6 +7,15 @@ public enum KittiDifficulty { Easy, Moderate, Hard }
 /// <summary>One AP figure: a class, a metric, a difficulty; both the 40- and the 11-recall-point AP (percent).</summary>
 public sealed record KittiAp(string Class, KittiMetric Metric, KittiDifficulty Difficulty, double ApR40, double ApR11, int GroundTruth, double MinOverlap)
 {
+    /// <summary>
+    /// Average orientation similarity (devkit eval.cpp; Geiger et al. 2012, Eq. 2), R40 and R11, percent: AP with each
+    /// true positive weighted by (1 + cos Δα)/2, the agreement of its observation angle with the ground truth's. The
+    /// devkit reports it beside the 2D boxes only; null for the other box types.
+    /// </summary>
+    public double? AosR40 { get; init; }
+
+    public double? AosR11 { get; init; }
+
     /// <summary>The interpolated precision at the 41 sampled recall positions (position i is recall ≈ i/40).</summary>
     public IReadOnlyList<double> Precision { get; init; } = [];
 
@@ -112,7 +121,7 @@ public static class KittiObjectEvaluation
     {
         var m = (int)metric;
         var tpScores = new List<(double Score, int Frame)>();
-        var steps = new List<(double Score, int Frame, int Tp, int Fp)>();
+        var steps = new List<(double Score, int Frame, int Tp, int Fp, double Similarity)>();
         var frameScores = new List<double>();
         for (var f = 0; f < gt.Count; f++)
         {
@@ -123,12 +132,14 @@ public static class KittiObjectEvaluation
             // Thresholds only matter where a detection of the class (ignored or not) enters: at each distinct score, highest first.
             var scores = Enumerable.Range(0, dt[f].Count).Where(j => ignoredDt[f][j] != -1).Select(j => dt[f][j].Score).Distinct().OrderDescending();
             int tp = 0, fp = 0;
+            double similarity = 0;
             foreach (var threshold in scores)
             {
                 var s = ComputeStatistics(overlaps[f][m], gt[f], dt[f], ignoredGt[f], ignoredDt[f], dontCare[f], m, minOverlap, threshold, true, null);
-                if (s.Tp != tp || s.Fp != fp) steps.Add((threshold, f, s.Tp - tp, s.Fp - fp));
+                if (s.Tp != tp || s.Fp != fp || s.Similarity != similarity) steps.Add((threshold, f, s.Tp - tp, s.Fp - fp, s.Similarity - similarity));
                 tp = s.Tp;
                 fp = s.Fp;
+                similarity = s.Similarity;
             }
         }
         return new KittiSettingEvidence(cls, metric, difficulty, minOverlap, validGt,
@@ -142,6 +153,7 @@ public static class KittiObjectEvaluation
         var validGt = 0;
         for (var f = 0; f < e.ValidGt.Length; f++) validGt += e.ValidGt[f] * Count(f);
         var precision = new double[SamplePoints];
+        var orientation = new double[SamplePoints];
         if (validGt > 0)
         {
             var scores = new List<double>(e.TpScores.Length);
@@ -151,6 +163,7 @@ public static class KittiObjectEvaluation
             }
             var thresholds = ThresholdsOfSorted(scores, validGt);
             long tp = 0, fp = 0;
+            double similarity = 0;
             var next = 0;
             for (var t = 0; t < thresholds.Count; t++)
             {
@@ -160,16 +173,35 @@ public static class KittiObjectEvaluation
                     var c = Count(e.Steps[next].Frame);
                     tp += (long)c * e.Steps[next].Tp;
                     fp += (long)c * e.Steps[next].Fp;
+                    similarity += c * e.Steps[next].Similarity;
                 }
                 precision[t] = tp + fp == 0 ? 0 : (double)tp / (tp + fp);
+                orientation[t] = tp + fp == 0 ? 0 : similarity / (tp + fp);
             }
-            // Interpolated precision: max over this and all higher recall positions.
-            for (var t = SamplePoints - 2; t >= 0; t--) precision[t] = Math.Max(precision[t], precision[t + 1]);
+            // Interpolated precision (and orientation similarity, as the devkit does): max over this and all higher recall positions.
+            for (var t = SamplePoints - 2; t >= 0; t--)
+            {
+                precision[t] = Math.Max(precision[t], precision[t + 1]);
+                orientation[t] = Math.Max(orientation[t], orientation[t + 1]);
+            }
         }
-        double r40 = 0, r11 = 0;
-        for (var t = 1; t < SamplePoints; t++) r40 += precision[t];
-        for (var t = 0; t < SamplePoints; t += 4) r11 += precision[t];
-        return new KittiAp(e.Class, e.Metric, e.Difficulty, r40 / 40 * 100, r11 / 11 * 100, validGt, e.MinOverlap) { Precision = precision };
+        var ap = new KittiAp(e.Class, e.Metric, e.Difficulty, R40(precision), R11(precision), validGt, e.MinOverlap) { Precision = precision };
+        return e.Metric == KittiMetric.Box2D ? ap with { AosR40 = R40(orientation), AosR11 = R11(orientation) } : ap;
+    }
+
+    /// <summary>The mean over recall positions 1..40 (R40) or 0, 4, ..., 40 (R11), in percent.</summary>
+    private static double R40(double[] sampled)
+    {
+        double sum = 0;
+        for (var t = 1; t < SamplePoints; t++) sum += sampled[t];
+        return sum / 40 * 100;
+    }
+
+    private static double R11(double[] sampled)
+    {
+        double sum = 0;
+        for (var t = 0; t < SamplePoints; t += 4) sum += sampled[t];
+        return sum / 11 * 100;
     }
 
     /// <summary>
@@ -234,8 +266,11 @@ public static class KittiObjectEvaluation
         return thresholds;
     }
 
-    /// <summary>kitti_common compute_statistics_jit for one frame (the similarity/AOS part left out).</summary>
-    internal static (int Tp, int Fp, int Fn) ComputeStatistics(
+    /// <summary>
+    /// kitti_common compute_statistics_jit for one frame. Similarity: the sum of (1 + cos(α_gt - α_det))/2 over the true
+    /// positives (false positives add 0), which AOS divides by tp + fp.
+    /// </summary>
+    internal static (int Tp, int Fp, int Fn, double Similarity) ComputeStatistics(
         double[,] overlaps, IReadOnlyList<KittiObject> gt, IReadOnlyList<KittiObject> dt, int[] ignoredGt, int[] ignoredDt,
         List<KittiObject> dontCare, int metric, double minOverlap, double threshold, bool computeFp, List<double>? tpScores)
     {
@@ -247,6 +282,7 @@ public static class KittiObjectEvaluation
             for (var j = 0; j < dt.Count; j++) belowThreshold[j] = dt[j].Score < threshold;
         }
         int tp = 0, fp = 0, fn = 0;
+        double similarity = 0;
         for (var i = 0; i < gt.Count; i++)
         {
             if (ignoredGt[i] == -1) continue;
@@ -290,6 +326,7 @@ public static class KittiObjectEvaluation
             {
                 tp++;
                 tpScores?.Add(dt[detIdx].Score);
+                similarity += (1 + Math.Cos(gt[i].Alpha - dt[detIdx].Alpha)) / 2;
                 assigned[detIdx] = true;
             }
         }
@@ -318,13 +355,13 @@ public static class KittiObjectEvaluation
                 fp -= inDontCare;
             }
         }
-        return (tp, fp, fn);
+        return (tp, fp, fn, similarity);
     }
 }
 
 /// <summary>One setting's per-frame evidence (see <c>KittiObjectEvaluation.SettingEvidence</c>).</summary>
 internal sealed record KittiSettingEvidence(string Class, KittiMetric Metric, KittiDifficulty Difficulty, double MinOverlap, int[] ValidGt,
-    (double Score, int Frame)[] TpScores, (double Score, int Frame, int Tp, int Fp)[] Steps);
+    (double Score, int Frame)[] TpScores, (double Score, int Frame, int Tp, int Fp, double Similarity)[] Steps);
 
 /// <summary>Every setting's per-frame evidence of one evaluation: AP for any counting of the frames.</summary>
 public sealed class KittiFrameEvidence

@@ -56,7 +56,8 @@ public class EvaluatorAndCommandTests
         Assert.That(outcome.Metrics["Car/3d/moderate/R40"], Is.EqualTo(car.ApR40).Within(1e-9));
         Assert.That(outcome.Metrics["Car/bev/moderate/R11"], Is.EqualTo(direct.Single(a => a.Class == "Car" && a.Metric == KittiMetric.Bev && a.Difficulty == KittiDifficulty.Moderate).ApR11).Within(1e-9));
         Assert.That(outcome.Metrics.Keys, Does.Contain("mAP/3d/moderate/R40"));
-        Assert.That(outcome.Tables.Single().Rows, Has.Count.EqualTo(9), "3 classes x (3d, bev, 2d)");
+        Assert.That(outcome.Tables.Single().Rows, Has.Count.EqualTo(12), "3 classes x (3d, bev, 2d, aos)");
+        Assert.That(outcome.Metrics["Car/aos/moderate/R40"], Is.LessThanOrEqualTo(outcome.Metrics["Car/2d/moderate/R40"] + 1e-9), "orientation similarity is at most 1 per true positive");
         Assert.That(outcome.Series["Car/3d/moderate precision-recall"].Y, Has.Count.EqualTo(41));
 
         // Result files: one per frame, label_2 lines with a score.

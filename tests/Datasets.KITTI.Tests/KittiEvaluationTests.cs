@@ -61,6 +61,42 @@ public class KittiEvaluationTests
         Assert.That(ap.Precision, Is.EqualTo(Enumerable.Range(0, 41).Select(i => i <= 20 ? 1.0 : 0.0)));
     }
 
+    [TestCase(0.0, 100.0)]
+    [TestCase(Math.PI / 2, 50.0)]   // (1 + cos 90°) / 2 = 0.5 per true positive
+    [TestCase(Math.PI, 0.0)]        // facing the other way: a true positive, but no orientation credit
+    public void Aos_weights_each_true_positive_by_its_orientation_similarity(double angleError, double expectedAos)
+    {
+        var (gt, dt) = Frames(80, i => ([Car()], [Detection(Car(), 0.5f + i / 200f) with { Alpha = Car().Alpha + (float)angleError }]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        var box2d = Ap(aps, "Car", KittiMetric.Box2D, KittiDifficulty.Moderate);
+        Assert.That(box2d.ApR40, Is.EqualTo(100).Within(1e-9));
+        Assert.That(box2d.AosR40!.Value, Is.EqualTo(expectedAos).Within(1e-4));
+        Assert.That(Ap(aps, "Car", KittiMetric.Box3D, KittiDifficulty.Moderate).AosR40, Is.Null, "the devkit reports AOS beside 2D boxes only");
+    }
+
+    [Test]
+    public void Aos_counts_false_positives_as_zero_similarity_and_is_interpolated_like_precision()
+    {
+        // Half the ground truth found, with a 60° error (similarity 0.75): precision 1 up to recall 1/2, so AP R40 = 50
+        // and AOS R40 = 0.75 * 50.
+        var (gt, dt) = Frames(80, i => ([Car(x: -4), Car(x: 4)], [Detection(Car(x: -4), 0.5f + i / 200f) with { Alpha = Car().Alpha + (float)(Math.PI / 3) }]));
+        var aps = KittiObjectEvaluation.Evaluate(gt, dt, Classes);
+        var box2d = Ap(aps, "Car", KittiMetric.Box2D, KittiDifficulty.Moderate);
+        Assert.That(box2d.ApR40, Is.EqualTo(50).Within(1e-9));
+        Assert.That(box2d.AosR40!.Value, Is.EqualTo(37.5).Within(1e-4));
+        Assert.That(box2d.AosR11!.Value, Is.EqualTo(0.75 * 600.0 / 11).Within(1e-4));
+    }
+
+    [Test]
+    public void The_report_metrics_name_aos_per_class_and_its_mean()
+    {
+        var (gt, dt) = Frames(80, i => ([Car()], [Detection(Car(), 0.5f + i / 200f) with { Alpha = Car().Alpha + (float)(Math.PI / 2) }]));
+        var metrics = KittiApReport.Metrics(KittiObjectEvaluation.Evaluate(gt, dt, Classes)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.That(metrics["Car/aos/moderate/R40"], Is.EqualTo(50).Within(1e-4));
+        Assert.That(metrics["mAOS/moderate/R40"], Is.EqualTo(50).Within(1e-4), "only Car has ground truth here");
+        Assert.That(metrics["Car/2d/moderate/R40"], Is.EqualTo(100).Within(1e-9));
+    }
+
     [Test]
     public void A_single_perfect_detection_scores_as_the_devkit_samples_it()
     {
