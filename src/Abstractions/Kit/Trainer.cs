@@ -75,6 +75,9 @@ public class TrainOptions : TrainingLoopOptions
     [Description("Save a checkpoint every this many epochs (0: only the last).")]
     [Range(0, 100000)]
     public int CheckpointEvery { get; set; }
+
+    [Description("Go on from the latest epoch checkpoint in the run's checkpoint folder (written with CheckpointEvery), with its optimiser state: the result is the uninterrupted run's. Settings must match the interrupted run's; without a checkpoint, training starts from the beginning.")]
+    public bool Resume { get; set; }
 }
 
 public enum LearningRateSchedule
@@ -131,10 +134,33 @@ public sealed class Trainer(RunServices services)
         var epochLoss = new List<double>();
         var epochTerms = new List<IReadOnlyDictionary<string, double>>();
         var epochRate = new List<double>();
+        var fingerprint = TrainingState.FingerprintOf(options, services.Seed, count, parameters.Count);
+        var firstEpoch = 0;
+        if (options.Resume && checkpointDirectory is not null && TrainingState.Latest(checkpointDirectory) is { } resumed)
+        {
+            if (resumed.Fingerprint != fingerprint)
+                throw new InvalidOperationException($"Resume: {checkpointDirectory} holds epoch {resumed.Epoch} of a run with other settings ({resumed.Fingerprint}); this run has {fingerprint}. Train into another folder, or resume with the same settings.");
+            Checkpoint.LoadInto(model, TrainingState.CheckpointPath(checkpointDirectory, resumed.Epoch));
+            // Replay what the finished epochs drew and stepped, so shuffles and the schedule continue where they were.
+            for (var e = 0; e < resumed.Epoch; e++)
+            for (var i = 0; i < count; i++) random.Next();
+            for (var i = 0; i < resumed.Epoch * stepsPerEpoch; i++) scheduler.step();
+            resumed.Restore(checkpointDirectory, optimizer);
+            epochLoss.AddRange(resumed.EpochLoss);
+            epochTerms.AddRange(resumed.EpochTerms);
+            epochRate.AddRange(resumed.EpochRate);
+            firstEpoch = resumed.Epoch;
+            logger.LogInformation("Resuming from epoch {Epoch} of {Epochs} ({Checkpoint}).", resumed.Epoch, options.Epochs, TrainingState.CheckpointPath(checkpointDirectory, resumed.Epoch));
+        }
+        else if (options.Resume)
+        {
+            logger.LogInformation("Resume: no epoch checkpoint with its training state in {Folder}; training from the start.", checkpointDirectory ?? "(no checkpoint folder)");
+        }
 
         model.Module.train();
         using var progress = services.Progress.Start(description, (long)options.Epochs * stepsPerEpoch);
-        for (var epoch = 0; epoch < options.Epochs; epoch++)
+        progress.Advance((long)firstEpoch * stepsPerEpoch, $"resumed at epoch {firstEpoch}");
+        for (var epoch = firstEpoch; epoch < options.Epochs; epoch++)
         {
             var order = Enumerable.Range(0, count).OrderBy(_ => random.Next()).ToArray();
             double sum = 0;
@@ -190,7 +216,14 @@ public sealed class Trainer(RunServices services)
             epochLoss.Add(sum / stepsPerEpoch);
             epochTerms.Add(terms.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch));
             if (checkpointDirectory is not null && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0)
-                Checkpoint.Save(model, Path.Combine(checkpointDirectory, $"epoch-{epoch + 1:D4}.ckpt"));
+            {
+                Checkpoint.Save(model, TrainingState.CheckpointPath(checkpointDirectory, epoch + 1));
+                new TrainingState
+                {
+                    Epoch = epoch + 1, Fingerprint = fingerprint, EpochLoss = [.. epochLoss],
+                    EpochTerms = epochTerms.Select(t => t.ToDictionary()).ToList(), EpochRate = [.. epochRate],
+                }.Save(checkpointDirectory, optimizer);
+            }
         }
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
