@@ -40,7 +40,7 @@ public sealed record PointAugmentation(bool Enabled, double ScaleMin, double Sca
 }
 
 /// <summary>A split whose samples are augmented afresh on every read: the k-th read of sample i is seeded by (seed, i, k).</summary>
-public sealed class AugmentedSampleSource(ISampleSource inner, PointAugmentation augmentation, int seed) : ISampleSource
+public sealed class AugmentedSampleSource(ISampleSource inner, PointAugmentation augmentation, int seed) : IReadCountingSource
 {
     private readonly int[] reads = new int[inner.Count];
 
@@ -51,6 +51,11 @@ public sealed class AugmentedSampleSource(ISampleSource inner, PointAugmentation
     {
         var read = Interlocked.Increment(ref reads[index]);
         return augmentation.Apply(inner.Get(index), new Random(StableHash.Combine(seed, index, read)));
+    }
+
+    public void CountReads(IEnumerable<int> indices)
+    {
+        foreach (var index in indices) Interlocked.Increment(ref reads[index]);
     }
 }
 

@@ -35,12 +35,57 @@ public sealed class ChannelPruningOptions : PruningBudgetOptions
     [Description("channel-dp: budget steps of the dynamic programme.")]
     [Range(10, 1_000_000)]
     public int BudgetSteps { get; set; } = 2000;
+
+    [Description("What the plan must meet: Flops (FlopsReduction, counted) or Latency (SpeedUp of the forward time measured on this run's device and thread count, at batch 1 on calibration samples).")]
+    public ChannelBudget Budget { get; set; } = ChannelBudget.Flops;
+
+    [Description("Budget=Latency: the dense model's measured forward time over the pruned model's.")]
+    [Range(1.0, 1000.0)]
+    public double SpeedUp { get; set; } = 2;
+
+    [Description("Budget=Latency: calibration samples the forward pass is timed on, one at a time.")]
+    [Range(1, 1000)]
+    public int LatencySamples { get; set; } = 2;
+
+    [Description("Budget=Latency: timed passes per measurement (the median counts), dense and candidate alternately.")]
+    [Range(1, 1000)]
+    public int LatencyRepeats { get; set; } = 3;
 }
 
-/// <summary>What a channel-pruning method decides from: the groups it may shrink, their rankings, and the FLOPs it must reach.</summary>
-internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<ChannelGroup> groups, double[][] importance, double minKeepFraction,
-    int roundTo, InputCosts? costs, double targetFlops)
+public enum ChannelBudget
 {
+    /// <summary>FLOPs counted exactly: FlopsReduction of the dense model's.</summary>
+    Flops,
+
+    /// <summary>Forward time measured on the run's device: SpeedUp over the dense model's.</summary>
+    Latency,
+}
+
+/// <summary>
+/// What a channel-pruning method decides from: the groups it may shrink, their rankings, and the budget it must meet: FLOPs
+/// (counted) or, when <paramref name="latency"/> is given, a speed-up measured by timing each candidate against the dense model.
+/// </summary>
+internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<ChannelGroup> groups, double[][] importance, double minKeepFraction,
+    int roundTo, InputCosts? costs, double targetFlops, IForwardTimer? latency = null, double targetSpeedUp = 1)
+{
+    public IForwardTimer? Latency { get; } = latency;
+    public double TargetSpeedUp { get; } = targetSpeedUp;
+
+    /// <summary>The model with group i keeping its counts[i] most important channels.</summary>
+    public IModel Build(long[] counts) => Model.WithChannels(Groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
+        .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(Importance[p.i], counts[p.i])));
+
+    /// <summary>The dense model's forward time over the plan's, the two timed alternately.</summary>
+    public double MeasuredSpeedUp(long[] counts)
+    {
+        using var candidate = Build(counts);
+        var seconds = Latency!.Seconds(Model, candidate);
+        return seconds[0] / seconds[1];
+    }
+
+    /// <summary>Whether a plan meets the budget: its FLOPs counted, or its speed-up measured.</summary>
+    public bool Fits(long[] counts) => Latency is null ? FlopsAt(counts) <= TargetFlops : MeasuredSpeedUp(counts) >= TargetSpeedUp;
+
     public IChannelPrunable Model { get; } = model;
     public IReadOnlyList<ChannelGroup> Groups { get; } = groups;
     public double[][] Importance { get; } = importance;
@@ -79,21 +124,26 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     public long[] LargestWithin(Func<double, long[]> plan, double lo, double hi, string method)
     {
         var best = plan(lo);
-        if (FlopsAt(best) > TargetFlops * (1 + 1e-9)) throw Unreachable(best, method);
-        for (var it = 0; it < 60; it++)
+        if (Latency is null ? FlopsAt(best) > TargetFlops * (1 + 1e-9) : !Fits(best)) throw Unreachable(best, method);
+        // A latency check builds and times a model: a dozen halvings place x within 1/4096 of the range.
+        var iterations = Latency is null ? 60 : 12;
+        for (var it = 0; it < iterations; it++)
         {
             var mid = (lo + hi) / 2;
             var candidate = plan(mid);
-            if (FlopsAt(candidate) <= TargetFlops) { best = candidate; lo = mid; }
+            if (candidate.SequenceEqual(best)) { lo = mid; continue; }
+            if (Fits(candidate)) { best = candidate; lo = mid; }
             else hi = mid;
         }
         return best;
     }
 
     /// <summary>Why no plan meets the target: even <paramref name="smallest"/> keeps more FLOPs.</summary>
-    public InvalidOperationException Unreachable(long[] smallest, string method) =>
-        new($"{method}: even the smallest plan keeps {FlopsAt(smallest):G4} FLOPs, above the target {TargetFlops:G4}; " +
-            "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.");
+    public InvalidOperationException Unreachable(long[] smallest, string method) => Latency is null
+        ? new($"{method}: even the smallest plan keeps {FlopsAt(smallest):G4} FLOPs, above the target {TargetFlops:G4}; " +
+              "lower FlopsReduction or MinKeepFraction, or shorten KeepWhole.")
+        : new($"{method}: even the smallest plan runs only {MeasuredSpeedUp(smallest):F2}x faster than the dense model here, short of SpeedUp={TargetSpeedUp:G4}; " +
+              "lower SpeedUp or MinKeepFraction, or shorten KeepWhole (layers that are not pruned, and the data path, bound the speed-up).");
 }
 
 /// <summary>
@@ -108,6 +158,9 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
     protected virtual bool NeedsCalibration => false;
 
     private protected abstract long[] Decide(ChannelPlanning planning, CalibrationSet? calibration, PipelineContext context, StepOutcome outcome);
+
+    /// <summary>Tests replace the wall-clock timer of the latency budget by a deterministic one.</summary>
+    internal Func<PipelineContext, IModel, IForwardTimer>? TimerFactory { get; init; }
 
     public StepOutcome Run(PipelineContext context)
     {
@@ -128,12 +181,14 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         var costs = Options.Costs == CostBasis.CalibrationInput ? calibration?.CostsOf(model) : null;
         var before = ModelStats.Measure(model, costs);
         var importance = groups.Select(g => ChannelSurgery.Importance(model.Module, g, Options.Importance)).ToArray();
-        var planning = new ChannelPlanning(model, groups, importance, Options.MinKeepFraction, Options.RoundTo, costs, before.DenseFlops / Options.FlopsReduction);
+        using var latency = Options.Budget == ChannelBudget.Latency ? (TimerFactory?.Invoke(context, model) ?? new ForwardLatency(context, model, Options, Method)) : null;
+        var planning = new ChannelPlanning(model, groups, importance, Options.MinKeepFraction, Options.RoundTo, costs, before.DenseFlops / Options.FlopsReduction,
+            latency, Options.SpeedUp);
 
         var counts = Decide(planning, calibration, context, outcome);
         var kept = groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
             .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(importance[p.i], counts[p.i]));
-        var pruned = model.WithChannels(kept);
+        var pruned = planning.Build(counts);
         // Correct kernels before anything is measured on the smaller model (TorchRuntime.WrongConvolutions).
         var wrong = TorchRuntime.WrongConvolutions(pruned.Module);
         if (wrong.Count > 0 && TorchRuntime.OneDnnEnabled != false)
@@ -161,8 +216,22 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         var after = ModelStats.Measure(pruned, costs);
         var m = outcome.Metrics;
         PruningCompressor<PruningOptions>.RecordFlops(m, before, after);
-        m["targetFlops"] = planning.TargetFlops;
-        m["budgetRelativeError"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
+        if (latency is null)
+        {
+            m["targetFlops"] = planning.TargetFlops;
+            m["budgetRelativeError"] = (after.Flops - planning.TargetFlops) / planning.TargetFlops;
+        }
+        else
+        {
+            // The budget as met: the pruned model timed against the dense one once more, alternately, after everything above.
+            var seconds = latency.Seconds(model, pruned);
+            m["targetSpeedUp"] = Options.SpeedUp;
+            m["measuredSpeedUp"] = seconds[0] / seconds[1];
+            m["latencyDenseMs"] = seconds[0] * 1e3 / latency.Samples;
+            m["latencyMs"] = seconds[1] * 1e3 / latency.Samples;
+            // Positive: slower than the target time (dense / SpeedUp).
+            m["budgetRelativeError"] = Options.SpeedUp / m["measuredSpeedUp"] - 1;
+        }
         m["paramsBefore"] = before.Params;
         m["params"] = after.Params;
         m["paramsReduction"] = (double)before.Params / after.Params;
@@ -298,7 +367,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         outcome.Metrics["curveSeconds"] = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
-        var (counts, predicted) = Allocate(planning, levels, distortion);
+        var (counts, predicted) = planning.Latency is null ? Allocate(planning, levels, distortion) : AllocateLatency(planning, levels, distortion, context, outcome);
         outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         outcome.Metrics["distortionPredicted"] = predicted;
         return counts;
@@ -341,6 +410,65 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         var predicted = Summed(best);
         FillBudget(planning, levels, distortion, best);
         return (best, predicted);
+    }
+
+    /// <summary>
+    /// The DP on measured latency (NetAdapt's per-layer lookup, made per group): each group cut alone to each level is
+    /// timed against the dense model, giving its change of the relative forward time; the DP takes those changes as
+    /// additive costs. Timings do not add exactly (kernels overlap, memory traffic is shared), so the chosen plan is
+    /// timed and the budget shifted by the measured error, for a few rounds; the plan of least distortion among those
+    /// timed within the target is kept (the fastest, if none is).
+    /// </summary>
+    private (long[] Counts, double Distortion) AllocateLatency(ChannelPlanning planning, long[][] levels, double[][] distortion, PipelineContext context, StepOutcome outcome)
+    {
+        var groups = planning.Groups;
+        var watch = Stopwatch.StartNew();
+        var change = new double[groups.Count][];
+        using (var progress = context.Services.Progress.Start($"{Method}: latency table (one channel group cut alone, timed against the dense model)", levels.Sum(l => l.Length - 1L)))
+        {
+            for (var i = 0; i < groups.Count; i++)
+            {
+                change[i] = new double[levels[i].Length];
+                for (var j = 0; j < levels[i].Length; j++)
+                {
+                    if (levels[i][j] == groups[i].Channels) continue;
+                    var counts = groups.Select(g => g.Channels).ToArray();
+                    counts[i] = levels[i][j];
+                    change[i][j] = 1 / planning.MeasuredSpeedUp(counts) - 1;
+                    progress.Advance(1);
+                }
+                // Keeping more channels is never faster: a running minimum from the top irons out timing noise.
+                for (var j = levels[i].Length - 2; j >= 0; j--) change[i][j] = Math.Min(change[i][j], change[i][j + 1]);
+            }
+        }
+        outcome.Metrics["latencyTableSeconds"] = watch.Elapsed.TotalSeconds;
+
+        double Summed(long[] counts) => counts.Select((k, i) => distortion[i][Array.IndexOf(levels[i], k)]).Sum();
+        double Predicted(long[] counts) => 1 + counts.Select((k, i) => change[i][Array.IndexOf(levels[i], k)]).Sum();
+        var lowest = change.Select(c => c.Min()).ToArray();
+        var curves = groups.Select((_, i) => new LayerLevels(change[i].Select(c => c - lowest[i]).ToArray(), distortion[i])).ToList();
+        var target = 1 / planning.TargetSpeedUp;   // the forward time to reach, relative to the dense model's
+        var shift = 0.0;
+        var timed = new List<(long[] Counts, double Relative, double Distortion)>();
+        for (var round = 0; round < 3; round++)
+        {
+            var budget = target - shift - 1 - lowest.Sum();
+            if (budget < 0) break;
+            var choice = SparsityAllocation.DynamicProgramming(curves, budget, Options.BudgetSteps);
+            var counts = choice.Select((c, i) => levels[i][c]).ToArray();
+            var relative = 1 / planning.MeasuredSpeedUp(counts);
+            timed.Add((counts, relative, Summed(counts)));
+            context.Logger.LogInformation("{Method}: latency round {Round}: predicted {Predicted:P1} of the dense time, measured {Measured:P1} (target {Target:P1})",
+                Method, round + 1, Predicted(counts), relative, target);
+            if (Math.Abs(relative - target) <= 0.02 * target) break;
+            shift += relative - Predicted(counts);
+        }
+        outcome.Metrics["latencyRounds"] = timed.Count;
+        if (timed.Count == 0) throw planning.Unreachable(groups.Select((_, i) => levels[i][0]).ToArray(), Method);
+        var within = timed.Where(t => t.Relative <= target).ToList();
+        var best = within.Count > 0 ? within.MinBy(t => t.Distortion) : timed.MinBy(t => t.Relative);
+        outcome.Metrics["latencyPredictedRelative"] = Predicted(best.Counts);
+        return (best.Counts, best.Distortion);
     }
 
     /// <summary>

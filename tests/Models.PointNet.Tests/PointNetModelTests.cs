@@ -174,4 +174,32 @@ public class PointNetModelTests
             new TrainOptions { Epochs = 15, BatchSize = 8, LearningRate = 1e-2 });
         Assert.That(history.EpochLoss[^1], Is.LessThan(history.EpochLoss[0] * 0.5));
     }
+
+    [Test]
+    public void Resumed_training_on_augmented_shapes_with_dropout_ends_with_the_uninterrupted_weights()
+    {
+        // Augmentation drawn from each sample's read count and dropout drawn from torch's generator: both must go on
+        // where the finished epochs left them.
+        var services = Abstractions.Components.RunServices.ForTesting(3);
+        var options = new TrainOptions { Epochs = 3, BatchSize = 8, LearningRate = 1e-2, CheckpointEvery = 1 };
+        PointNetModel Model(ShapesDataset data) => new(new PointNetOptions { WidthMultiplier = 0.125, NumPoints = 64, Dropout = 0.3 }, data.Info);
+        ShapesDataset Data() => new(new ShapesOptions { Classes = 3, TrainCount = 12, Points = 64, Augment = true }, services);
+
+        var whole = Platform.TestKit.TestPaths.NewTempDirectory("pointnet-resume-whole");
+        torch.manual_seed(5);
+        var data = Data();
+        using var uninterrupted = Model(data);
+        new Trainer(services).Fit(uninterrupted, data.GetSplit("train"), options, whole);
+
+        var killed = Platform.TestKit.TestPaths.NewTempDirectory("pointnet-resume-killed");
+        foreach (var file in Directory.GetFiles(whole).Where(f => Path.GetFileName(f).StartsWith("epoch-0001")))
+            File.Copy(file, Path.Combine(killed, Path.GetFileName(file)));
+        torch.manual_seed(77);
+        var fresh = Data();
+        using var resumed = Model(fresh);
+        new Trainer(services).Fit(resumed, fresh.GetSplit("train"), new TrainOptions { Epochs = 3, BatchSize = 8, LearningRate = 1e-2, CheckpointEvery = 1, Resume = true }, killed);
+
+        Assert.That(resumed.Module.parameters().Select(p => p.data<float>().ToArray()),
+            Is.EqualTo(uninterrupted.Module.parameters().Select(p => p.data<float>().ToArray())));
+    }
 }

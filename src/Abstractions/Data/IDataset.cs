@@ -34,6 +34,17 @@ public interface ISampleSource
     Sample Get(int index);
 }
 
+/// <summary>
+/// A source whose samples change with each read (training augmentation drawn from the read count). A training run that
+/// resumes from an epoch checkpoint tells it the reads the finished epochs made, so that the next epoch draws what the
+/// uninterrupted run drew.
+/// </summary>
+public interface IReadCountingSource : ISampleSource
+{
+    /// <summary>Counts one read of each of <paramref name="indices"/> without producing the samples.</summary>
+    void CountReads(IEnumerable<int> indices);
+}
+
 /// <summary>A sample source over samples already in memory (tests, small procedural sets).</summary>
 public sealed class InMemorySampleSource(string name, IReadOnlyList<Sample> samples) : ISampleSource
 {

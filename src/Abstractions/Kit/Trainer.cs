@@ -143,7 +143,11 @@ public sealed class Trainer(RunServices services)
             Checkpoint.LoadInto(model, TrainingState.CheckpointPath(checkpointDirectory, resumed.Epoch));
             // Replay what the finished epochs drew and stepped, so shuffles and the schedule continue where they were.
             for (var e = 0; e < resumed.Epoch; e++)
-            for (var i = 0; i < count; i++) random.Next();
+            {
+                for (var i = 0; i < count; i++) random.Next();
+                // Each finished epoch read every sample of the epoch once: augmentation drawn from read counts goes on from there.
+                (data as IReadCountingSource)?.CountReads(Enumerable.Range(0, count));
+            }
             for (var i = 0; i < resumed.Epoch * stepsPerEpoch; i++) scheduler.step();
             resumed.Restore(checkpointDirectory, optimizer);
             epochLoss.AddRange(resumed.EpochLoss);

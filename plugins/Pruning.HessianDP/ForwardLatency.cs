@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using Platform.Abstractions.Pipeline;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP;
+
+/// <summary>Times forward passes of models on the same inputs: the latency budget's measurement (a stand-in in tests).</summary>
+internal interface IForwardTimer : IDisposable
+{
+    /// <summary>Samples per pass.</summary>
+    int Samples { get; }
+
+    /// <summary>Median seconds of one pass over the samples, for each model.</summary>
+    double[] Seconds(params IModel[] models);
+}
+
+/// <summary>
+/// Forward latency measured on the run's device and thread count, at the run's input: a few calibration samples, each
+/// collated alone (batch 1, as deployed), timed over several passes after a warm-up. Two models are timed alternately,
+/// pass by pass, so both see the same machine load (NetAdapt's lookup tables are measured the same way, on the target).
+/// </summary>
+internal sealed class ForwardLatency : IForwardTimer
+{
+    private readonly List<ModelBatch> _samples = [];
+    private readonly int _repeats;
+
+    public int Samples => _samples.Count;
+
+    public ForwardLatency(PipelineContext context, IModel model, ChannelPruningOptions options, string step)
+    {
+        var split = context.Split(options.CalibrationSplit);
+        var count = Math.Min(options.LatencySamples, split.Count);
+        if (count == 0) throw new ArgumentException($"Step '{step}': split '{split.Name}' has no sample to time the forward pass on.");
+        for (var i = 0; i < count; i++) _samples.Add(model.Collate([split.Get(i)], context.Services.Device));
+        _repeats = options.LatencyRepeats;
+    }
+
+    /// <summary>Median seconds of one pass over the samples, for each model, the models timed alternately in every pass.</summary>
+    public double[] Seconds(params IModel[] models)
+    {
+        foreach (var model in models)
+        {
+            model.Module.eval();
+            Pass(model);   // warm-up: allocator, kernel choice
+        }
+        var times = models.Select(_ => new double[_repeats]).ToArray();
+        for (var r = 0; r < _repeats; r++)
+        for (var m = 0; m < models.Length; m++)
+            times[m][r] = Pass(models[m]);
+        return times.Select(Median).ToArray();
+    }
+
+    private double Pass(IModel model)
+    {
+        using var _ = no_grad();
+        var watch = Stopwatch.StartNew();
+        foreach (var batch in _samples)
+        {
+            using var scope = NewDisposeScope();
+            // TorchSharp's temporary scalars race with the collector in tight loops (Kit/NoGcRegion); it also keeps GC pauses out of the timing.
+            using var quiet = NoGcRegion.Enter();
+            model.Forward(batch);
+        }
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        var n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    public void Dispose()
+    {
+        foreach (var batch in _samples) batch.Dispose();
+        _samples.Clear();
+    }
+}
