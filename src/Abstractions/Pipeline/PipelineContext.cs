@@ -24,17 +24,18 @@ public sealed class PipelineContext
 
     public RunServices Services { get; }
     public IDataset Dataset { get; }
+
     /// <summary>Creates components by name: the only way a step gets one.</summary>
     public IComponentFactory Components { get; }
     public IModel? Model { get; set; }
     public IModel? Teacher { get; set; }
 
-    /// <summary>The checkpoint a 'load' step replaced the model with; null while the model is the one the pipeline built.</summary>
+    /// <summary>The checkpoint a 'load' step last loaded the pipeline's model from (train's SkipIfLoaded reads it); null when none did.</summary>
     public string? ModelLoadedFrom { get; set; }
 
     /// <summary>
-    /// Leaves a value for later steps (a pruning plan, say). The value's type is its key, so a reader gets it typed
-    /// and no key string can be misspelt; a later value of the same type replaces the earlier one.
+    /// Leaves a value for later steps (a pruning plan, say). Its type <typeparamref name="T"/> is its key, so a reader gets
+    /// it typed and no key string can be misspelt; a later value of the same type replaces the earlier one.
     /// </summary>
     public void Set<T>(T value) where T : class => _values[typeof(T)] = value;
 
