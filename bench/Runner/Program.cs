@@ -5,9 +5,9 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Platform.Abstractions.Kit;
 using Platform.Host;
+using Platform.Host.Composition;
 using Platform.Host.Configuration;
 using Platform.Host.Pipeline;
-using Platform.Host.Plugins;
 using Platform.Host.Reporting;
 
 namespace Platform.Bench;
@@ -80,7 +80,7 @@ public static class Program
                     outcomes.Add((row, report, why));
                     continue;
                 }
-                outcomes.Add((row, new PipelineRunner(host.Registry).Run(configuration, row.Pipeline), null));
+                outcomes.Add((row, new PipelineRunner(host).Run(configuration, row.Pipeline), null));
             }
             catch (Exception e) when (e is PlatformException or StepFailedException)
             {

@@ -15,11 +15,9 @@ public sealed record LayerSparsityChoice(string Layer, string Kind, long Weights
     public double FlopsAfter => (Weights - Pruned) * FlopsPerWeight;
 }
 
-/// <summary>The per-layer sparsities a compressor chose; left in <see cref="PipelineContext.Items"/> under "pruning-plan" for later steps.</summary>
+/// <summary>The per-layer sparsities a compressor chose; left for later steps with <see cref="PipelineContext.Set{T}"/>.</summary>
 public sealed record LayerSparsityPlan(string Method, IReadOnlyList<LayerSparsityChoice> Layers)
 {
-    public const string ContextKey = "pruning-plan";
-
     public ReportTable ToTable() => new(
         $"{Method}: per-layer sparsity",
         ["layer", "kind", "weights", "FLOPs/weight", "sparsity", "kept weights", "MFLOPs before", "MFLOPs after", "predicted distortion"],

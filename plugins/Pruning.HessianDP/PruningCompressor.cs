@@ -144,7 +144,7 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         outcome.Notes.Add($"{Method}: budget over {(budget.Scope == BudgetScope.WholeModel ? "whole-model FLOPs (ModelStats.Flops, incl. OtherFlopsPerSample)" : "prunable-layer FLOPs only")}, " +
                           $"counted {(budget.Costs is null ? "at the model's capacity" : "at the calibration samples' mean input")}; " +
                           $"whole-model reduction {m["flopsReduction"]:F3}x, prunable-layer reduction {m["prunableFlopsReduction"]:F3}x, at capacity {m["capacityFlopsReduction"]:F3}x (FLOPs = MACs per sample).");
-        context.Items[LayerSparsityPlan.ContextKey] = plan;
+        context.Set(plan);
         var file = $"{Method}-plan.json";
         plan.Save(Path.Combine(context.Services.OutputDirectory, file));
         outcome.Files.Add(file);

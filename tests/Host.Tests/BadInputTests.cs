@@ -248,6 +248,32 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_misspelt_evaluator_option_after_a_train_step_fails_before_training_starts()
+    {
+        var (file, output) = HostRunner.WritePipeline("""
+            {
+              "Pipeline": {
+                "Name": "evaluator-option-typo", "Seed": 1, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "shapes", "Options": { "Classes": 4, "TrainCount": 16, "ValCount": 8, "TestCount": 4, "Points": 64 } },
+                "Model": { "Use": "pointnet", "Options": { "WidthMultiplier": 0.25, "NumPoints": 64 } },
+                "Steps": [
+                  { "Use": "train", "Options": { "Epochs": 1, "BatchSize": 8 } },
+                  { "Use": "evaluate", "Options": { "Evaluator": "accuracy", "EvaluatorOptions": { "TopK": "5" } } }
+                ]
+              }
+            }
+            """);
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.BuiltPlugins);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:1:Options:EvaluatorOptions:TopK").And.Contain("evaluator 'accuracy' has no option 'TopK'"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));
+        Assert.That(report.RootElement.GetProperty("status").GetString(), Is.EqualTo("failed"));
+        Assert.That(report.RootElement.GetProperty("steps").GetArrayLength(), Is.Zero, "the train step never started");
+        Assert.That(Directory.GetDirectories(output, "00-train-*"), Is.Empty, "no training checkpoint was written");
+    }
+
+    [Test]
     public void A_run_that_fails_midway_keeps_the_report_of_the_steps_before()
     {
         var (result, report, output) = RunWithReport("""

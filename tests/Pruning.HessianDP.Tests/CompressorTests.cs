@@ -225,7 +225,7 @@ public class CompressorTests
         using var model = new TinyPointModel();
         var context = TestPipeline.Context(model);
         var outcome = Create("global-magnitude", 4).Run(context);
-        var plan = (LayerSparsityPlan)context.Items[LayerSparsityPlan.ContextKey];
+        var plan = context.Get<LayerSparsityPlan>()!;
         Assert.That(plan.Layers.Select(l => l.Layer), Is.EqualTo(model.PrunableLayers.Select(l => l.Name)));
         Assert.That(outcome.Series.Values.Single().Y, Is.EqualTo(plan.Layers.Select(l => l.Sparsity)));
         Assert.That(File.Exists(Path.Combine(context.Services.OutputDirectory, outcome.Files.Single())));

@@ -6,6 +6,15 @@ namespace Platform.Abstractions.Pipeline;
 /// <summary>One step of a pipeline (train, evaluate, a compressor...). It changes the context and reports what it measured.</summary>
 public interface IPipelineStep
 {
+    /// <summary>
+    /// Called for every step, in order, before the first one runs (the dataset exists, the model may not yet): create here,
+    /// through <see cref="PipelineContext.Components"/>, the components this step will use (an evaluator, say), so that a
+    /// wrong name or option stops the run before hours of training rather than after.
+    /// </summary>
+    void Prepare(PipelineContext context)
+    {
+    }
+
     StepOutcome Run(PipelineContext context);
 }
 

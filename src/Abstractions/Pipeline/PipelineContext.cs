@@ -13,6 +13,7 @@ namespace Platform.Abstractions.Pipeline;
 public sealed class PipelineContext
 {
     private readonly List<(IPointTransform Transform, PointCountTally Tally)> _transforms = [];
+    private readonly Dictionary<Type, object> _values = [];
 
     public PipelineContext(RunServices services, IDataset dataset, IComponentFactory components)
     {
@@ -23,12 +24,23 @@ public sealed class PipelineContext
 
     public RunServices Services { get; }
     public IDataset Dataset { get; }
+
+    /// <summary>Creates components by name: the only way a step gets one.</summary>
     public IComponentFactory Components { get; }
     public IModel? Model { get; set; }
     public IModel? Teacher { get; set; }
 
-    /// <summary>Free-form values one step leaves for a later one (for example a pruning plan).</summary>
-    public Dictionary<string, object> Items { get; } = new(StringComparer.Ordinal);
+    /// <summary>The checkpoint a 'load' step last loaded the pipeline's model from (train's SkipIfLoaded reads it); null when none did.</summary>
+    public string? ModelLoadedFrom { get; set; }
+
+    /// <summary>
+    /// Leaves a value for later steps (a pruning plan, say). Its type <typeparamref name="T"/> is its key, so a reader gets
+    /// it typed and no key string can be misspelt; a later value of the same type replaces the earlier one.
+    /// </summary>
+    public void Set<T>(T value) where T : class => _values[typeof(T)] = value;
+
+    /// <summary>The value of type <typeparamref name="T"/> an earlier step left with <see cref="Set{T}"/>, or null.</summary>
+    public T? Get<T>() where T : class => _values.TryGetValue(typeof(T), out var value) ? (T)value : null;
 
     /// <summary>
     /// The first evaluation of each split by each evaluator (key "split|evaluator"), kept so that later
@@ -72,32 +84,4 @@ public sealed class PipelineContext
     }
 
     public IReadOnlyList<string> TransformDescriptions => _transforms.Select(t => t.Transform.Describe()).ToArray();
-}
-
-/// <summary>Creates components by name for steps that need one at run time (load a checkpoint, build a student).</summary>
-public interface IComponentFactory
-{
-    /// <summary>Builds a model by component name; <paramref name="optionsJson"/> null means defaults.</summary>
-    IModel CreateModel(string use, string? optionsJson, DatasetInfo dataset);
-
-    /// <summary>Rebuilds the model a checkpoint was saved from and loads its weights and masks.</summary>
-    IModel LoadModel(string checkpointPath);
-
-    /// <summary>
-    /// The checkpoint as the pipeline's model: refused when it was trained on other classes than
-    /// <paramref name="dataset"/>'s or holds another model than the pipeline's Model names; the pipeline's Model:Options
-    /// are laid over the options it was saved with (settings that do not shape the weights, such as a detector's score
-    /// threshold, take the pipeline's values; one that does fails the load). Factories without a pipeline model only
-    /// check the classes.
-    /// </summary>
-    IModel LoadPipelineModel(string checkpointPath, DatasetInfo dataset)
-    {
-        var model = LoadModel(checkpointPath);
-        if (!model.Spec.Dataset.ClassNames.SequenceEqual(dataset.ClassNames))
-        {
-            model.Dispose();
-            throw new InvalidDataException(ModelSpec.ClassMismatch(checkpointPath, model.Spec.Dataset, dataset));
-        }
-        return model;
-    }
 }

@@ -2,21 +2,22 @@ using System.CommandLine;
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using System.Reflection;
-using System.Text.Json;
-using Autofac;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Pipeline;
+using Platform.Host.Composition;
 using Platform.Host.Configuration;
 using Platform.Host.Console;
 using Platform.Host.Pipeline;
-using Platform.Host.Plugins;
 using Spectre.Console;
 
 namespace Platform.Host.Cli;
 
-/// <summary>The CLI's commands: run, plugins, describe, and every command a plugin contributes.</summary>
+/// <summary>
+/// Wires the CLI's commands: run, check, plugins, describe, and every command a plugin contributes. What they print
+/// is elsewhere (<see cref="ComponentListing"/>); what an option means is on the option's own class.
+/// </summary>
 public static class Commands
 {
     public static RootCommand Build(PlatformHost host, TextWriter output, TextWriter errors)
@@ -49,13 +50,13 @@ public static class Commands
         PipelineCommand("run", "Run a pipeline. Override any value with --Key:Path=value (e.g. --Pipeline:Seed=3) or an environment variable PLATFORM_Key__Path.",
             errors, (path, configuration) =>
             {
-                var report = new PipelineRunner(host.Registry).Run(configuration, path);
+                var report = new PipelineRunner(host).Run(configuration, path);
                 output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
             });
 
     private static Command CheckCommand(PlatformHost host, TextWriter output, TextWriter errors) =>
         PipelineCommand("check", "Check a pipeline as 'run' does before its first step (components, options, values, overrides) without running it.",
-            errors, (path, configuration) => output.WriteLine("ok: " + new PipelineRunner(host.Registry).Check(configuration, path)));
+            errors, (path, configuration) => output.WriteLine("ok: " + new PipelineRunner(host).Check(configuration, path)));
 
     /// <summary>A command on one pipeline file whose unmatched --Key:Path=value tokens are configuration overrides.</summary>
     private static Command PipelineCommand(string name, string description, TextWriter errors, Action<string, IConfiguration> body)
@@ -81,19 +82,7 @@ public static class Commands
             (store, folder) => output.WriteLine(store.Untrust(folder) ? $"untrusted {folder}" : $"{folder} was not trusted"), errors));
         command.SetAction(_ =>
         {
-            var plugins = new Table().Title("Plugins").AddColumns("plugin", "version", "built against", "folder", "status");
-            foreach (var p in host.Catalog.Plugins)
-                plugins.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version ?? "-"), Markup.Escape(p.AbstractionsVersion?.ToString(3) ?? "-"), Markup.Escape(p.Folder), p.Loaded ? "loaded" : "[red]refused[/]: " + Markup.Escape(p.Error!));
-            console.Write(plugins);
-            console.WriteLine($"Host contracts: Platform.Abstractions {PluginCatalog.HostAbstractionsVersion.ToString(3)}");
-
-            var components = new Table().Title("Components").AddColumns("kind", "name", "plugin", "description", "options (type = default)");
-            foreach (var d in host.Registry.All.OrderBy(d => d.Kind).ThenBy(d => d.Name, StringComparer.Ordinal))
-            {
-                var options = string.Join("\n", OptionRows(d.OptionsType).Select(o => $"{o.Name}: {o.Type} = {o.Default}"));
-                components.AddRow(ComponentRegistry.KindLabel(d.Kind), Markup.Escape(d.Name), Markup.Escape(host.Registry.OwnerOf(d)), Markup.Escape(d.Description), Markup.Escape(options.Length == 0 ? "(none)" : options));
-            }
-            console.Write(components);
+            ComponentListing.WritePlugins(host, console);
             return 0;
         });
         return command;
@@ -122,20 +111,7 @@ public static class Commands
         var command = new Command("describe", "Show one component's options and an example pipeline entry.") { name };
         command.SetAction(parse => Guard(errors, () =>
         {
-            var wanted = parse.GetValue(name)!;
-            var matches = host.Registry.All.Where(d => d.Name == wanted).ToList();
-            if (matches.Count == 0)
-                host.Registry.Find(wanted, "describe", Enum.GetValues<ComponentKind>()); // throws, listing what exists
-            foreach (var d in matches)
-            {
-                console.WriteLine($"{d.Name} ({ComponentRegistry.KindLabel(d.Kind)}, from {host.Registry.OwnerOf(d)}): {d.Description}");
-                var table = new Table().AddColumns("option", "type", "default", "allowed", "description");
-                foreach (var o in OptionRows(d.OptionsType))
-                    table.AddRow(Markup.Escape(o.Name), Markup.Escape(o.Type), Markup.Escape(o.Default), Markup.Escape(o.Allowed), Markup.Escape(o.Description));
-                console.Write(table);
-                console.WriteLine("Example:");
-                console.WriteLine(Example(d));
-            }
+            ComponentListing.WriteDescription(host, console, parse.GetValue(name)!);
             return 0;
         }));
         return command;
@@ -159,7 +135,7 @@ public static class Commands
         var options = new List<(Option<string> Option, PropertyInfo Property)>();
         foreach (var property in OptionsBinder.SettableProperties(descriptor.OptionsType).Values)
         {
-            var option = new Option<string>("--" + Kebab(property.Name))
+            var option = new Option<string>("--" + OptionsDocumentation.CommandLineName(property.Name))
             {
                 Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description,
                 Arity = property.PropertyType == typeof(bool) ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne,
@@ -178,11 +154,10 @@ public static class Commands
                 values["Command:" + property.Name] = result.Tokens.Count == 0 ? "true" : result.Tokens[0].Value;
             }
             var section = new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection("Command");
-            var bound = OptionsBinder.Bind(descriptor.OptionsType, section, $"command '{descriptor.Name}'");
+            var bound = host.Registry.Bind(descriptor, section);
             using var loggers = LoggerFactory.Create(b => b.AddProvider(new RunLoggerProvider(null)));
             var services = new RunServices(0, TorchSharp.torch.CPU, Directory.GetCurrentDirectory(), loggers, new ConsoleProgressReporter());
-            var instance = host.Registry.Create<IPluginCommand>(descriptor, bound, new TypedParameter(typeof(RunServices), services));
-            return instance.Run();
+            return host.CreateFactory(services).Create<IPluginCommand>(bound).Run();
         }));
         parent.Subcommands.Add(command);
     }
@@ -210,37 +185,4 @@ public static class Commands
             return 1;
         }
     }
-
-    public sealed record OptionRow(string Name, string Type, string Default, string Allowed, string Description);
-
-    public static IEnumerable<OptionRow> OptionRows(Type optionsType)
-    {
-        var defaults = Activator.CreateInstance(optionsType);
-        foreach (var p in OptionsBinder.SettableProperties(optionsType).Values)
-        {
-            var range = p.GetCustomAttribute<RangeAttribute>();
-            var allowed = range is not null ? $"{range.Minimum} to {range.Maximum}"
-                : (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType).IsEnum ? string.Join(" | ", Enum.GetNames(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType))
-                : p.GetCustomAttribute<RequiredAttribute>() is not null ? "required" : "";
-            yield return new OptionRow(p.Name, OptionsBinder.FriendlyName(p.PropertyType), OptionsBinder.Describe(p.GetValue(defaults)), allowed,
-                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "");
-        }
-    }
-
-    private static string Example(ComponentDescriptor d)
-    {
-        var options = JsonSerializer.Serialize(Activator.CreateInstance(d.OptionsType), d.OptionsType, new JsonSerializerOptions { WriteIndented = true });
-        var entry = $"{{ \"Use\": \"{d.Name}\", \"Options\": {options.Replace("\n", "\n  ")} }}";
-        return d.Kind switch
-        {
-            ComponentKind.Dataset => $"\"Dataset\": {entry}",
-            ComponentKind.Model => $"\"Model\": {entry}",
-            ComponentKind.Evaluator => $"{{ \"Use\": \"evaluate\", \"Options\": {{ \"Evaluator\": \"{d.Name}\" }} }}",
-            ComponentKind.Command => $"platform {d.Name} " + string.Join(" ", OptionRows(d.OptionsType).Select(o => $"--{Kebab(o.Name)} <{o.Type}>")),
-            _ => $"\"Steps\": [ {entry} ]",
-        };
-    }
-
-    private static string Kebab(string name) =>
-        string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 && !char.IsUpper(name[i - 1]) ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Platform.Host.Plugins;
+using Platform.Host.Composition;
 
 namespace Platform.Host.Cli;
 

@@ -1,10 +1,7 @@
 using Microsoft.Extensions.Configuration;
-using Platform.Host.Configuration;
+using Platform.Host.Composition;
 
 namespace Platform.Host.Pipeline;
-
-/// <summary>A component named in a pipeline file: its registered name, its Options section, and where it was written.</summary>
-public sealed record ComponentReference(string Use, IConfigurationSection Options, string Path);
 
 /// <summary>
 /// The "Pipeline" section of a pipeline file, read strictly: unknown keys are reported by their full

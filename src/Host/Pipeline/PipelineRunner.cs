@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Autofac;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Platform.Abstractions.Components;
@@ -7,6 +6,7 @@ using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
+using Platform.Host.Composition;
 using Platform.Host.Console;
 using Platform.Host.Reporting;
 using TorchSharp;
@@ -14,36 +14,33 @@ using TorchSharp;
 namespace Platform.Host.Pipeline;
 
 /// <summary>
-/// Runs one pipeline: resolves and binds every component first (so a typo fails before an hour of
-/// training, not after), then runs the steps in order on one context, writing the report after each.
+/// Runs one pipeline: binds every component's options first, then creates the dataset, the model and every step and
+/// lets each step prepare the components it uses (so a typo fails before an hour of training, not after), then runs
+/// the steps in order on one context, writing the report after each.
 /// </summary>
-public sealed class PipelineRunner(ComponentRegistry registry)
+public sealed class PipelineRunner(PlatformHost host)
 {
     private static readonly ComponentKind[] StepKinds = [ComponentKind.Step, ComponentKind.Compressor, ComponentKind.PointTransform];
 
-    private sealed record PlannedStep(ComponentReference Reference, ComponentDescriptor Descriptor, object Options)
+    private sealed record PlannedStep(ComponentReference Reference, BoundComponent Component)
     {
+        public ComponentDescriptor Descriptor => Component.Descriptor;
+
         /// <summary>The step or compressor, created before the first step runs (transforms are created when reached).</summary>
-        public object? Instance { get; set; }
+        public IPipelineStep? Instance { get; set; }
     }
 
-    private sealed record ResolvedPipeline(PipelineDefinition Definition, ComponentDescriptor DatasetDescriptor, object DatasetOptions,
-        ComponentDescriptor? ModelDescriptor, object? ModelOptions, List<PlannedStep> Plan);
+    private sealed record ResolvedPipeline(PipelineDefinition Definition, BoundComponent Dataset, BoundComponent? Model, List<PlannedStep> Plan);
 
     /// <summary>Reads the pipeline and resolves and binds every component and option, as a run does first; runs nothing.</summary>
     private ResolvedPipeline Resolve(IConfiguration configuration, string pipelineFile)
     {
+        var registry = host.Registry;
         var definition = PipelineDefinition.Read(configuration, pipelineFile);
-        var datasetDescriptor = registry.Find(definition.Dataset.Use, definition.Dataset.Path + ":Use", ComponentKind.Dataset);
-        var datasetOptions = registry.BindOptions(datasetDescriptor, definition.Dataset.Options);
-        var modelDescriptor = definition.Model is null ? null : registry.Find(definition.Model.Use, definition.Model.Path + ":Use", ComponentKind.Model);
-        var modelOptions = modelDescriptor is null ? null : registry.BindOptions(modelDescriptor, definition.Model!.Options);
-        var plan = definition.Steps.Select(step =>
-        {
-            var descriptor = registry.Find(step.Use, step.Path + ":Use", StepKinds);
-            return new PlannedStep(step, descriptor, registry.BindOptions(descriptor, step.Options));
-        }).ToList();
-        return new ResolvedPipeline(definition, datasetDescriptor, datasetOptions, modelDescriptor, modelOptions, plan);
+        var dataset = registry.Bind(definition.Dataset, ComponentKind.Dataset);
+        var model = definition.Model is null ? null : registry.Bind(definition.Model, ComponentKind.Model);
+        var plan = definition.Steps.Select(step => new PlannedStep(step, registry.Bind(step, StepKinds))).ToList();
+        return new ResolvedPipeline(definition, dataset, model, plan);
     }
 
     /// <summary>
@@ -61,7 +58,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
     public RunReport Run(IConfiguration configuration, string pipelineFile, IProgressReporter? progress = null)
     {
         // Resolve and bind everything before any work starts.
-        var (definition, datasetDescriptor, datasetOptions, modelDescriptor, modelOptions, plan) = Resolve(configuration, pipelineFile);
+        var (definition, datasetComponent, modelComponent, plan) = Resolve(configuration, pipelineFile);
 
         var device = ResolveDevice(definition.Device);
         var output = Path.GetFullPath(definition.Output);
@@ -92,11 +89,11 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         report.TorchRuntime = TorchRuntime.Status;
         logger.LogInformation("Torch runtime: {Status}", TorchRuntime.Status);
         if (definition.Threads > 0) torch.set_num_threads(definition.Threads);
-        var factory = new ModelFactory(registry, services, definition.Model);
+        var factory = host.CreateFactory(services, definition.Model);
         IDataset dataset;
         try
         {
-            dataset = registry.Create<IDataset>(datasetDescriptor, datasetOptions, new TypedParameter(typeof(RunServices), services));
+            dataset = factory.Create<IDataset>(datasetComponent);
         }
         catch (PlatformException e)
         {
@@ -106,16 +103,16 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         }
         report.Dataset = dataset.Provenance.ToDictionary();
         var context = new PipelineContext(services, dataset, factory);
-        if (modelDescriptor is not null)
+        if (modelComponent is not null)
         {
-            context.Model = factory.Create(modelDescriptor, modelOptions!, dataset.Info);
+            context.Model = factory.Create<IModel>(modelComponent, dataset.Info);
             context.Model.Module.to(device);
         }
 
         try
         {
             // A binding error fails the run here, before any step: the report is written and everything disposed below.
-            CreateSteps(plan, context, services);
+            PrepareSteps(plan, context, factory);
             for (var index = 0; index < plan.Count; index++)
             {
                 var planned = plan[index];
@@ -128,7 +125,7 @@ public sealed class PipelineRunner(ComponentRegistry registry)
                 try
                 {
                     Seeding.Seed(StableHash.Combine(definition.Seed, index));
-                    var outcome = RunStep(planned, context, services, tallies);
+                    var outcome = RunStep(planned, context, factory, tallies);
                     step.Seconds = watch.Elapsed.TotalSeconds;
                     step.Status = "ok";
                     step.Metrics = outcome.Metrics;
@@ -217,44 +214,33 @@ public sealed class PipelineRunner(ComponentRegistry registry)
         return kept;
     }
 
-    private Autofac.Core.Parameter[] Extra(RunServices services) =>
-        [new TypedParameter(typeof(RunServices), services), new TypedParameter(typeof(ComponentRegistry), registry)];
-
     /// <summary>
-    /// Creates every step and compressor, and lets those that use further components (evaluate's evaluator) bind them,
-    /// so a misspelt evaluator option fails here rather than after an hour of training.
+    /// The validation pass over the whole pipeline: creates every step and compressor, in order, and lets each create
+    /// the components it uses (<see cref="IPipelineStep.Prepare"/>: evaluate's evaluator), so that a misspelt evaluator
+    /// option fails here rather than after an hour of training.
     /// </summary>
-    private void CreateSteps(IReadOnlyList<PlannedStep> plan, PipelineContext context, RunServices services)
+    private static void PrepareSteps(IReadOnlyList<PlannedStep> plan, PipelineContext context, ComponentFactory factory)
     {
         for (var index = 0; index < plan.Count; index++)
         {
             var planned = plan[index];
             if (planned.Descriptor.Kind == ComponentKind.PointTransform) continue;
-            planned.Instance = planned.Descriptor.Kind == ComponentKind.Compressor
-                ? registry.Create<ICompressor>(planned.Descriptor, planned.Options, Extra(services))
-                : registry.Create<IPipelineStep>(planned.Descriptor, planned.Options, Extra(services));
-            if (planned.Instance is not IBindsBeforeRun binds) continue;
+            planned.Instance = factory.Create<IPipelineStep>(planned.Component);
             context.CurrentStep = (index, planned.Descriptor.Name);
-            binds.BindBeforeRun(context);
+            planned.Instance.Prepare(context);
         }
     }
 
-    private StepOutcome RunStep(PlannedStep planned, PipelineContext context, RunServices services, List<(string, IPointTransform, PointCountTally)> tallies)
+    private static StepOutcome RunStep(PlannedStep planned, PipelineContext context, ComponentFactory factory, List<(string, IPointTransform, PointCountTally)> tallies)
     {
-        switch (planned.Descriptor.Kind)
-        {
-            case ComponentKind.PointTransform:
-                var transform = registry.Create<IPointTransform>(planned.Descriptor, planned.Options, Extra(services));
-                var tally = context.AddTransform(transform);
-                tallies.Add(($"{context.CurrentStep.Index}:{planned.Descriptor.Name}", transform, tally));
-                var outcome = new StepOutcome();
-                outcome.Notes.Add($"From here on every split is seen through: {transform.Describe()}.");
-                return outcome;
-            case ComponentKind.Compressor:
-                return ((ICompressor)planned.Instance!).Run(context);
-            default:
-                return ((IPipelineStep)planned.Instance!).Run(context);
-        }
+        if (planned.Instance is { } step) return step.Run(context);
+        // A point transform: from here on, every split is seen through it.
+        var transform = factory.Create<IPointTransform>(planned.Component);
+        var tally = context.AddTransform(transform);
+        tallies.Add(($"{context.CurrentStep.Index}:{planned.Descriptor.Name}", transform, tally));
+        var outcome = new StepOutcome();
+        outcome.Notes.Add($"From here on every split is seen through: {transform.Describe()}.");
+        return outcome;
     }
 
     private static torch.Device ResolveDevice(string name)
@@ -265,12 +251,6 @@ public sealed class PipelineRunner(ComponentRegistry registry)
             throw new PlatformException($"Pipeline:Device: '{name}' was asked for, but this TorchSharp build or machine has no CUDA; use cpu.");
         return new torch.Device(name);
     }
-}
-
-/// <summary>A host step that uses further components binds them here, after the dataset exists and before the first step runs.</summary>
-internal interface IBindsBeforeRun
-{
-    void BindBeforeRun(PipelineContext context);
 }
 
 /// <summary>A step threw: the report already records it; this carries the step's index and name to the CLI.</summary>

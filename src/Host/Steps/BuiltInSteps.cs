@@ -6,7 +6,6 @@ using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Pipeline;
-using Platform.Host.Pipeline;
 
 namespace Platform.Host.Steps;
 
@@ -54,7 +53,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
     {
         var model = context.RequireModel("train");
         var outcome = new StepOutcome();
-        if (options.SkipIfLoaded && context.Items.TryGetValue(LoadStep.LoadedFromKey, out var from))
+        if (options.SkipIfLoaded && context.ModelLoadedFrom is { } from)
         {
             outcome.Notes.Add($"Skipped: the model was loaded from {from}.");
             outcome.Metrics["skipped"] = 1;
@@ -104,28 +103,28 @@ public sealed class EvaluateStepOptions
     public int IntervalSeed { get; set; }
 }
 
-public sealed class EvaluateStep(EvaluateStepOptions options, RunServices services, ComponentRegistry registry) : IPipelineStep, IBindsBeforeRun
+public sealed class EvaluateStep(EvaluateStepOptions options, RunServices services) : IPipelineStep
 {
-    private (string Name, IEvaluator Evaluator)? _bound;
+    private (string Name, IEvaluator Evaluator)? _prepared;
 
-    /// <summary>Finds the evaluator (the dataset's default unless named) and binds its options, before any step runs.</summary>
-    public void BindBeforeRun(PipelineContext context)
+    /// <summary>Creates the evaluator (the dataset's default unless named) with its options bound, before any step runs.</summary>
+    public void Prepare(PipelineContext context)
     {
         var name = string.IsNullOrEmpty(options.Evaluator) ? context.Dataset.DefaultEvaluator : options.Evaluator;
         var where = $"Pipeline:Steps:{context.CurrentStep.Index}:Options";
-        var descriptor = registry.Find(name, where + ":Evaluator", ComponentKind.Evaluator);
+        // The map's entries become a section under their own pipeline key, so a wrong option is named by that key.
         var evaluatorOptions = new ConfigurationBuilder()
             .AddInMemoryCollection(options.EvaluatorOptions.Select(kv => KeyValuePair.Create(where + ":EvaluatorOptions:" + kv.Key, (string?)kv.Value)))
             .Build().GetSection(where + ":EvaluatorOptions");
-        _bound = (name, registry.Create<IEvaluator>(descriptor, registry.BindOptions(descriptor, evaluatorOptions), new TypedParameter(typeof(RunServices), services)));
+        _prepared = (name, context.Components.Create<IEvaluator>(name, where + ":Evaluator", evaluatorOptions));
     }
 
     public StepOutcome Run(PipelineContext context)
     {
         var model = context.RequireModel("evaluate");
         var split = Splits.NonEmpty(context, options.Split, "evaluate");
-        if (_bound is null) BindBeforeRun(context);
-        var (name, evaluator) = _bound!.Value;
+        if (_prepared is null) Prepare(context);
+        var (name, evaluator) = _prepared!.Value;
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var items = Inference.Predict(model, split, services, options.BatchSize, options.MaxSamples, $"evaluate {options.Split}");
@@ -236,8 +235,6 @@ public sealed class LoadStepOptions
 
 public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
 {
-    public const string LoadedFromKey = "load.path";
-
     public StepOutcome Run(PipelineContext context)
     {
         var outcome = new StepOutcome();
@@ -260,7 +257,7 @@ public sealed class LoadStep(LoadStepOptions options) : IPipelineStep
         {
             context.Model?.Dispose();
             context.Model = model;
-            context.Items[LoadedFromKey] = options.Path;
+            context.ModelLoadedFrom = options.Path;
         }
         outcome.Metrics["loaded"] = 1;
         outcome.Files.Add(System.IO.Path.GetFullPath(options.Path));

@@ -7,7 +7,7 @@ using Platform.Abstractions.Components;
 using Platform.Abstractions.Models;
 using TorchSharp;
 
-namespace Platform.Host.Plugins;
+namespace Platform.Host.Composition;
 
 /// <summary>A plugin folder the host looked at: what it is, what it registers, or why it was refused.</summary>
 public sealed record PluginInfo(
@@ -39,7 +39,7 @@ public sealed class PluginCatalog
     public static Version HostAbstractionsVersion { get; } = typeof(IModel).Assembly.GetName().Version!;
 
     private readonly List<PluginInfo> _plugins = [];
-    private readonly List<(PluginInfo Plugin, Autofac.Module Module)> _modules = [];
+    private readonly List<Autofac.Module> _modules = [];
 
     public IReadOnlyList<PluginInfo> Plugins => _plugins;
 
@@ -145,7 +145,7 @@ public sealed class PluginCatalog
             var components = container.Resolve<IEnumerable<ComponentDescriptor>>().ToList();
             var info = new PluginInfo(name, folder, version, contracts, components, null);
             _plugins.Add(info);
-            foreach (var module in modules) _modules.Add((info, module));
+            _modules.AddRange(modules);
         }
         catch (Exception e)
         {
@@ -155,9 +155,6 @@ public sealed class PluginCatalog
         }
     }
 
-    /// <summary>Registers every loaded plugin's modules into the host's container builder.</summary>
-    public void RegisterInto(ContainerBuilder builder)
-    {
-        foreach (var (_, module) in _modules) builder.RegisterModule(module);
-    }
+    /// <summary>The Autofac modules of every loaded plugin, each already run once without failing.</summary>
+    public IReadOnlyList<Autofac.Module> Modules => _modules;
 }

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace Platform.Host.Plugins;
+namespace Platform.Host.Composition;
 
 /// <summary>
 /// Which plugin folders outside the host's own <c>artifacts/plugins</c> may run, by content: a plugin's code runs the

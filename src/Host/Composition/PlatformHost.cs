@@ -1,10 +1,14 @@
 using Autofac;
-using Platform.Host.Pipeline;
+using Platform.Abstractions.Components;
 using Platform.Host.Steps;
 
-namespace Platform.Host.Plugins;
+namespace Platform.Host.Composition;
 
-/// <summary>The composed host: discovered plugins plus the built-in steps, in one Autofac container.</summary>
+/// <summary>
+/// The composition root, read in one place: plugins discovered and loaded (<see cref="PluginCatalog"/>), one Autofac
+/// container built from the host's module and every plugin's, the <see cref="ComponentRegistry"/> of what they
+/// registered, and a <see cref="ComponentFactory"/> per run. Nothing else builds a container or holds one.
+/// </summary>
 public sealed class PlatformHost : IDisposable
 {
     private readonly IContainer _container;
@@ -13,7 +17,7 @@ public sealed class PlatformHost : IDisposable
     {
         Catalog = catalog;
         _container = container;
-        Registry = new ComponentRegistry(container, catalog.Plugins);
+        Registry = new ComponentRegistry(container.Resolve<IEnumerable<ComponentDescriptor>>(), catalog.Plugins);
     }
 
     public PluginCatalog Catalog { get; }
@@ -28,9 +32,14 @@ public sealed class PlatformHost : IDisposable
         var catalog = PluginCatalog.Discover(roots, PluginCatalog.DefaultPluginRoot);
         var builder = new ContainerBuilder();
         builder.RegisterModule<BuiltInStepsModule>();
-        catalog.RegisterInto(builder);
+        foreach (var module in catalog.Modules) builder.RegisterModule(module);
         return new PlatformHost(catalog, builder.Build());
     }
+
+    /// <summary>The factory of one run (or one plugin command): its components get <paramref name="services"/>.</summary>
+    /// <param name="pipelineModel">The pipeline's Model section, which a 'load' step of the pipeline's model checks against.</param>
+    public ComponentFactory CreateFactory(RunServices services, ComponentReference? pipelineModel = null) =>
+        new(Registry, _container, services, pipelineModel);
 
     public void Dispose() => _container.Dispose();
 }
