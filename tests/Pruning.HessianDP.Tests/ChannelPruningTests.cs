@@ -120,4 +120,64 @@ public class ChannelPruningTests
         foreach (var (group, width) in pruned.Options.ChannelWidths)
             Assert.That(width % 16 == 0 || width == groups[group], $"{group}: {width} of {groups[group]}");
     }
+
+    /// <summary>
+    /// A deterministic stand-in for the wall clock: time proportional to the counted FLOPs plus a fixed part that pruning
+    /// cannot touch (the data path), so speed-ups are bounded and group cuts do not add up exactly (a layer's FLOPs are a
+    /// product of its two sides' widths), as with real timings.
+    /// </summary>
+    private sealed class FlopsTimer(double fixedFlops) : IForwardTimer
+    {
+        public int Samples => 1;
+        public int Calls { get; private set; }
+
+        public double[] Seconds(params IModel[] models)
+        {
+            Calls++;
+            return models.Select(m => (ModelStats.Measure(m).Flops + fixedFlops) * 1e-9).ToArray();
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private static ChannelPruningCompressor CreateTimed(string method, double speedUp, FlopsTimer timer)
+    {
+        var options = new ChannelPruningOptions { Budget = ChannelBudget.Latency, SpeedUp = speedUp, CalibrationSamples = 16, RoundTo = 1 };
+        Func<PipelineContext, IModel, IForwardTimer> factory = (_, _) => timer;
+        return method switch
+        {
+            "channel-dp" => new ChannelDPCompressor(options) { TimerFactory = factory },
+            "uniform-channels" => new UniformChannelsCompressor(options) { TimerFactory = factory },
+            _ => new GlobalChannelsCompressor(options) { TimerFactory = factory },
+        };
+    }
+
+    [Test]
+    public void A_latency_budget_is_met_within_ten_percent_by_every_method([Values("channel-dp", "uniform-channels", "global-channels")] string method)
+    {
+        Seeding.Seed(7);
+        var model = PointNet();
+        var timer = new FlopsTimer(0.2 * ModelStats.Measure(model).DenseFlops);
+        var outcome = CreateTimed(method, 2.0, timer).Run(TestPipeline.Context(model));
+
+        Assert.That(outcome.Metrics["targetSpeedUp"], Is.EqualTo(2.0));
+        Assert.That(Math.Abs(outcome.Metrics["budgetRelativeError"]), Is.LessThanOrEqualTo(0.10), $"{method}: measured {outcome.Metrics["measuredSpeedUp"]:F3}x");
+        Assert.That(outcome.Metrics["measuredSpeedUp"], Is.GreaterThan(1.8));
+        Assert.That(timer.Calls, Is.GreaterThan(1), "candidates are timed, not counted");
+        if (method == "channel-dp") Assert.That(outcome.Metrics["latencyRounds"], Is.InRange(1, 3));
+        else Assert.That(outcome.Metrics["measuredSpeedUp"], Is.GreaterThanOrEqualTo(2.0), "a bisection on measured time keeps only plans that meet it");
+    }
+
+    [Test]
+    public void A_latency_budget_beyond_what_pruning_can_reach_is_refused_with_the_speed_up_it_can_reach()
+    {
+        Seeding.Seed(8);
+        var model = PointNet();
+        // Half of the time is outside the prunable layers: no plan runs even 2x faster.
+        var timer = new FlopsTimer(1.0 * ModelStats.Measure(model).DenseFlops);
+        var error = Assert.Throws<InvalidOperationException>(() => CreateTimed("uniform-channels", 3.0, timer).Run(TestPipeline.Context(model)))!;
+        Assert.That(error.Message, Does.Contain("SpeedUp=3").And.Contain("faster than the dense model"));
+    }
 }
