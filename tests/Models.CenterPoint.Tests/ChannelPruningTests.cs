@@ -9,11 +9,11 @@ namespace Platform.Plugins.Models.CenterPoint.Tests;
 /// <summary>CenterPoint's channel groups (IChannelPrunable): the neck's concatenation, the transposed deblocks, the head's shared conv.</summary>
 public class ChannelPruningTests
 {
-    private static CenterPointModel Model(int headConvLayers = 1, Dictionary<string, int>? widths = null)
+    private static CenterPointModel Model(int headConvLayers = 1, Action<CenterPointOptions>? change = null)
     {
         var options = Scenes.TinyOptions();
-        options.HeadConvLayers = headConvLayers;
-        options.ChannelWidths = widths ?? [];
+        options.Head.HeadConvLayers = headConvLayers;
+        change?.Invoke(options);
         return new CenterPointModel(options, Scenes.Info());
     }
 
@@ -97,11 +97,40 @@ public class ChannelPruningTests
     }
 
     [Test]
-    public void Widths_for_no_layer_are_refused_with_the_name_and_the_groups()
+    public void The_rebuild_writes_each_kept_width_into_the_part_that_owns_the_layer()
     {
-        var error = Assert.Throws<ArgumentException>(() => Model(widths: new Dictionary<string, int> { ["backbone.blocks.7.0"] = 4 }))!;
-        Assert.That(error.Message, Does.Contain("backbone.blocks.7.0").And.Contain("head.shared.0"));
-        Assert.That(() => Model(widths: new Dictionary<string, int> { ["pfn"] = 0 }), Throws.ArgumentException.With.Message.Contains("pfn"));
+        using var model = Model();
+        var kept = new Dictionary<string, long[]>
+        {
+            ["pfn"] = [0, 1, 2],
+            ["backbone.blocks.1.3"] = [0, 5],
+            ["backbone.deblocks.2.0"] = [1, 2, 3, 4],
+            ["head.shared.0"] = [0, 1, 2, 3, 4, 5],
+            ["head.heads.dim.0"] = [7],
+        };
+        using var smaller = (CenterPointModel)model.WithChannels(kept);
+        var o = smaller.Options;
+        Assert.That(o.PillarEncoder.Channels, Is.EqualTo(3));
+        Assert.That(o.Backbone.ConvChannels, Is.EqualTo(new[] { new[] { 16, 16 }, new[] { 32, 2 }, new[] { 32, 32 } }));
+        Assert.That(o.Neck.UpsampleFilters, Is.EqualTo(new[] { 16, 16, 4 }));
+        Assert.That(o.Head.SharedConvChannels, Is.EqualTo(6));
+        // The branches' hidden convs kept their width (the shared conv's configured 16), not the pruned shared width.
+        Assert.That(o.Head.BranchChannels["dim"], Is.EqualTo(new[] { 1 }));
+        Assert.That(o.Head.BranchChannels["hm"], Is.EqualTo(new[] { 16 }));
+        Assert.That(model.Options.Backbone.ConvChannels, Is.Empty, "the original's options are left as they were");
+    }
+
+    [Test]
+    public void Widths_that_do_not_fit_the_parts_are_refused_with_the_option_named()
+    {
+        Assert.That(() => Model(change: o => o.Backbone.ConvChannels = [[16, 16], [32]]),
+            Throws.ArgumentException.With.Message.Contains("Backbone:ConvChannels"));
+        Assert.That(() => Model(change: o => o.Head.BranchChannels = new() { ["heading"] = [8] }),
+            Throws.ArgumentException.With.Message.Contains("'heading'").And.Message.Contains("center_z"));
+        Assert.That(() => Model(change: o => o.Head.BranchChannels = new() { ["hm"] = [0] }),
+            Throws.ArgumentException.With.Message.Contains("Head:BranchChannels"));
+        Assert.That(() => Model().WithChannels(new Dictionary<string, long[]> { ["backbone.blocks.7.0"] = [0] }),
+            Throws.ArgumentException.With.Message.Contains("backbone.blocks.7.0"));
     }
 }
 

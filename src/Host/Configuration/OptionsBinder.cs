@@ -4,6 +4,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Platform.Abstractions.Components;
 
 namespace Platform.Host.Configuration;
 
@@ -25,6 +26,7 @@ public static class OptionsBinder
             throw new PlatformException($"{section.Path}: {owner} expects a section of options here, not the value '{section.Value}'.");
 
         CheckKeys(optionsType, section, owner);
+        options = StartFromPreset(options, section, owner, bound: onto is not null);
         try
         {
             section.Bind(options, o => o.ErrorOnUnknownConfiguration = false);
@@ -36,6 +38,18 @@ public static class OptionsBinder
         }
         ReplaceCollections(options, section);
         return Validate(options, section.Path, owner);
+    }
+
+    /// <summary>
+    /// Options with presets (<see cref="IPresetOptions"/>) start from the preset the section names; its other keys are then
+    /// laid over that. Options already bound (a checkpoint's) keep their values unless the section names another preset.
+    /// </summary>
+    private static object StartFromPreset(object options, IConfigurationSection section, string owner, bool bound)
+    {
+        if (options is not IPresetOptions presets || section[nameof(IPresetOptions.Preset)] is not { Length: > 0 } name) return options;
+        if (bound && string.Equals(name, presets.Preset, StringComparison.OrdinalIgnoreCase)) return options;
+        return presets.FromPreset(name)
+               ?? throw new PlatformException($"{section.Path}:{nameof(IPresetOptions.Preset)}: {owner} has no preset '{name}'; its presets are {string.Join(", ", presets.PresetNames())}.");
     }
 
     /// <summary>
@@ -94,6 +108,10 @@ public static class OptionsBinder
 
     private static object Validate(object options, string path, string owner)
     {
+        // The validator does not descend into nested option objects (a model's parts): each is checked under its own key.
+        foreach (var property in SettableProperties(options.GetType()).Values)
+            if (IsNestedOptions(property.PropertyType) && property.GetValue(options) is { } nested)
+                Validate(nested, $"{path}:{property.Name}", owner);
         var results = new List<ValidationResult>();
         if (!Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true))
         {
@@ -125,6 +143,10 @@ public static class OptionsBinder
             return type.GetGenericArguments()[0];
         return null;
     }
+
+    /// <summary>An options class inside an options class: bound key by key, validated and described as its own section.</summary>
+    private static bool IsNestedOptions(Type type) =>
+        !IsScalar(type) && type.IsClass && ElementType(type) is null && !IsDictionary(type);
 
     private static bool IsDictionary(Type type) =>
         type.IsGenericType && type.GetGenericArguments().Length == 2 && typeof(IEnumerable).IsAssignableFrom(type);
@@ -172,6 +194,8 @@ public static class OptionsBinder
         string s => $"'{s}'",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         IEnumerable e => "[" + string.Join(", ", e.Cast<object?>().Select(Describe)) + "]",
+        _ when IsNestedOptions(value.GetType()) =>
+            "{ " + string.Join(", ", SettableProperties(value.GetType()).Values.Select(p => $"{p.Name}: {Describe(p.GetValue(value))}")) + " }",
         _ => value.ToString() ?? "",
     };
 }
