@@ -96,6 +96,51 @@ public class ChannelPruningTests
         Assert.That(loaded.ChannelGroups.Select(g => g.Channels), Is.EqualTo(smaller.ChannelGroups.Select(g => g.Channels)));
     }
 
+    /// <summary>
+    /// A channel-pruned checkpoint written before the options were nested: its spec holds the flat keys and the widths by
+    /// layer name; it loads at those widths (strictly: every tensor's shape must match), a branch's hidden conv keeping the
+    /// configured shared width as the flat layout built it.
+    /// </summary>
+    [Test]
+    public void A_pruned_checkpoint_saved_with_the_flat_options_loads_at_its_own_widths()
+    {
+        const string flat = """
+            {"Preset":"kitti-small","PointCloudRange":null,"PillarSize":null,"MaxPointsPerPillar":null,"MaxPillars":4000,"PillarChannels":16,
+             "LayerNums":[1,1,1],"LayerStrides":null,"Filters":[16,32,32],"UpsampleStrides":null,"UpsampleFilters":[16,16,16],"SharedConvChannels":16,
+             "HeadConvLayers":1,"GaussianOverlap":null,"MinRadius":null,"HeatmapWeight":null,"RegressionWeight":null,"MaxDetections":null,
+             "ScoreThreshold":null,"NmsType":null,"NmsThreshold":null,"BatchNormMomentum":null,
+             "ChannelWidths":{"head.heads.hm.0":5,"pfn":8,"backbone.blocks.1.3":20,"backbone.deblocks.2.0":4,"head.shared.0":12}}
+            """;
+        Seeding.Seed(15);
+        using var saved = new CenterPointModel(System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(flat)!, Scenes.Info());
+        var widths = saved.ChannelGroups.ToDictionary(g => g.Name, g => g.Channels);
+        Assert.That((widths["pfn"], widths["backbone.blocks.1.0"], widths["backbone.blocks.1.3"], widths["backbone.deblocks.2.0"]), Is.EqualTo((8L, 32L, 20L, 4L)));
+        Assert.That((widths["head.shared.0"], widths["head.heads.hm.0"], widths["head.heads.rot.0"]), Is.EqualTo((12L, 5L, 16L)));
+
+        // The file as the flat layout wrote it: the same weights under a header whose spec holds the flat options.
+        var folder = TestPaths.NewTempDirectory("centerpoint-flat");
+        var path = Path.Combine(folder, "flat.ckpt");
+        Checkpoint.Save(saved, Path.Combine(folder, "nested.ckpt"));
+        using (var reader = new BinaryReader(File.OpenRead(Path.Combine(folder, "nested.ckpt"))))
+        using (var writer = new BinaryWriter(File.Create(path)))
+        {
+            writer.Write(reader.ReadUInt32());
+            writer.Write(reader.ReadInt32());
+            var header = System.Text.Json.JsonSerializer.Deserialize<Checkpoint.Header>(reader.ReadString())!;
+            writer.Write(System.Text.Json.JsonSerializer.Serialize(header with { Spec = header.Spec with { OptionsJson = flat } }));
+            reader.BaseStream.CopyTo(writer.BaseStream);
+        }
+
+        var spec = Checkpoint.ReadHeader(path).Spec;
+        Assert.That(spec.OptionsJson, Does.Contain("ChannelWidths"));
+        using var loaded = new CenterPointModel(System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(spec.OptionsJson)!, spec.Dataset);
+        Checkpoint.LoadInto(loaded, path);
+        using var batch = saved.Collate([Scenes.Frame("a", 3, Scenes.Car(6, 0, 0))], CPU);
+        var expected = Outputs(saved, batch);
+        var actual = Outputs(loaded, batch);
+        foreach (var (name, t) in expected) Assert.That(actual[name].equal(t).all().item<bool>(), Is.True, name);
+    }
+
     [Test]
     public void The_rebuild_writes_each_kept_width_into_the_part_that_owns_the_layer()
     {
