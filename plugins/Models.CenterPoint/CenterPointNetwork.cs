@@ -58,13 +58,13 @@ internal sealed class PillarFeatureNet : nn.Module
     {
         var (points, counts, coords) = (pillars.Points, pillars.Counts, pillars.Coords);
         long p = points.shape[0], m = points.shape[1];
-        var c = _grid;
+        var g = _grid;
         var xyz = points[.., .., ..3];
         var valid = arange(m, device: points.device).unsqueeze(0) < counts.unsqueeze(1);   // [P, M]
         var mean = xyz.sum(1) / counts.clamp_min(1).unsqueeze(1).to_type(points.dtype);     // padded slots are zero
         var clusterOffset = xyz - mean.unsqueeze(1);
-        var centre = stack([coords[.., 2].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[0]),
-                            coords[.., 1].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[1])], 1);
+        var centre = stack([coords[.., 2].to_type(points.dtype) * g.PillarSize + (g.PillarSize / 2 + g.PointCloudRange[0]),
+                            coords[.., 1].to_type(points.dtype) * g.PillarSize + (g.PillarSize / 2 + g.PointCloudRange[1])], 1);
         var centreOffset = xyz[.., .., ..2] - centre.unsqueeze(1);
         var decorated = cat([points, clusterOffset, centreOffset], 2) * valid.unsqueeze(2).to_type(points.dtype);
 
@@ -72,10 +72,10 @@ internal sealed class PillarFeatureNet : nn.Module
         x = norm.forward(x.reshape(p * m, -1)).reshape(p, m, -1).relu();
         var pillarFeatures = x.amax([1]);                                                    // [P, C]
 
-        var flat = coords[.., 0] * (c.GridY * c.GridX) + coords[.., 1] * c.GridX + coords[.., 2];
-        var canvas = zeros(batchSize * c.GridY * c.GridX, pillarFeatures.shape[1], device: points.device, dtype: pillarFeatures.dtype)
+        var flat = coords[.., 0] * (g.GridY * g.GridX) + coords[.., 1] * g.GridX + coords[.., 2];
+        var canvas = zeros(batchSize * g.GridY * g.GridX, pillarFeatures.shape[1], device: points.device, dtype: pillarFeatures.dtype)
             .index_copy(0, flat, pillarFeatures);
-        return canvas.reshape(batchSize, c.GridY, c.GridX, -1).permute(0, 3, 1, 2).contiguous();
+        return canvas.reshape(batchSize, g.GridY, g.GridX, -1).permute(0, 3, 1, 2).contiguous();
     }
 }
 

@@ -105,7 +105,7 @@ public sealed class CenterPointOptions : IPresetOptions, IJsonOnDeserialized
     internal BevGrid Check(float[] pointCloudRange)
     {
         void Fail(string message) => throw new ArgumentException("CenterPoint options: " + message);
-        FromPreset(Preset);
+        FromPreset(Preset);   // options built in code may name a preset that does not exist
         if (pointCloudRange.Length != 6) Fail($"the dataset's PointCloudRange needs 6 values [xmin,ymin,zmin,xmax,ymax,zmax], got {pointCloudRange.Length}.");
         if (pointCloudRange[3] <= pointCloudRange[0] || pointCloudRange[4] <= pointCloudRange[1] || pointCloudRange[5] <= pointCloudRange[2])
             Fail($"the dataset's PointCloudRange [{string.Join(", ", pointCloudRange)}] has a max not above its min.");
