@@ -11,7 +11,9 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// regressions at those cells, score threshold, then per-class NMS (rotated BEV IoU, or circle NMS on
 /// centre distance). Boxes come out in the lidar frame.
 /// </summary>
-public sealed class CenterPointDecoder(CenterPointConfig config)
+/// <param name="config">The post-processing options.</param>
+/// <param name="grid">Where the feature map's cells lie.</param>
+public sealed class CenterPointDecoder(PostProcessingOptions config, BevGrid grid)
 {
     /// <summary>Decodes a batch from the head's outputs (hm logits [B,K,H,W]; center, center_z, dim, rot).</summary>
     public List<List<Box3D>> Decode(IReadOnlyDictionary<string, Tensor> output)
@@ -32,8 +34,8 @@ public sealed class CenterPointDecoder(CenterPointConfig config)
         Tensor At(string name) => output[name].detach().reshape(b, output[name].shape[1], h * w)
             .gather(2, cells.unsqueeze(1).expand(-1, output[name].shape[1], -1));   // [B, C, topK]
         var center = At("center");
-        var cell = (float)config.CellSize;
-        var r = config.PointCloudRange;
+        var cell = (float)grid.CellSize;
+        var r = grid.PointCloudRange;
         var x = (cols + center[.., 0]) * cell + r[0];
         var y = (rows + center[.., 1]) * cell + r[1];
         var z = At("center_z")[.., 0];

@@ -27,27 +27,34 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
     public CenterPointModel(CenterPointOptions options, DatasetInfo dataset) : base(Name, options, dataset)
     {
         if (dataset.ClassNames.Count == 0) throw new ArgumentException($"CenterPoint needs the dataset's class names; dataset '{dataset.Name}' lists none.");
-        ChannelSurgery.CheckWidths("CenterPoint", nameof(options.ChannelWidths), options.ChannelWidths);
-        Config = CenterPointConfig.Resolve(options, dataset.PointCloudRange);
+        var range = dataset.PointCloudRange
+                    ?? throw new ArgumentException($"CenterPoint needs the dataset's point-cloud range (DatasetInfo.PointCloudRange); dataset '{dataset.Name}' gives none.");
+        // The model's own copy, as its spec records it: a caller changing its options object later changes nothing here.
+        Options = System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(Spec.OptionsJson)!;
+        Grid = Options.Check(range);
         Classes = dataset.ClassNames.Count;
-        _net = new CenterPointNet(Config, Classes, _use);
-        _voxelizer = new PillarVoxelizer(Config);
-        _targets = new GaussianHeatmapTarget(Config, Classes);
-        _decoder = new CenterPointDecoder(Config);
+        _net = new CenterPointNet(Options, Grid, Classes, _use);
+        _voxelizer = new PillarVoxelizer(Options.PillarEncoder, Grid);
+        _targets = new GaussianHeatmapTarget(Options.Targets, Grid, Classes);
+        _decoder = new CenterPointDecoder(Options.PostProcessing, Grid);
         _dataset = dataset;
-        ChannelSurgery.CheckWidths("CenterPoint", nameof(options.ChannelWidths), Config.ChannelWidths, ChannelGroups);
     }
 
     private readonly DatasetInfo _dataset;
     private IReadOnlyList<ChannelGroup>? _groups;
 
     /// <summary>The pillar net's, every backbone conv's and deblock's, the shared head conv's and the branch convs' output channels.</summary>
-    public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= _net.ChannelGroups(Config);
+    public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= _net.ChannelGroups(Options);
 
+    /// <summary>The rebuild's options hold each kept group's width in the part it belongs to (<see cref="CenterPointOptions.SetChannels"/>).</summary>
     public IModel WithChannels(IReadOnlyDictionary<string, long[]> kept) =>
-        ChannelSurgery.Rebuild<CenterPointOptions>(this, kept, o => o.ChannelWidths, o => new CenterPointModel(o, _dataset));
+        ChannelSurgery.Rebuild<CenterPointOptions>(this, kept, (o, group, width) => o.SetChannels(group, width), o => new CenterPointModel(o, _dataset));
 
-    public CenterPointConfig Config { get; }
+    /// <summary>The options this model was built from (read back from its spec).</summary>
+    public CenterPointOptions Options { get; }
+
+    /// <summary>The pillar grid and feature map over the dataset's range.</summary>
+    public BevGrid Grid { get; }
     public int Classes { get; }
     public override ModelTask Task => ModelTask.Detection3D;
     public override nn.Module Module => _net;
@@ -83,7 +90,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         if (!input.TryGetValue("nonEmptyPillars", out var pillars)) return null;
         _ = PrunableLayers; // fills _usesPerPillar
         var perWeight = _usesPerPillar.ToDictionary(kv => kv.Key, kv => pillars * kv.Value);
-        var other = _use.NormElements - (Config.MaxPillars - pillars) * _use.NormElementsPerPillar;
+        var other = _use.NormElements - (Options.PillarEncoder.MaxPillars - pillars) * _use.NormElementsPerPillar;
         return new InputCosts(perWeight, other);
     }
 
@@ -114,7 +121,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
             }
         }
         var heatmap = frames.SelectMany(f => f.Heatmap).ToArray();
-        tensors["target_hm"] = tensor(heatmap, [samples.Count, Classes, Config.FeatureY, Config.FeatureX]).to(device);
+        tensors["target_hm"] = tensor(heatmap, [samples.Count, Classes, Grid.FeatureY, Grid.FeatureX]).to(device);
         tensors["target_index"] = tensor(index, [samples.Count, maxObjects]).to(device);
         tensors["target_mask"] = tensor(mask, [samples.Count, maxObjects]).to(device);
         tensors["target_box"] = tensor(regression, [samples.Count, maxObjects, GaussianHeatmapTarget.RegressionSize]).to(device);
@@ -148,7 +155,7 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         var prediction = cat(CenterHead.RegressionHeads.Select(h => output[h.Name]).ToList(), 1);   // [B, 8, H, W]
         var parts = CenterPointLoss.RegressionL1(prediction, batch["target_index"], batch["target_mask"], batch["target_box"]);  // [8]
         var loc = parts.sum();
-        var total = heatmapLoss * Config.HeatmapWeight + loc * Config.RegressionWeight;
+        var total = heatmapLoss * Options.Head.HeatmapWeight + loc * Options.Head.RegressionWeight;
         var p = parts.detach().cpu().data<float>().ToArray();
         return new LossTerms(total, new Dictionary<string, double>
         {

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -33,20 +35,20 @@ internal sealed class PillarFeatureNet : nn.Module
 {
     private readonly Linear linear;
     private readonly BatchNorm1d norm;
-    private readonly CenterPointConfig _config;
+    private readonly BevGrid _grid;
 
-    public PillarFeatureNet(CenterPointConfig config, LayerUse use) : base("pfn")
+    public PillarFeatureNet(PillarEncoderOptions options, BevGrid grid, double momentum, LayerUse use) : base("pfn")
     {
-        _config = config;
+        _grid = grid;
         // Counted at the configured cap: one use per (pillar, point) slot, MaxPillars x MaxPointsPerPillar.
-        double slots = (double)config.MaxPillars * config.MaxPointsPerPillar;
-        var channels = config.Width(LayerNames.PillarNet, config.PillarChannels);
+        double slots = (double)options.MaxPillars * options.MaxPointsPerPillar;
+        var channels = options.Channels;
         linear = use.Conv(nn.Linear(9, channels, hasBias: false), slots);
-        norm = nn.BatchNorm1d(channels, eps: 1e-3, momentum: config.BatchNormMomentum);
+        norm = nn.BatchNorm1d(channels, eps: 1e-3, momentum: momentum);
         use.NormElements += slots * channels;
         // At a real input only the non-empty pillars' slots run (CenterPointModel.CostsAt).
-        use.UsesPerPillar[linear] = config.MaxPointsPerPillar;
-        use.NormElementsPerPillar += (double)config.MaxPointsPerPillar * channels;
+        use.UsesPerPillar[linear] = options.MaxPointsPerPillar;
+        use.NormElementsPerPillar += (double)options.MaxPointsPerPillar * channels;
         RegisterComponents();
     }
 
@@ -56,13 +58,13 @@ internal sealed class PillarFeatureNet : nn.Module
     {
         var (points, counts, coords) = (pillars.Points, pillars.Counts, pillars.Coords);
         long p = points.shape[0], m = points.shape[1];
-        var c = _config;
+        var g = _grid;
         var xyz = points[.., .., ..3];
         var valid = arange(m, device: points.device).unsqueeze(0) < counts.unsqueeze(1);   // [P, M]
         var mean = xyz.sum(1) / counts.clamp_min(1).unsqueeze(1).to_type(points.dtype);     // padded slots are zero
         var clusterOffset = xyz - mean.unsqueeze(1);
-        var centre = stack([coords[.., 2].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[0]),
-                            coords[.., 1].to_type(points.dtype) * c.PillarSize + (c.PillarSize / 2 + c.PointCloudRange[1])], 1);
+        var centre = stack([coords[.., 2].to_type(points.dtype) * g.PillarSize + (g.PillarSize / 2 + g.PointCloudRange[0]),
+                            coords[.., 1].to_type(points.dtype) * g.PillarSize + (g.PillarSize / 2 + g.PointCloudRange[1])], 1);
         var centreOffset = xyz[.., .., ..2] - centre.unsqueeze(1);
         var decorated = cat([points, clusterOffset, centreOffset], 2) * valid.unsqueeze(2).to_type(points.dtype);
 
@@ -70,11 +72,51 @@ internal sealed class PillarFeatureNet : nn.Module
         x = norm.forward(x.reshape(p * m, -1)).reshape(p, m, -1).relu();
         var pillarFeatures = x.amax([1]);                                                    // [P, C]
 
-        var flat = coords[.., 0] * (c.GridY * c.GridX) + coords[.., 1] * c.GridX + coords[.., 2];
-        var canvas = zeros(batchSize * c.GridY * c.GridX, pillarFeatures.shape[1], device: points.device, dtype: pillarFeatures.dtype)
+        var flat = coords[.., 0] * (g.GridY * g.GridX) + coords[.., 1] * g.GridX + coords[.., 2];
+        var canvas = zeros(batchSize * g.GridY * g.GridX, pillarFeatures.shape[1], device: points.device, dtype: pillarFeatures.dtype)
             .index_copy(0, flat, pillarFeatures);
-        return canvas.reshape(batchSize, c.GridY, c.GridX, -1).permute(0, 3, 1, 2).contiguous();
+        return canvas.reshape(batchSize, g.GridY, g.GridX, -1).permute(0, 3, 1, 2).contiguous();
     }
+}
+
+/// <summary>Options of the 2D backbone's stages (<see cref="BevBackbone"/>; OpenPCDet's BACKBONE_2D LAYER_NUMS, LAYER_STRIDES, NUM_FILTERS).</summary>
+public sealed class BackboneOptions
+{
+    [Description("3x3 convs after the strided conv in each stage. kitti: [3,5,5].")]
+    public int[] LayerNums { get; set; } = [1, 2, 2];
+
+    [Description("Stride of each stage's first conv.")]
+    public int[] LayerStrides { get; set; } = [2, 2, 2];
+
+    [Description("Channels of each stage. kitti: [64,128,256].")]
+    public int[] Filters { get; set; } = [32, 64, 96];
+
+    [Description("Channels of every conv, one list per stage with the strided conv first: what channel pruning writes, so a pruned checkpoint rebuilds its own widths. Empty: each stage's Filters.")]
+    public int[][] ConvChannels { get; set; } = [];
+
+    /// <summary>The output width of conv <paramref name="conv"/> of stage <paramref name="stage"/>.</summary>
+    internal int Channels(int stage, int conv) => ConvChannels.Length > 0 ? ConvChannels[stage][conv] : Filters[stage];
+
+    /// <summary>Sets one conv's width; the first such call writes every conv's width out (they were the stages' Filters).</summary>
+    internal void SetConvChannels(int stage, int conv, int width)
+    {
+        if (stage >= LayerNums.Length || conv > LayerNums[stage])
+            throw new ArgumentException($"CenterPoint has no channel group '{LayerNames.BlockConv(stage, conv)}': the backbone's LayerNums are [{string.Join(", ", LayerNums)}].");
+        if (ConvChannels.Length == 0) ConvChannels = LayerNums.Select((n, i) => Enumerable.Repeat(Filters[i], n + 1).ToArray()).ToArray();
+        if (stage >= ConvChannels.Length || conv >= ConvChannels[stage].Length)
+            throw new ArgumentException($"CenterPoint option Backbone:ConvChannels has no width for '{LayerNames.BlockConv(stage, conv)}'.");
+        ConvChannels[stage][conv] = width;
+    }
+}
+
+/// <summary>Options of the neck (<see cref="BevBackbone"/>'s deblocks; OpenPCDet's UPSAMPLE_STRIDES, NUM_UPSAMPLE_FILTERS).</summary>
+public sealed class NeckOptions
+{
+    [Description("Upsampling factor of each stage (all stages must land on the same grid).")]
+    public int[] UpsampleStrides { get; set; } = [1, 2, 4];
+
+    [Description("Channels of each upsampled stage (concatenated); channel pruning writes these too. kitti: [128,128,128].")]
+    public int[] UpsampleFilters { get; set; } = [32, 32, 32];
 }
 
 /// <summary>
@@ -89,20 +131,20 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
     public int OutputChannels { get; }
 
     /// <summary>Backbone and neck channel groups: each conv's outputs, read by the next conv, and a stage's last conv also by its deblock; each deblock's outputs, read by the head's shared conv at the deblock's place in the concatenation.</summary>
-    public IEnumerable<ChannelGroup> ChannelGroups(CenterPointConfig c)
+    public IEnumerable<ChannelGroup> ChannelGroups(BackboneOptions b)
     {
         var offset = 0L;
-        for (var i = 0; i < c.LayerNums.Length; i++)
+        for (var i = 0; i < b.LayerNums.Length; i++)
         {
-            for (var k = 0; k <= c.LayerNums[i]; k++)
+            for (var k = 0; k <= b.LayerNums[i]; k++)
             {
                 var conv = LayerNames.BlockConv(i, k);
                 var members = new List<ChannelMember> { new(conv + ".weight", 0, ChannelRole.Producer) };
                 members.AddRange(ChannelGroup.NormTensors.Select(t => new ChannelMember($"{LayerNames.NormAfter(conv)}.{t}", 0, ChannelRole.Norm)));
-                if (k < c.LayerNums[i]) members.Add(new(LayerNames.BlockConv(i, k + 1) + ".weight", 1, ChannelRole.Consumer));
+                if (k < b.LayerNums[i]) members.Add(new(LayerNames.BlockConv(i, k + 1) + ".weight", 1, ChannelRole.Consumer));
                 else
                 {
-                    if (i + 1 < c.LayerNums.Length) members.Add(new(LayerNames.BlockConv(i + 1, 0) + ".weight", 1, ChannelRole.Consumer));
+                    if (i + 1 < b.LayerNums.Length) members.Add(new(LayerNames.BlockConv(i + 1, 0) + ".weight", 1, ChannelRole.Consumer));
                     members.Add(new(LayerNames.Deblock(i) + ".weight", 0, ChannelRole.Consumer));   // transposed conv: [in, out, kh, kw]
                 }
                 yield return new ChannelGroup(conv, Widths[conv], members);
@@ -123,20 +165,20 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
     private Dictionary<string, long> Widths => named_modules().Where(m => m.module is Convolution)
         .ToDictionary(m => "backbone." + m.name, m => ((Convolution)m.module).out_channels);
 
-    public BevBackbone(CenterPointConfig c, LayerUse use) : base("backbone")
+    public BevBackbone(BackboneOptions b, NeckOptions neck, long inChannels, BevGrid grid, double momentum, LayerUse use) : base("backbone")
     {
-        long inChannels = c.Width(LayerNames.PillarNet, c.PillarChannels), h = c.GridY, w = c.GridX;
-        for (var i = 0; i < c.LayerNums.Length; i++)
+        long h = grid.GridY, w = grid.GridX;
+        for (var i = 0; i < b.LayerNums.Length; i++)
         {
-            var stride = c.LayerStrides[i];
+            var stride = b.LayerStrides[i];
             h /= stride; w /= stride;
             var layers = new List<nn.Module<Tensor, Tensor>>();
             // Conv 0 is the strided one; every conv's width is the stage's unless channel pruning set its own.
-            for (var k = 0; k <= c.LayerNums[i]; k++)
+            for (var k = 0; k <= b.LayerNums[i]; k++)
             {
-                var f = c.Width(LayerNames.BlockConv(i, k), c.Filters[i]);
+                var f = b.Channels(i, k);
                 layers.Add(use.Conv(nn.Conv2d(inChannels, f, 3, stride: k == 0 ? stride : 1, padding: 1, bias: false), h * w));
-                layers.Add(nn.BatchNorm2d(f, eps: 1e-3, momentum: c.BatchNormMomentum));
+                layers.Add(nn.BatchNorm2d(f, eps: 1e-3, momentum: momentum));
                 layers.Add(nn.ReLU());
                 use.NormElements += (double)f * h * w;
                 inChannels = f;
@@ -144,11 +186,11 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
             blocks.Add(nn.Sequential(layers));
 
             // A transposed conv with kernel = stride uses each weight once per input position.
-            var up = c.UpsampleStrides[i];
-            var u = c.Width(LayerNames.Deblock(i), c.UpsampleFilters[i]);
+            var up = neck.UpsampleStrides[i];
+            var u = neck.UpsampleFilters[i];
             deblocks.Add(nn.Sequential(
                 use.Conv(nn.ConvTranspose2d(inChannels, u, up, stride: up, bias: false), h * w),
-                nn.BatchNorm2d(u, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU()));
+                nn.BatchNorm2d(u, eps: 1e-3, momentum: momentum), nn.ReLU()));
             use.NormElements += (double)u * h * w * up * up;
             OutputChannels += u;
         }
@@ -168,6 +210,54 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>Options of the head (<see cref="CenterHead"/>; OpenPCDet's DENSE_HEAD, its loss weights included).</summary>
+public sealed class HeadOptions
+{
+    [Description("Channels of the head's shared 3x3 conv. kitti: 64.")]
+    [Range(1, 4096)]
+    public int SharedConvChannels { get; set; } = 32;
+
+    // kitti-small has output convs straight after the shared conv: the five hidden 3x3 convs would be a third of the MACs.
+    [Description("3x3 conv+BN+ReLU layers in each branch before its output conv. kitti: 1.")]
+    [Range(0, 8)]
+    public int HeadConvLayers { get; set; }
+
+    [Description("Channels of each branch's hidden convs by branch (hm, center, center_z, dim, rot): what channel pruning writes, so a pruned checkpoint rebuilds its own widths. A branch not listed: SharedConvChannels.")]
+    public Dictionary<string, int[]> BranchChannels { get; set; } = [];
+
+    [Description("Weight of the heatmap focal loss.")]
+    [Range(0.0, 1000.0)]
+    public double HeatmapWeight { get; set; } = 1;
+
+    [Description("Weight of the masked L1 regression loss (offset, z, log dims, sin/cos).")]
+    [Range(0.0, 1000.0)]
+    public double RegressionWeight { get; set; } = 2;
+
+    /// <summary>The output width of hidden conv <paramref name="conv"/> of branch <paramref name="branch"/>.</summary>
+    internal int HiddenChannels(string branch, int conv) => BranchChannels.TryGetValue(branch, out var widths) ? widths[conv] : SharedConvChannels;
+
+    /// <summary>Sets the shared conv's width; the branches' hidden widths, which default to it, are written out first and stay.</summary>
+    internal void SetSharedConvChannels(int width)
+    {
+        WriteOutBranchChannels();
+        SharedConvChannels = width;
+    }
+
+    internal void SetBranchChannels(string branch, int conv, int width)
+    {
+        if (!CenterHead.BranchNames.Contains(branch) || conv >= HeadConvLayers)
+            throw new ArgumentException($"CenterPoint has no channel group '{LayerNames.HeadConv(branch, conv)}': the head's branches are {string.Join(", ", CenterHead.BranchNames)}, each with {HeadConvLayers} hidden convs.");
+        WriteOutBranchChannels();
+        BranchChannels[branch][conv] = width;
+    }
+
+    private void WriteOutBranchChannels()
+    {
+        if (HeadConvLayers == 0) return;
+        foreach (var branch in CenterHead.BranchNames) BranchChannels.TryAdd(branch, Enumerable.Repeat(SharedConvChannels, HeadConvLayers).ToArray());
+    }
+}
+
 /// <summary>
 /// CenterPoint's head (Yin et al., CVPR 2021, sec. 4): a shared 3x3 conv, then one small conv branch per
 /// output: class heatmap (logits), centre offset (2), height z (1), log dimensions (3), heading (sin, cos).
@@ -176,26 +266,29 @@ internal sealed class CenterHead : nn.Module
 {
     public static readonly (string Name, int Channels)[] RegressionHeads = [("center", 2), ("center_z", 1), ("dim", 3), ("rot", 2)];
 
+    /// <summary>The class heatmap's branch, then the regressions'.</summary>
+    public static readonly IReadOnlyList<string> BranchNames = ["hm", .. RegressionHeads.Select(r => r.Name)];
+
     private readonly nn.Module<Tensor, Tensor> shared;
     private readonly HeadBranches heads = new();
 
-    public CenterHead(CenterPointConfig c, int inChannels, int classes, LayerUse use) : base("head")
+    public CenterHead(HeadOptions options, BevGrid grid, int inChannels, int classes, double momentum, LayerUse use) : base("head")
     {
-        double positions = (double)c.FeatureX * c.FeatureY;
-        var ch = c.Width(LayerNames.SharedConv, c.SharedConvChannels);
+        double positions = (double)grid.FeatureX * grid.FeatureY;
+        var ch = options.SharedConvChannels;
         shared = nn.Sequential(
             use.Conv(nn.Conv2d(inChannels, ch, 3, padding: 1, bias: false), positions),
-            nn.BatchNorm2d(ch, eps: 1e-3, momentum: c.BatchNormMomentum), nn.ReLU());
+            nn.BatchNorm2d(ch, eps: 1e-3, momentum: momentum), nn.ReLU());
         use.NormElements += ch * positions;
         foreach (var (name, outChannels) in RegressionHeads.Prepend(("hm", classes)))
         {
             var layers = new List<nn.Module<Tensor, Tensor>>();
             long previous = ch;
-            for (var k = 0; k < c.HeadConvLayers; k++)
+            for (var k = 0; k < options.HeadConvLayers; k++)
             {
-                var width = c.Width(LayerNames.HeadConv(name, k), c.SharedConvChannels);
+                var width = options.HiddenChannels(name, k);
                 layers.Add(use.Conv(nn.Conv2d(previous, width, 3, padding: 1, bias: false), positions));
-                layers.Add(nn.BatchNorm2d(width, eps: 1e-3, momentum: c.BatchNormMomentum));
+                layers.Add(nn.BatchNorm2d(width, eps: 1e-3, momentum: momentum));
                 layers.Add(nn.ReLU());
                 use.NormElements += width * positions;
                 previous = width;
@@ -214,7 +307,7 @@ internal sealed class CenterHead : nn.Module
     }
 
     /// <summary>The shared conv's outputs, read by the first conv of every branch; each branch conv's, read by the next.</summary>
-    public IEnumerable<ChannelGroup> ChannelGroups(CenterPointConfig c)
+    public IEnumerable<ChannelGroup> ChannelGroups(HeadOptions options)
     {
         var widths = named_modules().Where(m => m.module is Convolution).ToDictionary(m => "head." + m.name, m => ((Convolution)m.module).out_channels);
         string Reader(string branch, int k) => $"head.heads.{branch}.{3 * k}";   // conv k of a branch; k = HeadConvLayers is its output conv
@@ -222,7 +315,7 @@ internal sealed class CenterHead : nn.Module
         yield return ChannelGroup.Chain(LayerNames.SharedConv, widths[LayerNames.SharedConv], LayerNames.SharedConv,
             LayerNames.NormAfter(LayerNames.SharedConv), names.Select(b => Reader(b, 0)));
         foreach (var branch in names)
-            for (var k = 0; k < c.HeadConvLayers; k++)
+            for (var k = 0; k < options.HeadConvLayers; k++)
             {
                 var conv = LayerNames.HeadConv(branch, k);
                 yield return ChannelGroup.Chain(conv, widths[conv], conv, LayerNames.NormAfter(conv), [Reader(branch, k + 1)]);
@@ -262,11 +355,12 @@ internal sealed class CenterPointNet : nn.Module
     private readonly BevBackbone backbone;
     private readonly CenterHead head;
 
-    public CenterPointNet(CenterPointConfig config, int classes, LayerUse use) : base("centerpoint")
+    public CenterPointNet(CenterPointOptions options, BevGrid grid, int classes, LayerUse use) : base("centerpoint")
     {
-        pfn = new PillarFeatureNet(config, use);
-        backbone = new BevBackbone(config, use);
-        head = new CenterHead(config, backbone.OutputChannels, classes, use);
+        var momentum = options.BatchNormMomentum;
+        pfn = new PillarFeatureNet(options.PillarEncoder, grid, momentum, use);
+        backbone = new BevBackbone(options.Backbone, options.Neck, pfn.Channels, grid, momentum, use);
+        head = new CenterHead(options.Head, grid, backbone.OutputChannels, classes, momentum, use);
         RegisterComponents();
     }
 
@@ -274,10 +368,10 @@ internal sealed class CenterPointNet : nn.Module
         head.forward(backbone.forward(pfn.forward(pillars, batchSize)));
 
     /// <summary>Every channel group of the detector in forward order (IChannelPrunable): the pillar net's, the backbone's and neck's, the head's.</summary>
-    public IReadOnlyList<ChannelGroup> ChannelGroups(CenterPointConfig c) =>
+    public IReadOnlyList<ChannelGroup> ChannelGroups(CenterPointOptions options) =>
     [
         ChannelGroup.Chain(LayerNames.PillarNet, pfn.Channels, "pfn.linear", "pfn.norm", [LayerNames.BlockConv(0, 0)]),
-        .. backbone.ChannelGroups(c),
-        .. head.ChannelGroups(c),
+        .. backbone.ChannelGroups(options.Backbone),
+        .. head.ChannelGroups(options.Head),
     ];
 }

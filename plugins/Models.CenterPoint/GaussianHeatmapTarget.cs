@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using Platform.Abstractions.Data;
 
 namespace Platform.Plugins.Models.CenterPoint;
@@ -9,25 +11,37 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// <param name="Radii">Gaussian radius used for each kept object (cells).</param>
 public sealed record FrameTargets(float[] Heatmap, int[] Indices, float[][] Regression, int[] Radii);
 
+/// <summary>Options of the heatmap targets (<see cref="GaussianHeatmapTarget"/>; OpenPCDet's TARGET_ASSIGNER_CONFIG).</summary>
+public sealed class TargetOptions
+{
+    [Description("Minimum IoU the Gaussian radius rule keeps between a box and a box shifted by the radius (CenterNet).")]
+    [Range(0.01, 0.99)]
+    public double GaussianOverlap { get; set; } = 0.1;
+
+    [Description("Smallest heatmap Gaussian radius, in feature-map cells. kitti: 2.")]
+    [Range(0, 100)]
+    public int MinRadius { get; set; } = 1;
+}
+
 /// <summary>
 /// CenterPoint's training targets (Yin et al. 2021, sec. 4, following CenterNet, Zhou et al. 2019, sec. 3):
 /// each box puts a 2D Gaussian on its class's heatmap at its centre cell, with a radius from the CenterNet
 /// rule (the largest shift of a box that keeps IoU >= GaussianOverlap, at least MinRadius), and its
 /// regression targets at that cell. Cell coordinates: column = (x - xmin) / cell, row = (y - ymin) / cell.
 /// </summary>
-public sealed class GaussianHeatmapTarget(CenterPointConfig config, int classes)
+public sealed class GaussianHeatmapTarget(TargetOptions options, BevGrid grid, int classes)
 {
     public const int RegressionSize = 8;
 
     public FrameTargets Build(IReadOnlyList<Box3D> boxes)
     {
-        int w = config.FeatureX, h = config.FeatureY;
+        int w = grid.FeatureX, h = grid.FeatureY;
         var heatmap = new float[classes * h * w];
         var indices = new List<int>();
         var regression = new List<float[]>();
         var radii = new List<int>();
-        var cell = config.CellSize;
-        var r = config.PointCloudRange;
+        var cell = grid.CellSize;
+        var r = grid.PointCloudRange;
         foreach (var box in boxes)
         {
             if (box.ClassId < 0 || box.ClassId >= classes || !Finite(box) || box.Length <= 0 || box.Width <= 0 || box.Height <= 0) continue;
@@ -35,7 +49,7 @@ public sealed class GaussianHeatmapTarget(CenterPointConfig config, int classes)
             var cy = (box.Y - r[1]) / cell;
             int col = (int)Math.Floor(cx), row = (int)Math.Floor(cy);
             if (col < 0 || col >= w || row < 0 || row >= h) continue;
-            var radius = Math.Max(config.MinRadius, (int)GaussianRadius(box.Length / cell, box.Width / cell, config.GaussianOverlap));
+            var radius = Math.Max(options.MinRadius, (int)GaussianRadius(box.Length / cell, box.Width / cell, options.GaussianOverlap));
             DrawGaussian(heatmap.AsSpan(box.ClassId * h * w, h * w), w, h, col, row, radius);
             indices.Add(row * w + col);
             regression.Add([(float)(cx - col), (float)(cy - row), box.Z,

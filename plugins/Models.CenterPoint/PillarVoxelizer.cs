@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using static TorchSharp.torch;
 
 namespace Platform.Plugins.Models.CenterPoint;
@@ -8,6 +10,26 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// <param name="Coords">[P, 3] int64 (batch index, row iy, column ix) on the pillar grid.</param>
 public sealed record Pillars(Tensor Points, Tensor Counts, Tensor Coords);
 
+/// <summary>The pillar encoder's options: voxelization (<see cref="PillarVoxelizer"/>) and the pillar feature net (<c>PillarFeatureNet</c>).</summary>
+public sealed class PillarEncoderOptions
+{
+    [Description("Pillar edge in metres (x and y). kitti: 0.16.")]
+    [Range(0.01, 10.0)]
+    public double PillarSize { get; set; } = 0.32;
+
+    [Description("Points kept per pillar (extra points are dropped, in input order). kitti: 32.")]
+    [Range(1, 1024)]
+    public int MaxPointsPerPillar { get; set; } = 16;
+
+    [Description("Pillars kept per frame (the most populated ones). kitti: 16000.")]
+    [Range(1, 1000000)]
+    public int MaxPillars { get; set; } = 8000;
+
+    [Description("Channels of the pillar feature net (linear + norm + ReLU, max over points). kitti: 64.")]
+    [Range(1, 4096)]
+    public int Channels { get; set; } = 32;
+}
+
 /// <summary>
 /// PointPillars' voxelization (Lang et al., CVPR 2019, sec. 2.1) done with tensor ops: points are binned
 /// into x-y pillars, a stable sort keeps each pillar's points in input order, and when there are more
@@ -15,7 +37,7 @@ public sealed record Pillars(Tensor Points, Tensor Counts, Tensor Coords);
 /// The same cloud always gives the same pillars (no random sampling). It runs on the device it is given, so that on
 /// cuda the batch is binned where the model runs (on CPU, collate took 2.3x the forward pass on an H200; issue 13).
 /// </summary>
-public sealed class PillarVoxelizer(CenterPointConfig config)
+public sealed class PillarVoxelizer(PillarEncoderOptions options, BevGrid grid)
 {
     public Pillars Voxelize(IReadOnlyList<float[]> clouds, int pointFeatures, Device? device = null)
     {
@@ -30,8 +52,8 @@ public sealed class PillarVoxelizer(CenterPointConfig config)
         device ??= CPU;
         if (pointFeatures < 3) throw new ArgumentException($"CenterPoint needs at least x, y, z per point; the sample has {pointFeatures} features.");
         if (cloud.Length % pointFeatures != 0) throw new ArgumentException($"A point cloud of {cloud.Length} floats is not a whole number of {pointFeatures}-feature points.");
-        var r = config.PointCloudRange;
-        int nx = config.GridX, ny = config.GridY, maxPoints = config.MaxPointsPerPillar;
+        var r = grid.PointCloudRange;
+        int nx = grid.GridX, ny = grid.GridY, maxPoints = options.MaxPointsPerPillar;
         using var scope = NewDisposeScope();
         var raw = tensor(cloud, device: device).reshape(-1, pointFeatures);
         // x, y, z, reflectance (zero when the data has none).
@@ -43,8 +65,8 @@ public sealed class PillarVoxelizer(CenterPointConfig config)
             return new Pillars(zeros(0, maxPoints, 4, device: device).MoveToOuterDisposeScope(), zeros(0, dtype: ScalarType.Int64, device: device).MoveToOuterDisposeScope(),
                 zeros(0, 3, dtype: ScalarType.Int64, device: device).MoveToOuterDisposeScope());
 
-        var ix = ((points[.., 0] - r[0]) / config.PillarSize).floor().to_type(ScalarType.Int64).clamp(0, nx - 1);
-        var iy = ((points[.., 1] - r[1]) / config.PillarSize).floor().to_type(ScalarType.Int64).clamp(0, ny - 1);
+        var ix = ((points[.., 0] - r[0]) / grid.PillarSize).floor().to_type(ScalarType.Int64).clamp(0, nx - 1);
+        var iy = ((points[.., 1] - r[1]) / grid.PillarSize).floor().to_type(ScalarType.Int64).clamp(0, ny - 1);
         var key = iy * nx + ix;
         var (sortedKey, order) = key.sort(stable: true);
         var sorted = points.index_select(0, order);
@@ -59,10 +81,10 @@ public sealed class PillarVoxelizer(CenterPointConfig config)
 
         // Over the cap, keep the most populated pillars (ties: lower grid index); kept pillars stay in grid order.
         var keepPillar = ones(pillarCount, dtype: ScalarType.Bool, device: device);
-        if (pillarCount > config.MaxPillars)
+        if (pillarCount > options.MaxPillars)
         {
             var (_, byCount) = counts.sort(descending: true, stable: true);
-            keepPillar = zeros(pillarCount, dtype: ScalarType.Bool, device: device).index_fill_(0, byCount[..config.MaxPillars], true);
+            keepPillar = zeros(pillarCount, dtype: ScalarType.Bool, device: device).index_fill_(0, byCount[..options.MaxPillars], true);
         }
         var newIndex = keepPillar.to_type(ScalarType.Int64).cumsum(0) - 1;
         var keptPillars = (int)keepPillar.sum().item<long>();

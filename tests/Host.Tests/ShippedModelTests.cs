@@ -76,10 +76,10 @@ public class ShippedModelTests
 
         // The checkpoint was saved with the preset's threshold 0.1; the pipeline's 0.3 decides what is kept.
         Assert.That(LowestScore("\"Preset\": \"kitti-small\""), Is.LessThan(0.3));
-        Assert.That(LowestScore("\"Preset\": \"kitti-small\", \"ScoreThreshold\": 0.3"), Is.GreaterThanOrEqualTo(0.3));
+        Assert.That(LowestScore("\"Preset\": \"kitti-small\", \"PostProcessing\": { \"ScoreThreshold\": 0.3 }"), Is.GreaterThanOrEqualTo(0.3));
 
         // An option that changes the weights' shapes cannot be laid over the checkpoint: the error says which section did it.
-        var (badFile, _) = HostRunner.WritePipeline(Pipeline("\"Preset\": \"kitti-small\", \"PillarChannels\": 48"));
+        var (badFile, _) = HostRunner.WritePipeline(Pipeline("\"Preset\": \"kitti-small\", \"PillarEncoder\": { \"Channels\": 48 }"));
         var bad = HostRunner.Run("run", badFile, "--plugins", plugins);
         Assert.That(bad.ExitCode, Is.Not.Zero);
         Assert.That(bad.ToString(), Does.Contain("Pipeline:Model:Options"));

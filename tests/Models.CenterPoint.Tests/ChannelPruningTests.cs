@@ -9,11 +9,11 @@ namespace Platform.Plugins.Models.CenterPoint.Tests;
 /// <summary>CenterPoint's channel groups (IChannelPrunable): the neck's concatenation, the transposed deblocks, the head's shared conv.</summary>
 public class ChannelPruningTests
 {
-    private static CenterPointModel Model(int headConvLayers = 1, Dictionary<string, int>? widths = null)
+    private static CenterPointModel Model(int headConvLayers = 1, Action<CenterPointOptions>? change = null)
     {
         var options = Scenes.TinyOptions();
-        options.HeadConvLayers = headConvLayers;
-        options.ChannelWidths = widths ?? [];
+        options.Head.HeadConvLayers = headConvLayers;
+        change?.Invoke(options);
         return new CenterPointModel(options, Scenes.Info());
     }
 
@@ -96,12 +96,86 @@ public class ChannelPruningTests
         Assert.That(loaded.ChannelGroups.Select(g => g.Channels), Is.EqualTo(smaller.ChannelGroups.Select(g => g.Channels)));
     }
 
+    /// <summary>
+    /// A channel-pruned checkpoint written before the options were nested: its spec holds the flat keys and the widths by
+    /// layer name; it loads at those widths (strictly: every tensor's shape must match), a branch's hidden conv keeping the
+    /// configured shared width as the flat layout built it.
+    /// </summary>
     [Test]
-    public void Widths_for_no_layer_are_refused_with_the_name_and_the_groups()
+    public void A_pruned_checkpoint_saved_with_the_flat_options_loads_at_its_own_widths()
     {
-        var error = Assert.Throws<ArgumentException>(() => Model(widths: new Dictionary<string, int> { ["backbone.blocks.7.0"] = 4 }))!;
-        Assert.That(error.Message, Does.Contain("backbone.blocks.7.0").And.Contain("head.shared.0"));
-        Assert.That(() => Model(widths: new Dictionary<string, int> { ["pfn"] = 0 }), Throws.ArgumentException.With.Message.Contains("pfn"));
+        const string flat = """
+            {"Preset":"kitti-small","PointCloudRange":null,"PillarSize":null,"MaxPointsPerPillar":null,"MaxPillars":4000,"PillarChannels":16,
+             "LayerNums":[1,1,1],"LayerStrides":null,"Filters":[16,32,32],"UpsampleStrides":null,"UpsampleFilters":[16,16,16],"SharedConvChannels":16,
+             "HeadConvLayers":1,"GaussianOverlap":null,"MinRadius":null,"HeatmapWeight":null,"RegressionWeight":null,"MaxDetections":null,
+             "ScoreThreshold":null,"NmsType":null,"NmsThreshold":null,"BatchNormMomentum":null,
+             "ChannelWidths":{"head.heads.hm.0":5,"pfn":8,"backbone.blocks.1.3":20,"backbone.deblocks.2.0":4,"head.shared.0":12}}
+            """;
+        Seeding.Seed(15);
+        using var saved = new CenterPointModel(System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(flat)!, Scenes.Info());
+        var widths = saved.ChannelGroups.ToDictionary(g => g.Name, g => g.Channels);
+        Assert.That((widths["pfn"], widths["backbone.blocks.1.0"], widths["backbone.blocks.1.3"], widths["backbone.deblocks.2.0"]), Is.EqualTo((8L, 32L, 20L, 4L)));
+        Assert.That((widths["head.shared.0"], widths["head.heads.hm.0"], widths["head.heads.rot.0"]), Is.EqualTo((12L, 5L, 16L)));
+
+        // The file as the flat layout wrote it: the same weights under a header whose spec holds the flat options.
+        var folder = TestPaths.NewTempDirectory("centerpoint-flat");
+        var path = Path.Combine(folder, "flat.ckpt");
+        Checkpoint.Save(saved, Path.Combine(folder, "nested.ckpt"));
+        using (var reader = new BinaryReader(File.OpenRead(Path.Combine(folder, "nested.ckpt"))))
+        using (var writer = new BinaryWriter(File.Create(path)))
+        {
+            writer.Write(reader.ReadUInt32());
+            writer.Write(reader.ReadInt32());
+            var header = System.Text.Json.JsonSerializer.Deserialize<Checkpoint.Header>(reader.ReadString())!;
+            writer.Write(System.Text.Json.JsonSerializer.Serialize(header with { Spec = header.Spec with { OptionsJson = flat } }));
+            reader.BaseStream.CopyTo(writer.BaseStream);
+        }
+
+        var spec = Checkpoint.ReadHeader(path).Spec;
+        Assert.That(spec.OptionsJson, Does.Contain("ChannelWidths"));
+        using var loaded = new CenterPointModel(System.Text.Json.JsonSerializer.Deserialize<CenterPointOptions>(spec.OptionsJson)!, spec.Dataset);
+        Checkpoint.LoadInto(loaded, path);
+        using var batch = saved.Collate([Scenes.Frame("a", 3, Scenes.Car(6, 0, 0))], CPU);
+        var expected = Outputs(saved, batch);
+        var actual = Outputs(loaded, batch);
+        foreach (var (name, t) in expected) Assert.That(actual[name].equal(t).all().item<bool>(), Is.True, name);
+    }
+
+    [Test]
+    public void The_rebuild_writes_each_kept_width_into_the_part_that_owns_the_layer()
+    {
+        using var model = Model();
+        var kept = new Dictionary<string, long[]>
+        {
+            ["pfn"] = [0, 1, 2],
+            ["backbone.blocks.1.3"] = [0, 5],
+            ["backbone.deblocks.2.0"] = [1, 2, 3, 4],
+            ["head.shared.0"] = [0, 1, 2, 3, 4, 5],
+            ["head.heads.dim.0"] = [7],
+        };
+        using var smaller = (CenterPointModel)model.WithChannels(kept);
+        var o = smaller.Options;
+        Assert.That(o.PillarEncoder.Channels, Is.EqualTo(3));
+        Assert.That(o.Backbone.ConvChannels, Is.EqualTo(new[] { new[] { 16, 16 }, new[] { 32, 2 }, new[] { 32, 32 } }));
+        Assert.That(o.Neck.UpsampleFilters, Is.EqualTo(new[] { 16, 16, 4 }));
+        Assert.That(o.Head.SharedConvChannels, Is.EqualTo(6));
+        // The branches' hidden convs kept their width (the shared conv's configured 16), not the pruned shared width.
+        Assert.That(o.Head.BranchChannels["dim"], Is.EqualTo(new[] { 1 }));
+        Assert.That(o.Head.BranchChannels["hm"], Is.EqualTo(new[] { 16 }));
+        Assert.That(model.Options.Backbone.ConvChannels, Is.Empty, "the original's options are left as they were");
+    }
+
+    [Test]
+    public void Widths_that_do_not_fit_the_parts_are_refused_with_the_option_named()
+    {
+        Assert.That(() => Model(change: o => o.Backbone.ConvChannels = [[16, 16], [32]]),
+            Throws.ArgumentException.With.Message.Contains("Backbone:ConvChannels"));
+        Assert.That(() => Model(change: o => o.Head.BranchChannels = new() { ["heading"] = [8] }),
+            Throws.ArgumentException.With.Message.Contains("'heading'").And.Message.Contains("center_z"));
+        Assert.That(() => Model(change: o => o.Head.BranchChannels = new() { ["hm"] = [0] }),
+            Throws.ArgumentException.With.Message.Contains("Head:BranchChannels"));
+        Assert.That(() => Model().WithChannels(new Dictionary<string, long[]> { ["backbone.blocks.7.0"] = [0] }),
+            Throws.ArgumentException.With.Message.Contains("backbone.blocks.7.0"));
     }
 }
 

@@ -13,34 +13,85 @@ namespace Platform.Plugins.Models.CenterPoint.Tests;
 public class ModelTests
 {
     [Test]
-    public void Unset_options_take_the_preset_and_set_ones_override_it()
+    public void A_preset_is_a_whole_configuration_and_options_set_over_it_replace_its_values()
     {
-        var config = CenterPointConfig.Resolve(new CenterPointOptions { Preset = "kitti", PillarSize = 0.32, Filters = [32, 64, 128] }, null);
+        var options = CenterPointOptions.FromPreset("kitti");
+        options.PillarEncoder.PillarSize = 0.32;
+        options.Backbone.Filters = [32, 64, 128];
+        using var model = new CenterPointModel(options, Scenes.Info(Scenes.KittiRange));
 
-        Assert.That(config.PillarSize, Is.EqualTo(0.32));
-        Assert.That(config.Filters, Is.EqualTo(new[] { 32, 64, 128 }));
-        Assert.That(config.LayerNums, Is.EqualTo(new[] { 3, 5, 5 }), "from the kitti preset");
-        Assert.That(config.PointCloudRange, Is.EqualTo(CenterPointConfig.KittiRange));
-        Assert.That((config.GridX, config.GridY, config.FeatureX, config.FeatureY), Is.EqualTo((216, 248, 108, 124)));
-        // The dataset's range is used when the options leave it unset.
-        Assert.That(CenterPointConfig.Resolve(new CenterPointOptions(), [0, -20.48f, -3, 40.96f, 20.48f, 1]).GridX, Is.EqualTo(128));
+        Assert.That(model.Options.Backbone.LayerNums, Is.EqualTo(new[] { 3, 5, 5 }), "from the kitti preset");
+        Assert.That(model.PrunableLayers.Single(l => l.Name == "backbone.blocks.2.0").Weight.shape[0], Is.EqualTo(128));
+        Assert.That((model.Grid.GridX, model.Grid.GridY, model.Grid.FeatureX, model.Grid.FeatureY), Is.EqualTo((216, 248, 108, 124)));
+        // The property defaults are kitti-small; the preset names the same numbers as before issue 16.
+        var small = new CenterPointOptions();
+        Assert.That((small.PillarEncoder.PillarSize, small.PillarEncoder.MaxPointsPerPillar, small.PillarEncoder.MaxPillars, small.PillarEncoder.Channels), Is.EqualTo((0.32, 16, 8000, 32)));
+        Assert.That((small.Head.SharedConvChannels, small.Head.HeadConvLayers, small.Targets.MinRadius, small.PostProcessing.MaxDetections), Is.EqualTo((32, 0, 1, 100)));
+        var kitti = CenterPointOptions.FromPreset("KITTI");
+        Assert.That((kitti.PillarEncoder.PillarSize, kitti.PillarEncoder.MaxPointsPerPillar, kitti.PillarEncoder.MaxPillars, kitti.PillarEncoder.Channels), Is.EqualTo((0.16, 32, 16000, 64)));
+        Assert.That((kitti.Neck.UpsampleFilters, kitti.Head.SharedConvChannels, kitti.Head.HeadConvLayers, kitti.Targets.MinRadius, kitti.PostProcessing.MaxDetections),
+            Is.EqualTo((new[] { 128, 128, 128 }, 64, 1, 2, 500)));
+    }
+
+    [Test]
+    public void The_point_cloud_range_is_the_datasets()
+    {
+        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info([0, -20.48f, -3, 40.96f, 20.48f, 1]));
+        Assert.That(model.Grid.GridX, Is.EqualTo(128));
+        Assert.That(() => new CenterPointModel(new CenterPointOptions(), new Abstractions.Data.DatasetInfo("rangeless", ModelTask.Detection3D, Scenes.Classes, 4)),
+            Throws.ArgumentException.With.Message.Contains("DatasetInfo.PointCloudRange").And.Message.Contains("rangeless"));
     }
 
     [Test]
     public void Bad_options_name_the_option_at_fault()
     {
-        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { Preset = "nuscenes" }, null),
-            Throws.ArgumentException.With.Message.Contains("Preset='nuscenes'"));
-        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { Filters = [32, 64] }, null),
-            Throws.ArgumentException.With.Message.Contains("Filters"));
-        Assert.That(() => CenterPointConfig.Resolve(new CenterPointOptions { NmsType = "soft" }, null),
-            Throws.ArgumentException.With.Message.Contains("NmsType='soft'"));
+        CenterPointModel Build(Action<CenterPointOptions> change)
+        {
+            var options = new CenterPointOptions();
+            change(options);
+            return new CenterPointModel(options, Scenes.Info(Scenes.KittiRange));
+        }
+        Assert.That(() => CenterPointOptions.FromPreset("nuscenes"), Throws.ArgumentException.With.Message.Contains("Preset='nuscenes'"));
+        Assert.That(() => Build(o => o.Preset = "nuscenes"), Throws.ArgumentException.With.Message.Contains("Preset='nuscenes'"));
+        Assert.That(() => Build(o => o.Backbone.Filters = [32, 64]), Throws.ArgumentException.With.Message.Contains("Backbone:Filters"));
+        Assert.That(() => Build(o => o.PostProcessing.NmsType = "soft"), Throws.ArgumentException.With.Message.Contains("NmsType='soft'"));
+    }
+
+    [Test]
+    public void Options_saved_in_the_flat_layout_before_issue_16_read_into_the_parts()
+    {
+        // What a checkpoint's spec held: every setting at the top, null for the preset's value, widths by layer name.
+        const string flat = """
+            {"Preset":"kitti","PointCloudRange":null,"PillarSize":0.32,"MaxPointsPerPillar":null,"MaxPillars":null,"PillarChannels":null,
+             "LayerNums":null,"LayerStrides":null,"Filters":[32,64,128],"UpsampleStrides":null,"UpsampleFilters":null,"SharedConvChannels":null,
+             "HeadConvLayers":null,"GaussianOverlap":null,"MinRadius":null,"HeatmapWeight":null,"RegressionWeight":null,"MaxDetections":null,
+             "ScoreThreshold":0.3,"NmsType":"Circle","NmsThreshold":null,"BatchNormMomentum":null,
+             "ChannelWidths":{"pfn":40,"backbone.blocks.1.3":50,"head.shared.0":24,"backbone.deblocks.0.0":100}}
+            """;
+        var o = JsonSerializer.Deserialize<CenterPointOptions>(flat)!;
+        Assert.That((o.Preset, o.PillarEncoder.PillarSize, o.PillarEncoder.MaxPillars, o.PillarEncoder.Channels), Is.EqualTo(("kitti", 0.32, 16000, 40)));
+        Assert.That(o.Backbone.LayerNums, Is.EqualTo(new[] { 3, 5, 5 }));
+        Assert.That(o.Backbone.ConvChannels[1], Is.EqualTo(new[] { 64, 50, 64, 64, 64, 64 }), "a layer's width over its stage's Filters");
+        Assert.That(o.Neck.UpsampleFilters, Is.EqualTo(new[] { 100, 128, 128 }));
+        Assert.That((o.Head.SharedConvChannels, o.Head.BranchChannels["rot"].Single()), Is.EqualTo((24, 64)), "hidden convs keep the configured shared width");
+        Assert.That((o.PostProcessing.ScoreThreshold, o.PostProcessing.NmsType, o.PostProcessing.MaxDetections, o.BatchNormMomentum), Is.EqualTo((0.3, "circle", 500, 0.1)));
+        Assert.That(JsonSerializer.Serialize(o), Does.Not.Contain("ChannelWidths"), "saved again in the nested layout");
+        Assert.That(() => JsonSerializer.Deserialize<CenterPointOptions>("""{"Preset":"kitti-small","PointCloudRange":[0,-40,-3,70,40,1]}"""),
+            Throws.InstanceOf<JsonException>().With.Message.Contains("dataset's only"));
+    }
+
+    [Test]
+    public void The_committed_checkpoints_flat_options_rebuild_the_kitti_small_preset()
+    {
+        var header = Checkpoint.ReadHeader(Path.Combine(TestPaths.RepoRoot, "models", "centerpoint-kitti-small.ckpt"));
+        var saved = JsonSerializer.Deserialize<CenterPointOptions>(header.Spec.OptionsJson)!;
+        Assert.That(JsonSerializer.Serialize(saved), Is.EqualTo(JsonSerializer.Serialize(new CenterPointOptions())));
     }
 
     [Test]
     public void A_conv_layers_flops_equal_outputs_positions_times_its_weights()
     {
-        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info());
+        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info(Scenes.KittiRange));
         // kitti-small: 216 x 248 pillars; the first stage's strided 3x3 conv 32 -> 32 outputs 108 x 124 positions.
         var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.0.0");
         Assert.That(conv.Weight.shape, Is.EqualTo(new long[] { 32, 32, 3, 3 }));
@@ -57,7 +108,7 @@ public class ModelTests
     [Test]
     public void At_a_measured_input_the_pillar_net_is_costed_per_non_empty_pillar()
     {
-        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info());
+        using var model = new CenterPointModel(new CenterPointOptions(), Scenes.Info(Scenes.KittiRange));
         var costs = model.CostsAt(new Dictionary<string, double> { ["nonEmptyPillars"] = 2000 })!;
         var linear = model.PrunableLayers.Single(l => l.Name == "pfn.linear");
         var conv = model.PrunableLayers.Single(l => l.Name == "backbone.blocks.0.0");

@@ -10,21 +10,23 @@ internal static class Scenes
     public const float Ground = -1.7f;
     public static readonly string[] Classes = ["Car", "Pedestrian", "Cyclist"];
 
-    /// <summary>A 20.48 m x 20.48 m range at 0.32 m pillars (64 x 64 grid, 32 x 32 feature map of 0.64 m cells), narrow channels.</summary>
+    /// <summary>The tiny scenes' range: 20.48 m x 20.48 m, a 64 x 64 grid at 0.32 m pillars (32 x 32 feature map of 0.64 m cells).</summary>
+    public static readonly float[] TinyRange = [0f, -10.24f, -3f, 20.48f, 10.24f, 1f];
+
+    /// <summary>The kitti dataset's default range (its options' PointCloudRange).</summary>
+    public static readonly float[] KittiRange = [0f, -39.68f, -3f, 69.12f, 39.68f, 1f];
+
+    /// <summary>kitti-small with narrow channels and one conv per stage: quick to train on the tiny scenes.</summary>
     public static CenterPointOptions TinyOptions() => new()
     {
-        PointCloudRange = [0f, -10.24f, -3f, 20.48f, 10.24f, 1f],
-        PillarSize = 0.32,
-        MaxPointsPerPillar = 16,
-        MaxPillars = 4000,
-        PillarChannels = 16,
-        LayerNums = [1, 1, 1],
-        Filters = [16, 32, 32],
-        UpsampleFilters = [16, 16, 16],
-        SharedConvChannels = 16,
+        PillarEncoder = new() { PillarSize = 0.32, MaxPointsPerPillar = 16, MaxPillars = 4000, Channels = 16 },
+        Backbone = new() { LayerNums = [1, 1, 1], Filters = [16, 32, 32] },
+        Neck = new() { UpsampleFilters = [16, 16, 16] },
+        Head = new() { SharedConvChannels = 16 },
     };
 
-    public static DatasetInfo Info(float[]? range = null) => new("synthetic", ModelTask.Detection3D, Classes, 4, range);
+    /// <summary>A dataset of the three KITTI classes over <paramref name="range"/> (the tiny scenes' when not given).</summary>
+    public static DatasetInfo Info(float[]? range = null) => new("synthetic", ModelTask.Detection3D, Classes, 4, range ?? TinyRange);
 
     public static Box3D Car(float x, float y, float yaw) => new(x, y, Ground + 0.78f, 3.9f, 1.6f, 1.56f, yaw, 0);
     public static Box3D Pedestrian(float x, float y) => new(x, y, Ground + 0.88f, 0.8f, 0.6f, 1.76f, 0.3f, 1);

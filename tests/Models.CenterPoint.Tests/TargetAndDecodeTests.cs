@@ -6,12 +6,10 @@ namespace Platform.Plugins.Models.CenterPoint.Tests;
 
 public class TargetAndDecodeTests
 {
-    private static CenterPointConfig Tiny(Action<CenterPointOptions>? change = null)
-    {
-        var options = Scenes.TinyOptions();
-        change?.Invoke(options);
-        return CenterPointConfig.Resolve(options, null);
-    }
+    /// <summary>The tiny scenes' grid: 0.64 m feature cells from (0, -10.24), 32 x 32.</summary>
+    private static readonly BevGrid Grid = new(Scenes.TinyRange, 0.32, 2);
+
+    private static TargetOptions Targets(int minRadius = 1) => new() { MinRadius = minRadius };
 
     [Test]
     public void Gaussian_radius_follows_the_CenterNet_rule()
@@ -25,11 +23,10 @@ public class TargetAndDecodeTests
     public void Heatmap_peaks_at_the_box_centre_cell_with_the_rule_radius()
     {
         // Tiny grid: 0.64 m cells from (0, −10.24). A 6.4 x 2.56 m box is 10 x 4 cells: radius int(2.64) = 2.
-        var config = Tiny(o => o.MinRadius = 1);
         var box = new Box3D(5.0f, 0.3f, -1f, 6.4f, 2.56f, 1.5f, 0.4f, 2);
-        var targets = new GaussianHeatmapTarget(config, 3).Build([box]);
+        var targets = new GaussianHeatmapTarget(Targets(), Grid, 3).Build([box]);
 
-        int w = config.FeatureX, h = config.FeatureY;
+        int w = Grid.FeatureX, h = Grid.FeatureY;
         // Column floor(5.0 / 0.64) = 7, row floor((0.3 + 10.24) / 0.64) = 16.
         int col = 7, row = 16;
         Assert.That(targets.Radii, Is.EqualTo(new[] { 2 }));
@@ -52,15 +49,14 @@ public class TargetAndDecodeTests
     [Test]
     public void An_absurd_box_size_covers_the_map_at_once_and_a_non_finite_box_gets_no_target()
     {
-        var config = Tiny();
         var huge = new Box3D(5.0f, 0.3f, -1f, 1e30f, 1e30f, 1.5f, 0f, 0);
-        var task = Task.Run(() => new GaussianHeatmapTarget(config, 3).Build([huge]));
+        var task = Task.Run(() => new GaussianHeatmapTarget(Targets(), Grid, 3).Build([huge]));
         Assert.That(task.Wait(TimeSpan.FromSeconds(30)), "a radius of int.MaxValue once looped for ever");
         var targets = task.Result;
-        int w = config.FeatureX, h = config.FeatureY;
+        int w = Grid.FeatureX, h = Grid.FeatureY;
         Assert.That(targets.Heatmap.Take(h * w).All(v => v > 0.99f), "a Gaussian wider than the map is ~1 everywhere on its class");
 
-        var nan = new GaussianHeatmapTarget(config, 3).Build([new Box3D(5.0f, 0.3f, -1f, float.NaN, 2f, 1.5f, 0f, 0), new Box3D(5.0f, 0.3f, float.PositiveInfinity, 4f, 2f, 1.5f, 0f, 1)]);
+        var nan = new GaussianHeatmapTarget(Targets(), Grid, 3).Build([new Box3D(5.0f, 0.3f, -1f, float.NaN, 2f, 1.5f, 0f, 0), new Box3D(5.0f, 0.3f, float.PositiveInfinity, 4f, 2f, 1.5f, 0f, 1)]);
         Assert.That(nan.Indices, Is.Empty);
         Assert.That(nan.Heatmap.Max(), Is.EqualTo(0f));
     }
@@ -68,7 +64,7 @@ public class TargetAndDecodeTests
     [Test]
     public void Boxes_outside_the_range_or_of_unknown_class_get_no_target()
     {
-        var targets = new GaussianHeatmapTarget(Tiny(), 3).Build([Scenes.Car(-3f, 0f, 0f), Scenes.Car(5f, 0f, 0f) with { ClassId = 7 }]);
+        var targets = new GaussianHeatmapTarget(Targets(), Grid, 3).Build([Scenes.Car(-3f, 0f, 0f), Scenes.Car(5f, 0f, 0f) with { ClassId = 7 }]);
         Assert.That(targets.Indices, Is.Empty);
         Assert.That(targets.Heatmap.Max(), Is.EqualTo(0f));
     }
@@ -76,10 +72,9 @@ public class TargetAndDecodeTests
     [Test]
     public void Decoding_the_encoded_targets_recovers_the_boxes()
     {
-        var config = Tiny();
         Box3D[] boxes = [Scenes.Car(6.1f, -3.3f, 0.5f), Scenes.Car(14.2f, 4.7f, -2.8f), Scenes.Pedestrian(9.5f, 1.1f)];
-        var targets = new GaussianHeatmapTarget(config, 3).Build(boxes);
-        int w = config.FeatureX, h = config.FeatureY;
+        var targets = new GaussianHeatmapTarget(Targets(), Grid, 3).Build(boxes);
+        int w = Grid.FeatureX, h = Grid.FeatureY;
 
         // Outputs a perfect network would give: heatmap logits peaking at the centres, regressions at those cells.
         var heat = tensor(targets.Heatmap, [1, 3, h, w]);
@@ -92,7 +87,7 @@ public class TargetAndDecodeTests
             ["hm"] = logits, ["center"] = maps[.., 0..2], ["center_z"] = maps[.., 2..3], ["dim"] = maps[.., 3..6], ["rot"] = maps[.., 6..8],
         };
 
-        var decoded = new CenterPointDecoder(config).Decode(output)[0];
+        var decoded = new CenterPointDecoder(new PostProcessingOptions(), Grid).Decode(output)[0];
 
         Assert.That(decoded, Has.Count.EqualTo(3));
         foreach (var box in boxes)
@@ -108,12 +103,12 @@ public class TargetAndDecodeTests
     [Test]
     public void Nms_keeps_the_best_of_overlapping_boxes_per_class_only()
     {
-        var decoder = new CenterPointDecoder(Tiny());
+        var decoder = new CenterPointDecoder(new PostProcessingOptions(), Grid);
         var best = new Box3D(5, 0, 0, 4, 2, 1, 0, 0, 0.9f);
         var kept = decoder.Suppress([best with { X = 5.2f, Score = 0.5f }, best, best with { ClassId = 1, Score = 0.4f }, best with { X = 12, Score = 0.3f }]);
         Assert.That(kept.Select(k => (k.X, k.ClassId, k.Score)), Is.EqualTo(new[] { (5f, 0, 0.9f), (5f, 1, 0.4f), (12f, 0, 0.3f) }));
 
-        var circle = new CenterPointDecoder(Tiny(o => { o.NmsType = "circle"; o.NmsThreshold = 1.0; }));
+        var circle = new CenterPointDecoder(new PostProcessingOptions { NmsType = "circle", NmsThreshold = 1.0 }, Grid);
         Assert.That(circle.Suppress([best, best with { X = 5.9f, Score = 0.5f }, best with { X = 6.1f, Score = 0.4f }]), Has.Count.EqualTo(2));
     }
 

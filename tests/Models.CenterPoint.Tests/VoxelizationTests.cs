@@ -7,10 +7,10 @@ namespace Platform.Plugins.Models.CenterPoint.Tests;
 public class VoxelizationTests
 {
     // Range x [0, 5.12), y [-2.56, 2.56) at 0.32 m: a 16 x 16 grid; pillar (row, col) holds x in [0.32 col, ...), y in [-2.56 + 0.32 row, ...).
-    private static CenterPointConfig Config(int maxPoints = 8, int maxPillars = 100) => CenterPointConfig.Resolve(new CenterPointOptions
-    {
-        PointCloudRange = [0f, -2.56f, -3f, 5.12f, 2.56f, 1f], PillarSize = 0.32, MaxPointsPerPillar = maxPoints, MaxPillars = maxPillars,
-    }, null);
+    private static readonly BevGrid Grid = new([0f, -2.56f, -3f, 5.12f, 2.56f, 1f], 0.32, 2);
+
+    private static PillarVoxelizer Voxelizer(int maxPoints = 8, int maxPillars = 100) =>
+        new(new PillarEncoderOptions { PillarSize = 0.32, MaxPointsPerPillar = maxPoints, MaxPillars = maxPillars }, Grid);
 
     // Three points in pillar (row 8, col 0), one in (row 8, col 2), two in (row 0, col 15), one beyond x max, one below z min.
     private static readonly float[] Cloud =
@@ -28,7 +28,7 @@ public class VoxelizationTests
     [Test]
     public void Points_are_binned_into_pillars_with_the_expected_counts_and_grid_cells()
     {
-        var pillars = new PillarVoxelizer(Config()).VoxelizeOne(Cloud, 4, batchIndex: 1);
+        var pillars = Voxelizer().VoxelizeOne(Cloud, 4, batchIndex: 1);
 
         // Grid order (row * 16 + col): (0,15) = 15, (8,0) = 128, (8,2) = 130.
         Assert.That(pillars.Counts.data<long>().ToArray(), Is.EqualTo(new long[] { 2, 3, 1 }));
@@ -44,7 +44,7 @@ public class VoxelizationTests
     [Test]
     public void Caps_keep_each_pillars_first_points_and_the_most_populated_pillars()
     {
-        var pillars = new PillarVoxelizer(Config(maxPoints: 2, maxPillars: 2)).VoxelizeOne(Cloud, 4, batchIndex: 0);
+        var pillars = Voxelizer(maxPoints: 2, maxPillars: 2).VoxelizeOne(Cloud, 4, batchIndex: 0);
 
         // Pillar (8,2) with one point is dropped; (8,0) keeps its first two of three points.
         Assert.That(pillars.Coords.data<long>().ToArray(), Is.EqualTo(new long[] { 0, 0, 15, 0, 8, 0 }));
@@ -55,7 +55,7 @@ public class VoxelizationTests
     [Test]
     public void A_batch_concatenates_frames_with_their_batch_index()
     {
-        var pillars = new PillarVoxelizer(Config()).Voxelize([Cloud, Cloud[..4]], 4);
+        var pillars = Voxelizer().Voxelize([Cloud, Cloud[..4]], 4);
 
         Assert.That(pillars.Counts.data<long>().ToArray(), Is.EqualTo(new long[] { 2, 3, 1, 1 }));
         Assert.That(pillars.Coords[3].data<long>().ToArray(), Is.EqualTo(new long[] { 1, 8, 0 }));
@@ -64,7 +64,7 @@ public class VoxelizationTests
     [Test]
     public void An_empty_cloud_gives_no_pillars()
     {
-        var pillars = new PillarVoxelizer(Config()).VoxelizeOne([], 4, 0);
+        var pillars = Voxelizer().VoxelizeOne([], 4, 0);
         Assert.That(pillars.Points.shape, Is.EqualTo(new long[] { 0, 8, 4 }));
     }
 
@@ -73,7 +73,7 @@ public class VoxelizationTests
     public void On_cuda_the_voxelizer_gives_the_cpu_pillars_on_the_device()
     {
         if (!cuda.is_available()) Assert.Ignore("No CUDA device here; the CPU path is covered by the tests above.");
-        var voxelizer = new PillarVoxelizer(Config(maxPoints: 2, maxPillars: 2));
+        var voxelizer = Voxelizer(maxPoints: 2, maxPillars: 2);
         var onCpu = voxelizer.Voxelize([Cloud, Cloud[..4]], 4);
         var onCuda = voxelizer.Voxelize([Cloud, Cloud[..4]], 4, CUDA);
         Assert.That(onCuda.Points.device_type, Is.EqualTo(DeviceType.CUDA));
@@ -89,14 +89,12 @@ public class PillarScatterTests
     public void Each_pillar_feature_lands_on_its_own_cell_of_the_pseudo_image()
     {
         TorchSharp.torch.manual_seed(0);
-        var config = CenterPointConfig.Resolve(new CenterPointOptions
-        {
-            PointCloudRange = [0f, -2.56f, -3f, 5.12f, 2.56f, 1f], PillarSize = 0.32, MaxPointsPerPillar = 4, MaxPillars = 10, PillarChannels = 8,
-        }, null);
-        using var net = new PillarFeatureNet(config, new LayerUse());
+        var options = new PillarEncoderOptions { PillarSize = 0.32, MaxPointsPerPillar = 4, MaxPillars = 10, Channels = 8 };
+        var grid = new BevGrid([0f, -2.56f, -3f, 5.12f, 2.56f, 1f], 0.32, 2);
+        using var net = new PillarFeatureNet(options, grid, 0.1, new LayerUse());
         net.eval();
         // Frame 0: one pillar at (row 8, col 0); frame 1: one pillar at (row 0, col 15).
-        var pillars = new PillarVoxelizer(config).Voxelize([[0.1f, 0.05f, 0f, 1f], [4.9f, -2.5f, 0f, 2f]], 4);
+        var pillars = new PillarVoxelizer(options, grid).Voxelize([[0.1f, 0.05f, 0f, 1f], [4.9f, -2.5f, 0f, 2f]], 4);
         using var _ = TorchSharp.torch.no_grad();
         var image = net.forward(pillars, batchSize: 2);
 

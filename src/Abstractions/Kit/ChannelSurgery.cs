@@ -138,12 +138,19 @@ public static class ChannelSurgery
     /// options (from its spec) with each kept group's width set, a new model built from them, the kept channels transplanted.
     /// </summary>
     public static IModel Rebuild<TOptions>(IChannelPrunable source, IReadOnlyDictionary<string, long[]> kept,
-        Func<TOptions, Dictionary<string, int>> widthsOf, Func<TOptions, IModel> build)
+        Func<TOptions, Dictionary<string, int>> widthsOf, Func<TOptions, IModel> build) =>
+        Rebuild(source, kept, (TOptions options, string group, int width) => widthsOf(options)[group] = width, build);
+
+    /// <summary>
+    /// <see cref="Rebuild{TOptions}(IChannelPrunable, IReadOnlyDictionary{string, long[]}, Func{TOptions, Dictionary{string, int}}, Func{TOptions, IModel})"/>
+    /// for a model whose widths are options of its parts: <paramref name="setWidth"/> writes one group's width where it lives.
+    /// </summary>
+    public static IModel Rebuild<TOptions>(IChannelPrunable source, IReadOnlyDictionary<string, long[]> kept,
+        Action<TOptions, string, int> setWidth, Func<TOptions, IModel> build)
     {
         var options = System.Text.Json.JsonSerializer.Deserialize<TOptions>(source.Spec.OptionsJson)
                       ?? throw new InvalidOperationException($"Model '{source.Spec.Use}': its options do not read back from its spec.");
-        var widths = widthsOf(options);
-        foreach (var (group, channels) in kept) widths[group] = channels.Length;
+        foreach (var (group, channels) in kept) setWidth(options, group, channels.Length);
         var smaller = build(options);
         try
         {

@@ -37,6 +37,9 @@ public static class OptionsValidation
         string s => $"'{s}'",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         IEnumerable e => "[" + string.Join(", ", e.Cast<object?>().Select(Describe)) + "]",
+        // A nested part of the options (a model's backbone, say): its values inline.
+        _ when IsNestedOptions(value.GetType()) => "{ " + string.Join(", ", value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0).Select(p => $"{p.Name}: {Describe(p.GetValue(value))}")) + " }",
         _ => value.ToString() ?? "",
     };
 

@@ -4,6 +4,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Platform.Abstractions.Components;
 using Platform.Abstractions.Kit;
 
 namespace Platform.Host.Configuration;
@@ -26,6 +27,7 @@ public static class OptionsBinder
             throw new PlatformException($"{section.Path}: {owner} expects a section of options here, not the value '{section.Value}'.");
 
         CheckKeys(optionsType, section, owner);
+        options = StartFromPreset(options, section, owner, bound: onto is not null);
         try
         {
             section.Bind(options, o => o.ErrorOnUnknownConfiguration = false);
@@ -37,6 +39,18 @@ public static class OptionsBinder
         }
         ReplaceCollections(options, section);
         return Validate(options, section.Path, owner);
+    }
+
+    /// <summary>
+    /// Options with presets (<see cref="IPresetOptions"/>) start from the preset the section names; its other keys are then
+    /// laid over that. Options already bound (a checkpoint's) keep their values unless the section names another preset.
+    /// </summary>
+    private static object StartFromPreset(object options, IConfigurationSection section, string owner, bool bound)
+    {
+        if (options is not IPresetOptions presets || section[nameof(IPresetOptions.Preset)] is not { Length: > 0 } name) return options;
+        if (bound && string.Equals(name, presets.Preset, StringComparison.OrdinalIgnoreCase)) return options;
+        return presets.FromPreset(name)
+               ?? throw new PlatformException($"{section.Path}:{nameof(IPresetOptions.Preset)}: {owner} has no preset '{name}'; its presets are {string.Join(", ", presets.PresetNames())}.");
     }
 
     /// <summary>
@@ -95,6 +109,7 @@ public static class OptionsBinder
 
     private static object Validate(object options, string path, string owner)
     {
+        // Nested option objects (a model's parts) are checked too, each error under its full key.
         var errors = OptionsValidation.Errors(options);
         if (errors.Count > 0)
         {
