@@ -12,6 +12,31 @@ public class BenchDefinitionTests
         return BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(file).Build(), file);
     }
 
+    /// <summary>Every committed bench file: bench-runner can read it, and every pipeline its rows name is in the repository.</summary>
+    private static IEnumerable<string> CommittedBenchFiles() =>
+        Directory.GetFiles(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench"), "*.yaml").Order(StringComparer.Ordinal).Select(Path.GetFileName)!;
+
+    [TestCaseSource(nameof(CommittedBenchFiles))]
+    public void A_committed_bench_file_parses_and_names_pipeline_files_that_exist(string file)
+    {
+        var path = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench", file);
+        var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+
+        Assert.That(bench.Rows, Is.Not.Empty);
+        Assert.That(bench.Columns, Is.Not.Empty, "a bench without columns writes an empty table");
+        foreach (var row in bench.Rows)
+            Assert.That(File.Exists(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, row.Pipeline)), $"row '{row.Label}': pipeline {row.Pipeline} is missing (paths are relative to the repository root, where bench-runner runs)");
+    }
+
+    [Test]
+    public void The_benchmarks_are_bench_files_only()
+    {
+        // One way to measure (issue 16): no console program that links plugins and writes its own table.
+        var programs = Directory.GetFiles(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench"), "*.csproj", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(Platform.TestKit.TestPaths.RepoRoot, f).Replace('\\', '/'));
+        Assert.That(programs, Is.EqualTo(new[] { "bench/Runner/Runner.csproj" }));
+    }
+
     [Test]
     public void Explicit_rows_come_first_then_the_cartesian_product_of_the_grid_with_every_override_merged()
     {
