@@ -38,6 +38,27 @@ public class BenchDefinitionTests
     }
 
     [Test]
+    public void Every_committed_results_table_is_listed_in_the_readme_with_the_bench_file_that_writes_it()
+    {
+        var root = Platform.TestKit.TestPaths.RepoRoot;
+        // The README's benchmark table: | [bench/results/NAME.md](...) | what | ... `dotnet artifacts/bench-runner/bench-runner.dll bench/FILE.yaml` ... |
+        var rows = File.ReadLines(Path.Combine(root, "README.md"))
+            .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"^\| \[bench/results/(?<table>[^\]]+)\.md\].*`dotnet artifacts/bench-runner/bench-runner\.dll (?<bench>bench/[^ `]+\.yaml)"))
+            .Where(m => m.Success)
+            .ToDictionary(m => m.Groups["table"].Value, m => m.Groups["bench"].Value);
+        var tables = Directory.GetFiles(Path.Combine(root, "bench", "results"), "*.md").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal).ToArray();
+
+        Assert.That(rows.Keys.Order(StringComparer.Ordinal), Is.EqualTo(tables), "each results table has a README row whose command is bench-runner's");
+        foreach (var (table, benchFile) in rows)
+        {
+            var path = Path.Combine(root, benchFile);
+            Assert.That(File.Exists(path), $"{table}: {benchFile} is missing");
+            var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+            Assert.That(bench.Name, Is.EqualTo(table), $"{benchFile} writes bench/results/{bench.Name}.md, not {table}.md");
+        }
+    }
+
+    [Test]
     public void Explicit_rows_come_first_then_the_cartesian_product_of_the_grid_with_every_override_merged()
     {
         var bench = Read("""
