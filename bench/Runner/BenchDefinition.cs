@@ -18,7 +18,7 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers).
+/// <c>Correlations</c> (X, Y: column headers), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>.
 /// </summary>
 public sealed record BenchDefinition(
     string Name,
