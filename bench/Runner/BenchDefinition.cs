@@ -18,7 +18,7 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers).
+/// <c>Correlations</c> (X, Y: column headers), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>.
 /// </summary>
 public sealed record BenchDefinition(
     string Name,
@@ -34,6 +34,9 @@ public sealed record BenchDefinition(
 
     /// <summary>Rows may load different checkpoints (a table of seeds); otherwise mixing them is refused.</summary>
     public bool MixedCheckpoints { get; init; }
+
+    /// <summary>Rows may read different data (a table of data sets, e.g. synthetic and real scans); otherwise mixing them is refused.</summary>
+    public bool MixedData { get; init; }
 
     /// <summary>Column pairs (by header) whose Spearman rank correlation across the rows is reported, e.g. a distortion against the AP it costs.</summary>
     public IReadOnlyList<(string X, string Y)> Correlations { get; init; } = [];
@@ -113,6 +116,7 @@ public sealed record BenchDefinition(
         {
             SummarizeOver = summarizeOver,
             MixedCheckpoints = bool.TryParse(bench["MixedCheckpoints"], out var mixed) && mixed,
+            MixedData = bool.TryParse(bench["MixedData"], out var mixedData) && mixedData,
             Correlations = correlations,
         };
     }

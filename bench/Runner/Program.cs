@@ -89,7 +89,7 @@ public static class Program
             }
         }
 
-        var provenance = Provenance(outcomes, definition.MixedCheckpoints);
+        var provenance = Provenance(outcomes, definition.MixedCheckpoints, definition.MixedData);
         Directory.CreateDirectory(resultsDirectory);
         var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
         // Interval bounds of the columns that ask for them: the same value spec with /lo and /hi appended.
@@ -132,9 +132,10 @@ public static class Program
 
     /// <summary>
     /// What every row was made from: the checkpoint its load step read (SHA-256) and the dataset's description. A
-    /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows.
+    /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows, unless the bench
+    /// says its rows are meant to differ there. Data that differs by row is then not named in the table's header.
     /// </summary>
-    public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes, bool mixedCheckpoints = false)
+    public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes, bool mixedCheckpoints = false, bool mixedData = false)
     {
         var made = outcomes.Where(o => o.Report is not null).Select(o => (o.Row.Label, Report: o.Report!)).ToList();
         var checkpoints = made.Select(m => (m.Label, Checkpoint: m.Report.Steps.FirstOrDefault(s => s.Use == "load" && s.Provenance?.ContainsKey("checkpointSha256") == true)?.Provenance))
@@ -144,10 +145,10 @@ public static class Program
             throw new PlatformException("the rows were made from different checkpoints, so their figures cannot share a table: " +
                 string.Join("; ", distinct.Select(g => $"{g.First().Checkpoint!["checkpoint"]} (SHA-256 {g.Key[..12]}...) in rows {string.Join(", ", g.Select(c => c.Label))}")));
         var datasets = made.GroupBy(m => string.Join(";", m.Report.Dataset.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value))).ToList();
-        if (datasets.Count > 1)
+        if (datasets.Count > 1 && !mixedData)
             throw new PlatformException("the rows were made on different data, so their figures cannot share a table: " +
                 string.Join("; ", datasets.Select(g => $"{g.Key} in rows {string.Join(", ", g.Select(m => m.Label))}")));
-        var provenance = made.Count == 0 ? new Dictionary<string, string>() : made[0].Report.Dataset.ToDictionary(kv => "data " + kv.Key, kv => kv.Value);
+        var provenance = made.Count == 0 || datasets.Count > 1 ? new Dictionary<string, string>() : made[0].Report.Dataset.ToDictionary(kv => "data " + kv.Key, kv => kv.Value);
         if (checkpoints.Count > 0 && distinct.Count == 1)
         {
             provenance["checkpoint"] = checkpoints[0].Checkpoint!["checkpoint"];

@@ -146,8 +146,8 @@ internal sealed class KittiSplit : ISampleSource
         }
     }
 
-    private bool HasLabels { get; }
-    private string VelodynePath(string id) => Path.Combine(_frameRoot, "velodyne", id + ".bin");
+    internal bool HasLabels { get; }
+    internal string VelodynePath(string id) => Path.Combine(_frameRoot, "velodyne", id + ".bin");
     private string CalibPath(string id) => Path.Combine(_frameRoot, "calib", id + ".txt");
     private string LabelPath(string id) => Path.Combine(_frameRoot, "label_2", id + ".txt");
 

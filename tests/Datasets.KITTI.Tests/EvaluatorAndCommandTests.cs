@@ -123,7 +123,7 @@ public class EvaluatorAndCommandTests
     }
 
     [Test]
-    public void The_module_registers_the_dataset_evaluator_and_two_commands_by_name()
+    public void The_module_registers_the_dataset_evaluator_throughput_step_and_two_commands_by_name()
     {
         var builder = new ContainerBuilder();
         builder.RegisterModule<KittiModule>();
@@ -131,7 +131,7 @@ public class EvaluatorAndCommandTests
         var names = container.Resolve<IEnumerable<ComponentDescriptor>>().Select(d => (d.Kind, d.Name)).ToArray();
         Assert.That(names, Is.EquivalentTo(new[]
         {
-            (ComponentKind.Dataset, "kitti"), (ComponentKind.Evaluator, "kitti-ap"),
+            (ComponentKind.Dataset, "kitti"), (ComponentKind.Evaluator, "kitti-ap"), (ComponentKind.Step, "kitti-throughput"),
             (ComponentKind.Command, "eval-kitti"), (ComponentKind.Command, "data kitti-synth"),
         }));
     }

@@ -12,6 +12,52 @@ public class BenchDefinitionTests
         return BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(file).Build(), file);
     }
 
+    /// <summary>Every committed bench file: bench-runner can read it, and every pipeline its rows name is in the repository.</summary>
+    private static IEnumerable<string> CommittedBenchFiles() =>
+        Directory.GetFiles(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench"), "*.yaml").Order(StringComparer.Ordinal).Select(Path.GetFileName)!;
+
+    [TestCaseSource(nameof(CommittedBenchFiles))]
+    public void A_committed_bench_file_parses_and_names_pipeline_files_that_exist(string file)
+    {
+        var path = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench", file);
+        var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+
+        Assert.That(bench.Rows, Is.Not.Empty);
+        Assert.That(bench.Columns, Is.Not.Empty, "a bench without columns writes an empty table");
+        foreach (var row in bench.Rows)
+            Assert.That(File.Exists(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, row.Pipeline)), $"row '{row.Label}': pipeline {row.Pipeline} is missing (paths are relative to the repository root, where bench-runner runs)");
+    }
+
+    [Test]
+    public void The_benchmarks_are_bench_files_only()
+    {
+        // One way to measure (issue 16): no console program that links plugins and writes its own table.
+        var programs = Directory.GetFiles(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench"), "*.csproj", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(Platform.TestKit.TestPaths.RepoRoot, f).Replace('\\', '/'));
+        Assert.That(programs, Is.EqualTo(new[] { "bench/Runner/Runner.csproj" }));
+    }
+
+    [Test]
+    public void Every_committed_results_table_is_listed_in_the_readme_with_the_bench_file_that_writes_it()
+    {
+        var root = Platform.TestKit.TestPaths.RepoRoot;
+        // The README's benchmark table: | [bench/results/NAME.md](...) | what | ... `dotnet artifacts/bench-runner/bench-runner.dll bench/FILE.yaml` ... |
+        var rows = File.ReadLines(Path.Combine(root, "README.md"))
+            .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"^\| \[bench/results/(?<table>[^\]]+)\.md\].*`dotnet artifacts/bench-runner/bench-runner\.dll (?<bench>bench/[^ `]+\.yaml)"))
+            .Where(m => m.Success)
+            .ToDictionary(m => m.Groups["table"].Value, m => m.Groups["bench"].Value);
+        var tables = Directory.GetFiles(Path.Combine(root, "bench", "results"), "*.md").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal).ToArray();
+
+        Assert.That(rows.Keys.Order(StringComparer.Ordinal), Is.EqualTo(tables), "each results table has a README row whose command is bench-runner's");
+        foreach (var (table, benchFile) in rows)
+        {
+            var path = Path.Combine(root, benchFile);
+            Assert.That(File.Exists(path), $"{table}: {benchFile} is missing");
+            var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+            Assert.That(bench.Name, Is.EqualTo(table), $"{benchFile} writes bench/results/{bench.Name}.md, not {table}.md");
+        }
+    }
+
     [Test]
     public void Explicit_rows_come_first_then_the_cartesian_product_of_the_grid_with_every_override_merged()
     {

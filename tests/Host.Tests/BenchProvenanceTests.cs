@@ -47,6 +47,13 @@ public class BenchProvenanceTests
     }
 
     [Test]
+    public void A_table_of_data_sets_may_mix_data_when_the_bench_says_so_and_then_names_none()
+    {
+        var provenance = Program.Provenance([Row("synthetic", null, "500"), Row("real", null, "3")], mixedData: true);
+        Assert.That(provenance.Keys.Where(k => k.StartsWith("data ", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
     public void Rows_that_differ_only_in_the_summarized_axis_get_their_mean_and_sample_standard_deviation()
     {
         var definition = new BenchDefinition("b", "t", [], [new BenchColumn("AP", "metric:ap", 1, "0.00"), new BenchColumn("s", "run.seconds", 1, "0")], [], [], [])

@@ -59,8 +59,10 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
             outcome.Metrics["skipped"] = 1;
             return outcome;
         }
-        var history = new Trainer(services).Fit(model, Splits.NonEmpty(context, options.Split, "train"), options, context.StepDirectory("checkpoints"));
+        var split = Splits.NonEmpty(context, options.Split, "train");
+        var history = new Trainer(services).Fit(model, split, options, context.StepDirectory("checkpoints"));
         outcome.Metrics["trainSeconds"] = history.Seconds;
+        outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
         outcome.Metrics["lastEpochLoss"] = history.EpochLoss[^1];
         var epochs = Enumerable.Range(1, history.EpochLoss.Count).Select(e => (double)e).ToArray();

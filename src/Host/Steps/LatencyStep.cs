@@ -33,12 +33,16 @@ public sealed class LatencyStepOptions
 
     [Description("A checkpoint to time against (the dense model): loaded, and run alternately with the pipeline's model on each sample, so both see the same machine load; 'speedup' is then its median forward time over the model's. Empty: speed-up against the run's first latency measurement.")]
     public string Reference { get; set; } = "";
+
+    [Description("Also time one n x n float32 matmul at the first thread count and report its GFLOP/s ('matmulGflopsPerSecond'), the practical ceiling to read 'achievedGflopsPerSecond' against; 0: not timed.")]
+    [Range(0, 16384)]
+    public int MatmulSize { get; set; }
 }
 
 /// <summary>
 /// Measures what FLOPs do not show: wall-clock forward latency with the dense kernels the model
 /// runs on (masked weights are zeros, still multiplied), next to the FLOPs of each top-level part.
-/// Collation (voxelisation and the like) is timed separately from the network.
+/// Collation (voxelisation and the like) and decoding (boxes from the outputs) are timed separately from the network.
 /// </summary>
 public sealed class LatencyStep(LatencyStepOptions options, RunServices services) : IPipelineStep
 {
@@ -64,10 +68,13 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
             foreach (var threads in threadCounts)
             {
                 set_num_threads(threads);
-                var (forward, collate, referenceForward) = Time(model, referenceModel, samples, input);
+                var (forward, collate, decode, referenceForward, cpuShare) = Time(model, referenceModel, samples, input);
                 var suffix = $"/threads={threads}";
                 outcome.Metrics["forwardMsMedian" + suffix] = forward * 1e3;
                 outcome.Metrics["collateMsMedian" + suffix] = collate * 1e3;
+                outcome.Metrics["decodeMsMedian" + suffix] = decode * 1e3;
+                // Below the thread count when other work shares the cores: the wall times above are then inflated.
+                outcome.Metrics["cpuShare" + suffix] = cpuShare;
                 if (referenceModel is not null)
                 {
                     // Interleaved with the model on every sample: both timed under the same load of the machine.
@@ -85,6 +92,10 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 outcome.Metrics["forwardMsMedian"] = forward * 1e3;
                 outcome.Metrics["collateMsMedian"] = collate * 1e3;
                 outcome.Metrics["totalMsMedian"] = (forward + collate) * 1e3;
+                outcome.Metrics["decodeMsMedian"] = decode * 1e3;
+                outcome.Metrics["endToEndMsMedian"] = (collate + forward + decode) * 1e3;
+                outcome.Metrics["cpuShare"] = cpuShare;
+                if (options.MatmulSize > 0) outcome.Metrics["matmulGflopsPerSecond"] = MatmulGflopsPerSecond(options.MatmulSize);
                 if (outcome.Metrics.TryGetValue("speedup" + suffix, out var speedup)) outcome.Metrics["speedup"] = speedup;
             }
         }
@@ -103,7 +114,8 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
             parts.Select(p => (IReadOnlyList<string>)[p.Name, (p.DenseFlops / 1e6).ToString("F2"), (p.Flops / 1e6).ToString("F2"), (p.DenseFlops / stats.DenseFlops).ToString("P1")]).ToList()));
         outcome.Notes.Add("Latency runs dense kernels: unstructured (masked) sparsity lowers the FLOPs count but not this time; removed channels (channel pruning) do. " +
                           (options.Reference.Length > 0 ? $"Speed-up: {options.Reference}'s median forward time over this model's, the two run alternately on every sample. "
-                              : "Speed-up: against the run's first latency measurement at the same thread count. ") + "GFLOP/s counts 2 FLOPs per dense multiply-accumulate.");
+                              : "Speed-up: against the run's first latency measurement at the same thread count. ") + "GFLOP/s counts 2 FLOPs per dense multiply-accumulate. " +
+                          "End-to-end: collation + forward + decoding (boxes or classes from the outputs). CPU share: CPU seconds per wall second while timing.");
         return outcome;
     }
 
@@ -124,17 +136,28 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
     }
 
     /// <summary>
-    /// Median forward and collate seconds per sample (batch size 1) over the timed passes, and the reference model's median
-    /// forward, timed right before the model's on each sample (NaN without one).
+    /// Median forward, collate and decode seconds per sample (batch size 1) over the timed passes, the reference model's
+    /// median forward, timed right before the model's on each sample (NaN without one), and the CPU seconds the process
+    /// got per wall second over the timed passes.
     /// </summary>
-    private (double Forward, double Collate, double ReferenceForward) Time(IModel model, IModel? reference, Sample[] samples, Dictionary<string, double> input)
+    private (double Forward, double Collate, double Decode, double ReferenceForward, double CpuShare) Time(IModel model, IModel? reference, Sample[] samples, Dictionary<string, double> input)
     {
         var forward = new List<double>();
         var collate = new List<double>();
+        var decode = new List<double>();
         var referenceForward = new List<double>();
         var describeInput = input.Count == 0;
+        using var process = Process.GetCurrentProcess();
+        var cpuAtStart = TimeSpan.Zero;
+        var wall = new Stopwatch();
         for (var pass = 0; pass < options.Warmup + options.Repeats; pass++)
         {
+            if (pass == options.Warmup)
+            {
+                process.Refresh();
+                cpuAtStart = process.TotalProcessorTime;
+                wall.Start();
+            }
             foreach (var sample in samples)
             {
                 using var scope = NewDisposeScope();
@@ -151,16 +174,40 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 using var batch = model.Collate([sample], services.Device);
                 var collateSeconds = watch.Elapsed.TotalSeconds;
                 watch.Restart();
-                model.Forward(batch);
+                var output = model.Forward(batch);
                 var forwardSeconds = watch.Elapsed.TotalSeconds;
+                watch.Restart();
+                model.Predict(output, batch);
+                var decodeSeconds = watch.Elapsed.TotalSeconds;
                 if (pass < options.Warmup) continue;
                 if (describeInput && pass == options.Warmup && model is IDescribesInput describes)
                     foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value / samples.Length;
                 collate.Add(collateSeconds);
                 forward.Add(forwardSeconds);
+                decode.Add(decodeSeconds);
             }
         }
-        return (Median(forward), Median(collate), referenceForward.Count > 0 ? Median(referenceForward) : double.NaN);
+        process.Refresh();
+        var cpuShare = (process.TotalProcessorTime - cpuAtStart).TotalSeconds / wall.Elapsed.TotalSeconds;
+        return (Median(forward), Median(collate), Median(decode), referenceForward.Count > 0 ? Median(referenceForward) : double.NaN, cpuShare);
+    }
+
+    /// <summary>GFLOP/s (2 n^3 per product) of an n x n float32 matmul: the median of five after one warm-up.</summary>
+    private double MatmulGflopsPerSecond(int n)
+    {
+        using var a = randn(n, n, device: services.Device);
+        using var b = randn(n, n, device: services.Device);
+        var seconds = new List<double>();
+        for (var i = 0; i < 6; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            using var product = a.matmul(b);
+            // On an accelerator the product is queued: reading one value waits for it.
+            using var corner = product[0, 0];
+            corner.item<float>();
+            if (i > 0) seconds.Add(watch.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * (double)n / Median(seconds) / 1e9;
     }
 
     private static double Median(List<double> values)
