@@ -233,6 +233,25 @@ public class BadInputTests
         Assert.That(result.Output, Does.Contain("keep-every-nth"));
     }
 
+    [TestCase("--version")]
+    [TestCase("--help")]
+    public void Help_and_version_load_no_plugin(string flag)
+    {
+        // A trusted folder whose plugin cannot load: any attempt to load it is reported, as 'platform plugins' shows.
+        var root = TestPaths.NewTempDirectory("plugins-unloaded");
+        var folder = Path.Combine(root, "Broken.Plugin");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "Broken.Plugin.dll"), "MZ this is not an assembly"u8.ToArray());
+        Assert.That(HostRunner.Run("plugins", "trust", root).ExitCode, Is.Zero);
+        Assert.That(HostRunner.Run("plugins", "--plugins", root).Errors, Does.Contain("'Broken.Plugin'"), "the listing does load it");
+
+        var result = HostRunner.Run("--plugins", root, flag);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Errors, Does.Not.Contain("Broken.Plugin"), "nothing was loaded, so nothing failed to load");
+        Assert.That(result.Output, Is.Not.Empty);
+    }
+
     [Test]
     public void An_unknown_evaluator_fails_before_the_first_step_runs()
     {

@@ -35,7 +35,7 @@ public static class Commands
             AllowMultipleArgumentsPerToken = false,
             Recursive = true,
         };
-        var root = new RootCommand("platform: compress 3D point-cloud models with plugin-provided models, datasets and methods.");
+        var root = new RootCommand("platform: compress 3D point-cloud models with plugin-provided models, datasets and methods. This help loads no plugin; the commands plugins add are listed by 'platform plugins', each with its own --help.");
         root.Options.Add(pluginsOption);
         root.Subcommands.Add(RunCommand(host, output, errors));
         root.Subcommands.Add(CheckCommand(host, output, errors));

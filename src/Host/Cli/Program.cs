@@ -11,10 +11,12 @@ public static class Program
     public static int Run(string[] args, TextWriter output, TextWriter errors)
     {
         var pluginRoots = PreScanPluginRoots(args);
+        // A plugin's code runs as soon as its module is constructed: asking for help or the version loads none (issue 15).
+        var loadsPlugins = !IsHelpOrVersionOnly(args);
         PlatformHost host;
         try
         {
-            host = PlatformHost.Build(pluginRoots);
+            host = loadsPlugins ? PlatformHost.Build(pluginRoots) : PlatformHost.Build([], includeDefaultRoot: false);
         }
         catch (PlatformException e)
         {
@@ -39,6 +41,18 @@ public static class Program
                 return 1;
             }
         }
+    }
+
+    /// <summary>Nothing but --help, -h, -?, --version (or nothing at all), possibly with --plugins folders.</summary>
+    private static bool IsHelpOrVersionOnly(string[] args)
+    {
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--plugins") i++;
+            else if (!args[i].StartsWith("--plugins=", StringComparison.Ordinal)) rest.Add(args[i]);
+        }
+        return rest.All(a => a is "--help" or "-h" or "-?" or "--version");
     }
 
     /// <summary>Plugins contribute commands, so the --plugins folders must be known before the parser is built.</summary>
