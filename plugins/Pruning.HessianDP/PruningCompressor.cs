@@ -165,32 +165,31 @@ public sealed class UniformMagnitudeCompressor(PruningOptions options) : Pruning
     }
 }
 
-/// <summary>One magnitude threshold over all layers.</summary>
-public sealed class GlobalMagnitudeCompressor(PruningOptions options) : PruningCompressor<PruningOptions>(options)
+/// <summary>One threshold over every layer's weight scores: the weights of lowest score anywhere go first.</summary>
+public abstract class GlobalThresholdCompressor : PruningCompressor<PruningOptions>
 {
-    protected override string Method => "global-magnitude";
+    private readonly Func<PruningCandidate, Tensor> score;
+
+    private protected GlobalThresholdCompressor(PruningOptions options, Func<PruningCandidate, Tensor> score) : base(options) => this.score = score;
 
     private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
     {
         var watch = Stopwatch.StartNew();
-        var scores = budget.Candidates.Select(MagnitudeBaselines.MagnitudeScores).ToArray();
+        var scores = budget.Candidates.Select(score).ToArray();
         var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
         outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
     }
 }
 
-/// <summary>LAMP scores, one global threshold.</summary>
-public sealed class LampCompressor(PruningOptions options) : PruningCompressor<PruningOptions>(options)
+/// <summary>One magnitude threshold over all layers.</summary>
+public sealed class GlobalMagnitudeCompressor(PruningOptions options) : GlobalThresholdCompressor(options, MagnitudeBaselines.MagnitudeScores)
+{
+    protected override string Method => "global-magnitude";
+}
+
+/// <summary>LAMP scores (Lee et al., ICLR 2021), one global threshold.</summary>
+public sealed class LampCompressor(PruningOptions options) : GlobalThresholdCompressor(options, MagnitudeBaselines.LampScores)
 {
     protected override string Method => "lamp";
-
-    private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
-    {
-        var watch = Stopwatch.StartNew();
-        var scores = budget.Candidates.Select(MagnitudeBaselines.LampScores).ToArray();
-        var pruned = MagnitudeBaselines.Global(budget.Candidates, scores, budget.CandidateBudget);
-        outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
-        return new Decision(pruned, scores, pruned.Select(_ => double.NaN).ToArray());
-    }
 }
