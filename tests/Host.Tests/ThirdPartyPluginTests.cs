@@ -71,6 +71,15 @@ public class ThirdPartyPluginTests
     }
 
     [Test]
+    public void Describe_lists_the_options_of_each_part_of_a_model_under_the_parts_name()
+    {
+        var result = HostRunner.Run("describe", "centerpoint", "--plugins", SamplePluginBuild.BuiltPlugins);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("PillarEncoder:PillarSize").And.Contain("Pillar edge in metres").And.Contain("0.01 to 10"));
+        Assert.That(result.Output, Does.Contain("PostProcessing:ScoreThreshold"));
+    }
+
+    [Test]
     public void The_host_project_references_no_plugin()
     {
         var project = File.ReadAllText(Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "src", "Host", "Host.csproj"));

@@ -15,19 +15,33 @@ public static class OptionsDocumentation
 {
     public sealed record OptionRow(string Name, string Type, string Default, string Allowed, string Description);
 
-    public static IEnumerable<OptionRow> Rows(Type optionsType)
+    /// <summary>One row per option; a nested part of the options (a model's backbone, say) gets a row, then one per option of its own, as Part:Option.</summary>
+    public static IEnumerable<OptionRow> Rows(Type optionsType) => Rows(optionsType, Activator.CreateInstance(optionsType), "");
+
+    private static IEnumerable<OptionRow> Rows(Type optionsType, object? defaults, string prefix)
     {
-        var defaults = Activator.CreateInstance(optionsType);
         foreach (var p in OptionsBinder.SettableProperties(optionsType).Values)
         {
+            var value = defaults is null ? null : p.GetValue(defaults);
             var range = p.GetCustomAttribute<RangeAttribute>();
             var allowed = range is not null ? $"{range.Minimum} to {range.Maximum}"
                 : (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType).IsEnum ? string.Join(" | ", Enum.GetNames(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType))
                 : p.GetCustomAttribute<RequiredAttribute>() is not null ? "required" : "";
-            yield return new OptionRow(p.Name, OptionsBinder.FriendlyName(p.PropertyType), OptionsBinder.Describe(p.GetValue(defaults)), allowed,
-                p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "");
+            var description = p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "";
+            if (IsPart(p.PropertyType))
+            {
+                yield return new OptionRow(prefix + p.Name, "section", "", "", description);
+                foreach (var row in Rows(p.PropertyType, value, prefix + p.Name + ":")) yield return row;
+                continue;
+            }
+            yield return new OptionRow(prefix + p.Name, OptionsBinder.FriendlyName(p.PropertyType), OptionsBinder.Describe(value), allowed, description);
         }
     }
+
+    /// <summary>An options class inside an options class (not a value, list or dictionary).</summary>
+    private static bool IsPart(Type type) =>
+        !OptionsBinder.IsScalar(type) && type.IsClass && OptionsBinder.ElementType(type) is null
+        && !(type.IsGenericType && type.GetGenericArguments().Length == 2);
 
     /// <summary>An example use of the component with its default options: a pipeline entry, or a command line.</summary>
     public static string Example(ComponentDescriptor d)
