@@ -125,6 +125,16 @@ public class BadInputTests
         Assert.That(result.Errors, Does.Contain("Pipeline:Threads: 100000 is more than this machine's " + Environment.ProcessorCount + " cores"));
     }
 
+    [TestCase("5000000000", "outside the seed range")]
+    [TestCase("five", "is not a valid integer")]
+    public void A_seed_that_is_not_a_32_bit_integer_says_which_it_is(string seed, string expected)
+    {
+        var (file, _) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        var result = HostRunner.Run("check", file, "--plugins", SamplePluginBuild.PluginRoot, "--Pipeline:Seed=" + seed);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Seed").And.Contain(expected));
+    }
+
     [Test]
     public void A_typo_in_the_pipeline_section_itself_is_named()
     {
@@ -231,6 +241,37 @@ public class BadInputTests
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         Assert.That(result.Errors, Does.Contain("'Broken.Plugin'").And.Contain("could not load"));
         Assert.That(result.Output, Does.Contain("keep-every-nth"));
+    }
+
+    [Test]
+    public void An_output_folder_outside_the_output_root_is_refused_before_anything_is_written()
+    {
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline("""{ "Use": "inspect-data" }"""));
+        var root = TestPaths.NewTempDirectory("output-root");
+
+        var result = HostRunner.RunExactly("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--output-root", root);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Output").And.Contain("outside the output root").And.Contain("--output-root"));
+        Assert.That(Directory.Exists(output), Is.False, "nothing is created outside the root");
+        // The same pipeline under a root that holds its output folder runs.
+        Assert.That(HostRunner.RunExactly("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--output-root", Path.GetDirectoryName(output)!).ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void A_save_path_outside_the_output_root_is_refused_before_the_first_step_runs()
+    {
+        var outside = Path.Combine(TestPaths.NewTempDirectory("elsewhere"), "model.ckpt");
+        var target = outside.Replace('\\', '/');
+        var (file, output) = HostRunner.WritePipeline(HostRunner.BlobsPipeline(
+            $$"""{ "Use": "train", "Options": { "Epochs": 1 } }, { "Use": "save", "Options": { "Path": "{{target}}" } }"""));
+
+        var result = HostRunner.RunExactly("run", file, "--plugins", SamplePluginBuild.PluginRoot, "--output-root", Path.GetDirectoryName(output)!);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain("Pipeline:Steps:1:Options:Path").And.Contain("outside the output root"));
+        Assert.That(File.Exists(outside), Is.False);
+        Assert.That(Directory.Exists(Path.Combine(output, "00-train-checkpoints")), Is.False, "refused before training");
     }
 
     [TestCase("--version")]

@@ -24,7 +24,7 @@ public class ChannelPrunedCheckpointTests
     {
         var host = Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll");
         Assert.That(File.Exists(host), "the platform program is built into artifacts/host (dotnet build Platform.sln)");
-        var run = ChildProcess.Run("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins]);
+        var run = ChildProcess.Run("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         return JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.Clone();
     }

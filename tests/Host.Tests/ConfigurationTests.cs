@@ -89,7 +89,8 @@ public class ShippedPipelineTests
         Assert.That(files, Is.Not.Empty);
         foreach (var file in files)
         {
-            var result = HostRunner.Run("check", file, "--plugins", SamplePluginBuild.BuiltPlugins);
+            // As a user runs them: the output root is the current folder, which their relative outputs lie below.
+            var result = HostRunner.RunExactly("check", file, "--plugins", SamplePluginBuild.BuiltPlugins);
             Assert.That(result.ExitCode, Is.Zero, $"{Path.GetFileName(file)}: {result}");
             Assert.That(result.Output, Does.StartWith("ok: "));
         }

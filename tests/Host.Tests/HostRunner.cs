@@ -13,6 +13,15 @@ internal static class HostRunner
 
     public static Result Run(params string[] args)
     {
+        // Test pipelines write into the test's scratch folder, which the platform's own default (the current folder) would refuse.
+        if (args.Length > 0 && args[0] is "run" or "check" && !args.Contains("--output-root"))
+            args = [.. args, "--output-root", TestPaths.ScratchRoot];
+        return RunExactly(args);
+    }
+
+    /// <summary>The arguments as given, nothing added.</summary>
+    public static Result RunExactly(params string[] args)
+    {
         var output = new StringWriter();
         var errors = new StringWriter();
         var code = Program.Run(args, output, errors);

@@ -14,6 +14,9 @@ public static class TestPaths
 
     private static readonly Lazy<string> SessionRoot = new(CreateSessionRoot);
 
+    /// <summary>This test process's scratch folder: every NewTempDirectory lies below it (tests run the platform with it as --output-root).</summary>
+    public static string ScratchRoot => SessionRoot.Value;
+
     /// <summary>
     /// A new folder under this test process's own scratch folder. The scratch folder is deleted when the process
     /// exits, and a later test process deletes those of processes that died first: one pipeline test writes

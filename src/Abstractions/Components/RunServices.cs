@@ -27,6 +27,15 @@ public sealed class RunServices
 
     public ILogger CreateLogger(string category) => LoggerFactory.CreateLogger(category);
 
+    /// <summary>
+    /// The folder a run may write into (its output folder lies below it; a step's own file paths must too), or null where
+    /// nothing is contained (tests). A pipeline file is passed around: it must not be able to write anywhere else.
+    /// </summary>
+    public string? OutputRoot { get; init; }
+
+    /// <summary>The full path of <paramref name="path"/>; refused, naming <paramref name="key"/>, when it lies outside <see cref="OutputRoot"/>.</summary>
+    public string ContainedPath(string path, string key) => OutputContainment.Check(path, OutputRoot, key);
+
     /// <summary>Services for code that runs outside a pipeline (tests, benchmarks): CPU, silent.</summary>
     public static RunServices ForTesting(int seed = 0, string? outputDirectory = null) =>
         new(seed, torch.CPU, outputDirectory ?? Path.Combine(Path.GetTempPath(), "platform-test-" + Guid.NewGuid().ToString("N")),

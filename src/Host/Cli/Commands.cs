@@ -48,26 +48,32 @@ public static class Commands
 
     private static Command RunCommand(PlatformHost host, TextWriter output, TextWriter errors) =>
         PipelineCommand("run", "Run a pipeline. Override any value with --Key:Path=value (e.g. --Pipeline:Seed=3) or an environment variable PLATFORM_Key__Path.",
-            errors, (path, configuration) =>
+            errors, (path, configuration, root) =>
             {
-                var report = new PipelineRunner(host).Run(configuration, path);
+                var report = new PipelineRunner(host) { OutputRoot = root }.Run(configuration, path);
                 output.WriteLine($"Run '{report.Pipeline}' finished in {report.Seconds:F1} s: {Path.Combine(report.OutputDirectory, "report.md")}");
             });
 
     private static Command CheckCommand(PlatformHost host, TextWriter output, TextWriter errors) =>
         PipelineCommand("check", "Check a pipeline as 'run' does before its first step (components, options, values, overrides) without running it.",
-            errors, (path, configuration) => output.WriteLine("ok: " + new PipelineRunner(host).Check(configuration, path)));
+            errors, (path, configuration, root) => output.WriteLine("ok: " + new PipelineRunner(host) { OutputRoot = root }.Check(configuration, path)));
 
     /// <summary>A command on one pipeline file whose unmatched --Key:Path=value tokens are configuration overrides.</summary>
-    private static Command PipelineCommand(string name, string description, TextWriter errors, Action<string, IConfiguration> body)
+    private static Command PipelineCommand(string name, string description, TextWriter errors, Action<string, IConfiguration, string> body)
     {
         var file = new Argument<string>("pipeline") { Description = "Pipeline file (.json, .yaml or .yml)." };
-        var command = new Command(name, description) { file };
+        // The pipeline file says where to write, but only below this folder: a file passed around cannot reach anything else.
+        var root = new Option<string>("--output-root")
+        {
+            Description = "The folder the run may write below (Pipeline:Output and save paths); default: the current folder.",
+            DefaultValueFactory = _ => Directory.GetCurrentDirectory(),
+        };
+        var command = new Command(name, description) { file, root };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(parse => Guard(errors, () =>
         {
             var path = parse.GetValue(file)!;
-            body(path, PipelineConfiguration.Load(path, parse.UnmatchedTokens));
+            body(path, PipelineConfiguration.Load(path, parse.UnmatchedTokens), Path.GetFullPath(parse.GetValue(root)!));
             return 0;
         }));
         return command;

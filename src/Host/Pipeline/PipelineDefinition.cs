@@ -32,7 +32,10 @@ public sealed record PipelineDefinition(
         if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))
             throw new PlatformException($"Pipeline:Name: '{name}' is not a plain name (letters, digits, '_', '-', '.', not starting with '.' or '-', at most 128 characters): it names the folder runs/<Name>.");
         var seedText = root["Seed"] ?? "0";
-        if (!int.TryParse(seedText, out var seed)) throw new PlatformException($"Pipeline:Seed: '{seedText}' is not a valid integer.");
+        if (!int.TryParse(seedText, out var seed))
+            throw new PlatformException(System.Numerics.BigInteger.TryParse(seedText, out _)
+                ? $"Pipeline:Seed: {seedText} is outside the seed range {int.MinValue} to {int.MaxValue} (a 32-bit integer)."
+                : $"Pipeline:Seed: '{seedText}' is not a valid integer.");
         var device = root["Device"] ?? "cpu";
         if (device is not ("cpu" or "cuda" or "auto") && !device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new PlatformException($"Pipeline:Device: '{device}' is not a device; use cpu, cuda, cuda:N or auto (cuda where available, else cpu).");

@@ -20,6 +20,9 @@ namespace Platform.Host.Pipeline;
 /// </summary>
 public sealed class PipelineRunner(PlatformHost host)
 {
+    /// <summary>The folder runs may write below: the current folder unless the command line names another (--output-root).</summary>
+    public string OutputRoot { get; init; } = Directory.GetCurrentDirectory();
+
     private static readonly ComponentKind[] StepKinds = [ComponentKind.Step, ComponentKind.Compressor, ComponentKind.PointTransform];
 
     private sealed record PlannedStep(ComponentReference Reference, BoundComponent Component)
@@ -51,6 +54,7 @@ public sealed class PipelineRunner(PlatformHost host)
     {
         var resolved = Resolve(configuration, pipelineFile);
         var d = resolved.Definition;
+        Contained(d.Output);
         return $"{pipelineFile}: pipeline '{d.Name}', dataset {d.Dataset.Use}{(d.Model is null ? "" : $", model {d.Model.Use}")}, " +
                $"{resolved.Plan.Count} steps ({string.Join(", ", resolved.Plan.Select(p => p.Reference.Use))}), device {d.Device}, output {d.Output}";
     }
@@ -61,8 +65,15 @@ public sealed class PipelineRunner(PlatformHost host)
         var (definition, datasetComponent, modelComponent, plan) = Resolve(configuration, pipelineFile);
 
         var device = ResolveDevice(definition.Device);
-        var output = Path.GetFullPath(definition.Output);
-        Directory.CreateDirectory(output);
+        var output = Contained(definition.Output);
+        try
+        {
+            Directory.CreateDirectory(output);
+        }
+        catch (IOException e)
+        {
+            throw new PlatformException($"Pipeline:Output: cannot create the output folder {output}: {e.Message}", e);
+        }
         using var runLock = LockOutput(output);
         var interrupted = KeepInterruptedReport(output);
         AtomicFile.WriteAllText(Path.Combine(output, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
@@ -70,7 +81,7 @@ public sealed class PipelineRunner(PlatformHost host)
         using var logs = new RunLoggerProvider(Path.Combine(output, "run.log"));
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
         var logger = loggerFactory.CreateLogger("run");
-        var services = new RunServices(definition.Seed, device, output, loggerFactory, progress ?? new ConsoleProgressReporter());
+        var services = new RunServices(definition.Seed, device, output, loggerFactory, progress ?? new ConsoleProgressReporter()) { OutputRoot = OutputRoot };
         var writer = new ReportWriter(output);
         var report = new RunReport
         {
@@ -241,6 +252,18 @@ public sealed class PipelineRunner(PlatformHost host)
         var outcome = new StepOutcome();
         outcome.Notes.Add($"From here on every split is seen through: {transform.Describe()}.");
         return outcome;
+    }
+
+    private string Contained(string output)
+    {
+        try
+        {
+            return OutputContainment.Check(output, OutputRoot, "Pipeline:Output");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new PlatformException(e.Message, e);
+        }
     }
 
     private static torch.Device ResolveDevice(string name)

@@ -200,12 +200,28 @@ public sealed class SaveStepOptions
 
 public sealed class SaveStep(SaveStepOptions options, RunServices services) : IPipelineStep
 {
+    /// <summary>A path outside the output root is refused before the first step runs, not after training.</summary>
+    public void Prepare(PipelineContext context) => Target(context);
+
+    private string Target(PipelineContext context)
+    {
+        var key = $"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path";
+        try
+        {
+            return services.ContainedPath(string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path, key);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new PlatformException(e.Message, e);
+        }
+    }
+
     public StepOutcome Run(PipelineContext context)
     {
         var model = options.Role == ModelRole.Teacher
             ? context.Teacher ?? throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:Role: the pipeline has no teacher to save.")
             : context.RequireModel("save");
-        var path = string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path;
+        var path = Target(context);
         // A pipeline file passed around must not be able to overwrite someone's unrelated file (issue 15 §2).
         if (File.Exists(path) && !Checkpoint.IsCheckpoint(path))
             throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path: {path} exists and is not a checkpoint of this platform; refusing to replace it.");
