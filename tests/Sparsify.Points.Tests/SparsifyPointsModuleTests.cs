@@ -22,7 +22,7 @@ public class SparsifyPointsModuleTests
         var cloud = Clouds.Spread(200);
         foreach (var d in descriptors)
         {
-            var transform = container.ResolveKeyed<IPointTransform>(d.Name, new TypedParameter(d.OptionsType, Activator.CreateInstance(d.OptionsType)!));
+            var transform = container.ResolveKeyed<IPointTransform>(d.Key, new TypedParameter(d.OptionsType, Activator.CreateInstance(d.OptionsType)!));
             Assert.That(transform.Describe(), Does.StartWith(d.Name + ":"));
             var result = transform.Apply(cloud, 0);
             Assert.That(result.PointCount, Is.InRange(1, cloud.PointCount), d.Name);

@@ -26,6 +26,9 @@ public sealed record ComponentDescriptor(
     /// <summary>The contract interface instances of this kind implement.</summary>
     public Type ServiceType => ServiceTypeOf(Kind);
 
+    /// <summary>What the container knows this component's registration by: its name and its implementation.</summary>
+    public (string Name, Type Implementation) Key => (Name, ImplementationType);
+
     public static Type ServiceTypeOf(ComponentKind kind) => kind switch
     {
         ComponentKind.Dataset => typeof(Data.IDataset),

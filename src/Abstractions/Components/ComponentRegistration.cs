@@ -51,7 +51,10 @@ public static class ComponentRegistration
     {
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("A component needs a name.", nameof(name));
         // The pipeline owns what it creates (models hold native tensors), so the container must not dispose them.
-        builder.RegisterType<TImplementation>().Keyed<TService>(name).ExternallyOwned();
-        builder.RegisterInstance(new ComponentDescriptor(kind, name, typeof(TImplementation), typeof(TOptions), description));
+        // Keyed by the descriptor, not the name alone: two plugins (or a plugin and a built-in) may share a name, and the
+        // host's registry decides which one a pipeline gets; a name key would hand out whichever registered last.
+        var descriptor = new ComponentDescriptor(kind, name, typeof(TImplementation), typeof(TOptions), description);
+        builder.RegisterType<TImplementation>().Keyed<TService>(descriptor.Key).ExternallyOwned();
+        builder.RegisterInstance(descriptor);
     }
 }

@@ -27,6 +27,8 @@ public static class Program
         {
             foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
                 errors.WriteLine($"warning: plugin '{refused.Name}' ({refused.Folder}) not loaded: {refused.Error}");
+            foreach (var shadowing in host.Registry.Shadowing)
+                errors.WriteLine($"warning: plugin '{host.Registry.OwnerOf(shadowing)}' registers {ComponentRegistry.KindLabel(shadowing.Kind)} '{shadowing.Name}', the name of a built-in component; it is ignored.");
             var root = Commands.Build(host, output, errors);
             var configuration = new InvocationConfiguration { Output = output, Error = errors, EnableDefaultExceptionHandler = false };
             try

@@ -34,7 +34,7 @@ public sealed class ComponentFactory(ComponentRegistry registry, ILifetimeScope 
         if (dataset is not null) parameters.Add(new TypedParameter(typeof(DatasetInfo), dataset));
         try
         {
-            return (T)container.ResolveKeyed(descriptor.Name, descriptor.ServiceType, parameters);
+            return (T)container.ResolveKeyed(descriptor.Key, descriptor.ServiceType, parameters);
         }
         catch (DependencyResolutionException e)
         {

@@ -12,11 +12,26 @@ public sealed record BoundComponent(ComponentDescriptor Descriptor, object Optio
 /// binding of their options from configuration. It creates nothing (that is <see cref="ComponentFactory"/>), so a
 /// pipeline can be checked through it before a run exists.
 /// </summary>
-public sealed class ComponentRegistry(IEnumerable<ComponentDescriptor> components, IReadOnlyList<PluginInfo> plugins)
+public sealed class ComponentRegistry
 {
     public const string BuiltIn = "built-in";
 
-    public IReadOnlyList<ComponentDescriptor> All { get; } = components.ToList();
+    private readonly IReadOnlyList<PluginInfo> plugins;
+
+    public ComponentRegistry(IEnumerable<ComponentDescriptor> components, IReadOnlyList<PluginInfo> plugins)
+    {
+        this.plugins = plugins;
+        var all = components.ToList();
+        // A plugin must not replace or disable train, save or load: a component under a built-in name is set aside.
+        var builtIn = all.Where(d => OwnerOf(d) == BuiltIn).Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        Shadowing = all.Where(d => OwnerOf(d) != BuiltIn && builtIn.Contains(d.Name)).ToList();
+        All = all.Except(Shadowing).ToList();
+    }
+
+    public IReadOnlyList<ComponentDescriptor> All { get; }
+
+    /// <summary>Plugin components registered under a built-in component's name: ignored, and reported when the host starts.</summary>
+    public IReadOnlyList<ComponentDescriptor> Shadowing { get; }
 
     public string OwnerOf(ComponentDescriptor descriptor) =>
         plugins.FirstOrDefault(p => p.Components.Contains(descriptor))?.Name ?? BuiltIn;
