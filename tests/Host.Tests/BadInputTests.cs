@@ -210,12 +210,13 @@ public class BadInputTests
         var root = TestPaths.NewTempDirectory("plugins-v2");
         var folder = Path.Combine(root, "Acme.Future");
         Directory.CreateDirectory(folder);
-        // The sample plugin, renamed and rewritten to say it was built against Platform.Abstractions 2.0.
+        // The sample plugin, renamed and rewritten to say it was built against the next major version of Platform.Abstractions.
+        var next = new Version(Platform.Host.Composition.PluginCatalog.HostAbstractionsVersion.Major + 1, 0, 0, 0);
         using (var assembly = AssemblyDefinition.ReadAssembly(Path.Combine(SamplePluginBuild.PluginFolder, "Acme.PointStride.dll")))
         {
             assembly.Name.Name = "Acme.Future";
             assembly.MainModule.Name = "Acme.Future.dll";
-            assembly.MainModule.AssemblyReferences.Single(r => r.Name == "Platform.Abstractions").Version = new Version(2, 0, 0, 0);
+            assembly.MainModule.AssemblyReferences.Single(r => r.Name == "Platform.Abstractions").Version = next;
             assembly.Write(Path.Combine(folder, "Acme.Future.dll"));
         }
 
@@ -223,7 +224,7 @@ public class BadInputTests
         var result = HostRunner.Run("plugins", "--plugins", root, "--plugins", SamplePluginBuild.PluginRoot);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        Assert.That(result.Errors, Does.Contain("'Acme.Future'").And.Contain("2.0.0").And.Contain("major"));
+        Assert.That(result.Errors, Does.Contain("'Acme.Future'").And.Contain(next.ToString(3)).And.Contain("major"));
         Assert.That(result.Output, Does.Contain("keep-every-nth"), "the compatible plugin still loads");
     }
 
