@@ -29,6 +29,12 @@ public static class TestPaths
         return path;
     }
 
+    /// <summary>Deletes this process's scratch folder if it was made (the assemblies' last fixture calls it).</summary>
+    public static void DeleteScratch()
+    {
+        if (SessionRoot.IsValueCreated) TryDelete(SessionRoot.Value);
+    }
+
     private static string CreateSessionRoot()
     {
         var parent = Path.Combine(Path.GetTempPath(), "platform-tests");
