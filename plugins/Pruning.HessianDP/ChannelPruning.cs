@@ -43,6 +43,9 @@ public sealed class ChannelPruningOptions : PruningBudgetOptions
     [Range(1.0, 1000.0)]
     public double SpeedUp { get; set; } = 2;
 
+    [Description("channel-dp with Budget=Latency: FlopsCurve (the FLOPs allocation, its FLOPs target searched until the measured speed-up meets SpeedUp) or Table (a per-group latency table for the DP, its budget bisected on measured speed-ups).")]
+    public LatencyAllocation LatencyAllocation { get; set; } = LatencyAllocation.FlopsCurve;
+
     [Description("Budget=Latency: calibration samples the forward pass is timed on, one at a time.")]
     [Range(1, 1000)]
     public int LatencySamples { get; set; } = 2;
@@ -50,6 +53,15 @@ public sealed class ChannelPruningOptions : PruningBudgetOptions
     [Description("Budget=Latency: timed passes per measurement (the median counts), dense and candidate alternately.")]
     [Range(1, 1000)]
     public int LatencyRepeats { get; set; } = 3;
+}
+
+public enum LatencyAllocation
+{
+    /// <summary>The FLOPs allocation's plan for a FLOPs target found by timing: the groups chosen for their distortion per FLOP.</summary>
+    FlopsCurve,
+
+    /// <summary>A per-group latency table (NetAdapt-style) as the DP's costs.</summary>
+    Table,
 }
 
 public enum ChannelBudget
@@ -367,7 +379,9 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         outcome.Metrics["curveSeconds"] = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
-        var (counts, predicted) = planning.Latency is null ? Allocate(planning, levels, distortion) : AllocateLatency(planning, levels, distortion, context, outcome);
+        var (counts, predicted) = planning.Latency is null ? Allocate(planning, levels, distortion)
+            : Options.LatencyAllocation == LatencyAllocation.Table ? AllocateLatency(planning, levels, distortion, context, outcome)
+            : AllocateForSpeedUp(planning, levels, distortion, context, outcome);
         outcome.Metrics["allocationSeconds"] = watch.Elapsed.TotalSeconds;
         outcome.Metrics["distortionPredicted"] = predicted;
         return counts;
@@ -379,8 +393,9 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
     /// over a grid of budgets; of the plans whose exactly counted FLOPs meet the target, the one of least summed distortion is
     /// kept and the costs are linearised again there (a few rounds: the product's error shrinks as the plan settles).
     /// </summary>
-    private (long[] Counts, double Distortion) Allocate(ChannelPlanning planning, long[][] levels, double[][] distortion)
+    private (long[] Counts, double Distortion) Allocate(ChannelPlanning planning, long[][] levels, double[][] distortion, double? targetFlops = null)
     {
+        var target = targetFlops ?? planning.TargetFlops;
         var groups = planning.Groups;
         var at = groups.Select(g => g.Channels).ToArray();
         long[]? best = null;
@@ -397,7 +412,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
             {
                 var choice = SparsityAllocation.DynamicProgramming(curves, floor + step / 100.0 * (top - floor), Options.BudgetSteps);
                 var counts = choice.Select((c, i) => levels[i][c]).ToArray();
-                if (planning.FlopsAt(counts) > planning.TargetFlops) continue;
+                if (planning.FlopsAt(counts) > target) continue;
                 var d = Summed(counts);
                 if (d < bestDistortion || (d == bestDistortion && best is not null && planning.FlopsAt(counts) > planning.FlopsAt(best)))
                     (best, bestDistortion) = (counts, d);
@@ -408,8 +423,60 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         }
         if (best is null) throw planning.Unreachable(groups.Select((_, i) => levels[i][0]).ToArray(), Method);
         var predicted = Summed(best);
-        FillBudget(planning, levels, distortion, best);
+        FillBudget(planning, levels, distortion, best, target);
         return (best, predicted);
+    }
+
+    /// <summary>
+    /// The FLOPs allocation, its FLOPs target searched by timing whole plans: a step assumes the speed-up grows as a power of
+    /// the FLOPs reduction, the exponent taken from the last two timed plans (1 at first), and stays within the bracket of
+    /// plans timed fast enough and too slow. The plan of the largest target timed fast enough is kept. On CenterPoint the
+    /// per-group latency table (<see cref="LatencyAllocation.Table"/>) chose plans that met the time and lost the detector.
+    /// </summary>
+    private (long[] Counts, double Distortion) AllocateForSpeedUp(ChannelPlanning planning, long[][] levels, double[][] distortion, PipelineContext context, StepOutcome outcome)
+    {
+        var dense = planning.FlopsAt(planning.Groups.Select(g => g.Channels).ToArray());
+        var least = planning.FlopsAt(planning.Groups.Select((_, i) => levels[i][0]).ToArray()) / dense;
+        double lo = least, hi = 1;   // FLOPs fractions: lo is fast enough (assumed until timed), hi too slow
+        var fraction = Math.Clamp(1 / planning.TargetSpeedUp, least, 1);
+        (long[] Counts, double Distortion, double Fraction)? best = null;
+        (double Fraction, double SpeedUp)? previous = null;
+        var allocations = 0;
+        for (var step = 0; step < 6; step++)
+        {
+            var (counts, predicted) = Allocate(planning, levels, distortion, fraction * dense);
+            allocations++;
+            var speedUp = planning.MeasuredSpeedUp(counts);
+            context.Logger.LogInformation("{Method}: FLOPs target {Fraction:P1} of dense: measured speed-up {SpeedUp:F2}x (target {Target:F2}x)",
+                Method, fraction, speedUp, planning.TargetSpeedUp);
+            if (speedUp >= planning.TargetSpeedUp)
+            {
+                if (best is null || fraction > best.Value.Fraction) best = (counts, predicted, fraction);
+                lo = Math.Max(lo, fraction);
+                if (speedUp <= planning.TargetSpeedUp * 1.03) break;   // close enough: more pruning would only cost accuracy
+            }
+            else
+            {
+                hi = Math.Min(hi, fraction);
+            }
+            // speed-up ~ fraction^-a: a from the last two timings.
+            var exponent = previous is { } p && Math.Abs(Math.Log(p.Fraction / fraction)) > 1e-6
+                ? Math.Clamp(Math.Log(speedUp / p.SpeedUp) / Math.Log(p.Fraction / fraction), 0.2, 3) : 1;
+            previous = (fraction, speedUp);
+            var next = fraction * Math.Pow(speedUp / planning.TargetSpeedUp, 1 / exponent);
+            fraction = next > lo && next < hi ? next : (lo + hi) / 2;
+            if (hi - lo < 0.005) break;
+        }
+        outcome.Metrics["latencyAllocations"] = allocations;
+        if (best is null)
+        {
+            var smallest = planning.Groups.Select((_, i) => levels[i][0]).ToArray();
+            if (!planning.Fits(smallest)) throw planning.Unreachable(smallest, Method);
+            var distortionSmallest = smallest.Select((k, i) => distortion[i][0]).Sum();
+            best = (smallest, distortionSmallest, least);
+        }
+        outcome.Metrics["latencyFlopsFraction"] = best.Value.Fraction;
+        return (best.Value.Counts, best.Value.Distortion);
     }
 
     /// <summary>
@@ -468,7 +535,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
     /// step of channels (RoundTo) at a time goes back to a group, where it lowers the distortion (linear between measured levels) most per exactly
     /// counted FLOP, while the target holds.
     /// </summary>
-    private static void FillBudget(ChannelPlanning planning, long[][] levels, double[][] distortion, long[] plan)
+    private static void FillBudget(ChannelPlanning planning, long[][] levels, double[][] distortion, long[] plan, double target)
     {
         double At(int i, long k)
         {
@@ -490,7 +557,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
                 plan[i] = next;
                 var cost = planning.FlopsAt(plan) - now;
                 plan[i] = old;
-                if (now + cost > planning.TargetFlops) continue;
+                if (now + cost > target) continue;
                 var gain = (At(i, old) - At(i, next)) / Math.Max(cost, 1e-12);
                 if (gain > bestGain || (gain == bestGain && cost < bestCost)) (bestGroup, bestGain, bestCost) = (i, gain, cost);
             }

@@ -167,7 +167,21 @@ public class ChannelPruningTests
         Assert.That(outcome.Metrics["measuredSpeedUp"], Is.GreaterThan(1.8));
         Assert.That(timer.Calls, Is.GreaterThan(1), "candidates are timed, not counted");
         Assert.That(outcome.Metrics["measuredSpeedUp"], Is.GreaterThanOrEqualTo(2.0), "a bisection on measured time keeps only plans that meet it");
-        if (method == "channel-dp") Assert.That(outcome.Metrics["latencyBisectionSteps"], Is.GreaterThan(1));
+        if (method == "channel-dp") Assert.That(outcome.Metrics["latencyAllocations"], Is.InRange(1, 6));
+    }
+
+    [Test]
+    public void Channel_dp_with_a_latency_table_also_meets_the_budget_by_timing_whole_plans()
+    {
+        Seeding.Seed(9);
+        var model = PointNet();
+        var timer = new FlopsTimer(0.2 * ModelStats.Measure(model).DenseFlops);
+        var options = new ChannelPruningOptions { Budget = ChannelBudget.Latency, LatencyAllocation = LatencyAllocation.Table, SpeedUp = 2, CalibrationSamples = 16, RoundTo = 1 };
+        var outcome = new ChannelDPCompressor(options) { TimerFactory = (_, _) => timer }.Run(TestPipeline.Context(model));
+
+        Assert.That(outcome.Metrics["measuredSpeedUp"], Is.GreaterThanOrEqualTo(2.0));
+        Assert.That(outcome.Metrics["budgetRelativeError"], Is.GreaterThanOrEqualTo(-0.10));
+        Assert.That(outcome.Metrics["latencyBisectionSteps"], Is.GreaterThan(1));
     }
 
     [Test]
