@@ -83,9 +83,12 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     public IForwardTimer? Latency { get; } = latency;
     public double TargetSpeedUp { get; } = targetSpeedUp;
 
+    /// <summary>The channels each shrunk group keeps: its counts[i] most important, by group name (groups kept whole are left out).</summary>
+    public Dictionary<string, long[]> Kept(long[] counts) => Groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
+        .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(Importance[p.i], counts[p.i]));
+
     /// <summary>The model with group i keeping its counts[i] most important channels.</summary>
-    public IModel Build(long[] counts) => Model.WithChannels(Groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
-        .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(Importance[p.i], counts[p.i])));
+    public IModel Build(long[] counts) => Model.WithChannels(Kept(counts));
 
     /// <summary>The dense model's forward time over the plan's, the two timed alternately.</summary>
     public double MeasuredSpeedUp(long[] counts)
@@ -198,9 +201,8 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
             latency, Options.SpeedUp);
 
         var counts = Decide(planning, calibration, context, outcome);
-        var kept = groups.Select((g, i) => (g, i)).Where(p => counts[p.i] < p.g.Channels)
-            .ToDictionary(p => p.g.Name, p => ChannelSurgery.MostImportant(importance[p.i], counts[p.i]));
-        var pruned = planning.Build(counts);
+        var kept = planning.Kept(counts);
+        var pruned = model.WithChannels(kept);
         // Correct kernels before anything is measured on the smaller model (TorchRuntime.WrongConvolutions).
         var wrong = TorchRuntime.WrongConvolutions(pruned.Module);
         if (wrong.Count > 0 && TorchRuntime.OneDnnEnabled != false)
@@ -400,7 +402,7 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         var at = groups.Select(g => g.Channels).ToArray();
         long[]? best = null;
         var bestDistortion = double.PositiveInfinity;
-        double Summed(long[] counts) => counts.Select((k, i) => distortion[i][Array.IndexOf(levels[i], k)]).Sum();
+        double Summed(long[] counts) => AtLevels(levels, distortion, counts);
         for (var round = 0; round < 3; round++)
         {
             var shares = LinearisedShares(planning, at);
@@ -436,7 +438,8 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
     private (long[] Counts, double Distortion) AllocateForSpeedUp(ChannelPlanning planning, long[][] levels, double[][] distortion, PipelineContext context, StepOutcome outcome)
     {
         var dense = planning.FlopsAt(planning.Groups.Select(g => g.Channels).ToArray());
-        var least = planning.FlopsAt(planning.Groups.Select((_, i) => levels[i][0]).ToArray()) / dense;
+        var smallest = planning.Groups.Select((_, i) => levels[i][0]).ToArray();
+        var least = planning.FlopsAt(smallest) / dense;
         double lo = least, hi = 1;   // FLOPs fractions: lo is fast enough (assumed until timed), hi too slow
         var fraction = Math.Clamp(1 / planning.TargetSpeedUp, least, 1);
         (long[] Counts, double Distortion, double Fraction)? best = null;
@@ -470,10 +473,8 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         outcome.Metrics["latencyAllocations"] = allocations;
         if (best is null)
         {
-            var smallest = planning.Groups.Select((_, i) => levels[i][0]).ToArray();
             if (!planning.Fits(smallest)) throw planning.Unreachable(smallest, Method);
-            var distortionSmallest = smallest.Select((k, i) => distortion[i][0]).Sum();
-            best = (smallest, distortionSmallest, least);
+            best = (smallest, AtLevels(levels, distortion, smallest), least);
         }
         outcome.Metrics["latencyFlopsFraction"] = best.Value.Fraction;
         return (best.Value.Counts, best.Value.Distortion);
@@ -509,8 +510,8 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         }
         outcome.Metrics["latencyTableSeconds"] = watch.Elapsed.TotalSeconds;
 
-        double Summed(long[] counts) => counts.Select((k, i) => distortion[i][Array.IndexOf(levels[i], k)]).Sum();
-        double Predicted(long[] counts) => 1 + counts.Select((k, i) => change[i][Array.IndexOf(levels[i], k)]).Sum();
+        double Summed(long[] counts) => AtLevels(levels, distortion, counts);
+        double Predicted(long[] counts) => 1 + AtLevels(levels, change, counts);
         var lowest = change.Select(c => c.Min()).ToArray();
         var curves = groups.Select((_, i) => new LayerLevels(change[i].Select(c => c - lowest[i]).ToArray(), distortion[i])).ToList();
         var span = curves.Sum(c => c.Flops.Max());
@@ -529,6 +530,10 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         outcome.Metrics["latencyPredictedRelative"] = Predicted(best);
         return (best, Summed(best));
     }
+
+    /// <summary>The sum over groups of a per-level curve (distortion, latency change) at the plan's levels.</summary>
+    private static double AtLevels(long[][] levels, double[][] curve, long[] counts) =>
+        counts.Select((k, i) => curve[i][Array.IndexOf(levels[i], k)]).Sum();
 
     /// <summary>
     /// Spends what the plan leaves of the target (the DP works on levels and on linearised costs, not the exact ones): one

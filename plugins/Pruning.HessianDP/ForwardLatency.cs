@@ -49,7 +49,7 @@ internal sealed class ForwardLatency : IForwardTimer
         for (var r = 0; r < _repeats; r++)
         for (var m = 0; m < models.Length; m++)
             times[m][r] = Pass(models[m]);
-        return times.Select(Median).ToArray();
+        return times.Select(t => Quantiles.Median(t)).ToArray();
     }
 
     private double Pass(IModel model)
@@ -64,13 +64,6 @@ internal sealed class ForwardLatency : IForwardTimer
             model.Forward(batch);
         }
         return watch.Elapsed.TotalSeconds;
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        var n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     public void Dispose()

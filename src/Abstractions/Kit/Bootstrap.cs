@@ -63,14 +63,6 @@ public static class Bootstrap
     public static Interval Percentiles(double[] values, double level)
     {
         var sorted = values.Order().ToArray();
-        return new Interval(Quantile(sorted, (1 - level) / 2), Quantile(sorted, (1 + level) / 2), level);
-    }
-
-    private static double Quantile(double[] sorted, double q)
-    {
-        var position = q * (sorted.Length - 1);
-        var lower = (int)Math.Floor(position);
-        var upper = Math.Min(lower + 1, sorted.Length - 1);
-        return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
+        return new Interval(Quantiles.OfSorted(sorted, (1 - level) / 2), Quantiles.OfSorted(sorted, (1 + level) / 2), level);
     }
 }

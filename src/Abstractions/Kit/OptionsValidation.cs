@@ -64,8 +64,8 @@ public static class OptionsValidation
         return errors;
     }
 
-    /// <summary>A nested options object: a class of our own, not a string, a collection or a framework type.</summary>
-    private static bool IsNestedOptions(Type type) =>
+    /// <summary>A nested options object (a model's part): a class of our own, not a string, a collection or a framework type.</summary>
+    public static bool IsNestedOptions(Type type) =>
         type.IsClass && type != typeof(string) && !typeof(IEnumerable).IsAssignableFrom(type) && !typeof(Delegate).IsAssignableFrom(type)
         && type.Namespace?.StartsWith("System", StringComparison.Ordinal) != true;
 }

@@ -48,28 +48,26 @@ internal sealed class TrainingState
     public static TrainingState? Latest(string folder)
     {
         if (!Directory.Exists(folder)) return null;
-        var epochs = Directory.EnumerateFiles(folder, "epoch-*.state.json")
+        var epoch = Directory.EnumerateFiles(folder, "epoch-*.state.json")
             .Select(f => Path.GetFileName(f)["epoch-".Length..^".state.json".Length])
             .Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var e) ? e : -1)
             .Where(e => e > 0 && File.Exists(CheckpointPath(folder, e)) && File.Exists(OptimizerPath(folder, e)) && File.Exists(RandomPath(folder, e)))
-            .OrderDescending();
-        foreach (var epoch in epochs)
+            .DefaultIfEmpty(0)
+            .Max();
+        if (epoch == 0) return null;
+        var path = StatePath(folder, epoch);
+        TrainingState? state;
+        try
         {
-            var path = StatePath(folder, epoch);
-            TrainingState? state;
-            try
-            {
-                state = JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(path));
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}: not a training state ({e.Message}).", e);
-            }
-            if (state is null || state.Version != Format || state.Epoch != epoch || state.EpochLoss.Count != epoch)
-                throw new InvalidDataException($"{path}: not a training state of format {Format} for epoch {epoch}.");
-            return state;
+            state = JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(path));
         }
-        return null;
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a training state ({e.Message}).", e);
+        }
+        if (state is null || state.Version != Format || state.Epoch != epoch || state.EpochLoss.Count != epoch)
+            throw new InvalidDataException($"{path}: not a training state of format {Format} for epoch {epoch}.");
+        return state;
     }
 
     /// <summary>Restores the optimiser's moments and torch's random state saved with this epoch.</summary>

@@ -10,9 +10,9 @@ public static class Program
     /// <summary>Entry point for tests too: same parsing, output to the given writers.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter errors)
     {
-        var pluginRoots = PreScanPluginRoots(args);
+        var (pluginRoots, rest) = PreScanPluginRoots(args);
         // A plugin's code runs as soon as its module is constructed: asking for help or the version loads none (issue 15).
-        var loadsPlugins = !IsHelpOrVersionOnly(args);
+        var loadsPlugins = !rest.All(a => a is "--help" or "-h" or "-?" or "--version");
         PlatformHost host;
         try
         {
@@ -45,27 +45,20 @@ public static class Program
         }
     }
 
-    /// <summary>Nothing but --help, -h, -?, --version (or nothing at all), possibly with --plugins folders.</summary>
-    private static bool IsHelpOrVersionOnly(string[] args)
+    /// <summary>
+    /// Plugins contribute commands, so the --plugins folders must be known before the parser is built; the other
+    /// arguments say whether any plugin is needed at all.
+    /// </summary>
+    private static (List<string> Roots, List<string> Others) PreScanPluginRoots(string[] args)
     {
+        var roots = new List<string>();
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--plugins") i++;
-            else if (!args[i].StartsWith("--plugins=", StringComparison.Ordinal)) rest.Add(args[i]);
-        }
-        return rest.All(a => a is "--help" or "-h" or "-?" or "--version");
-    }
-
-    /// <summary>Plugins contribute commands, so the --plugins folders must be known before the parser is built.</summary>
-    private static List<string> PreScanPluginRoots(string[] args)
-    {
-        var roots = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--plugins" && i + 1 < args.Length) roots.Add(args[++i]);
+            if (args[i] == "--plugins") { if (i + 1 < args.Length) roots.Add(args[++i]); }
             else if (args[i].StartsWith("--plugins=", StringComparison.Ordinal)) roots.Add(args[i]["--plugins=".Length..]);
+            else rest.Add(args[i]);
         }
-        return roots;
+        return (roots, rest);
     }
 }

@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.Json;
 using Platform.Abstractions.Components;
+using Platform.Abstractions.Kit;
 
 namespace Platform.Host.Configuration;
 
@@ -28,7 +29,7 @@ public static class OptionsDocumentation
                 : (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType).IsEnum ? string.Join(" | ", Enum.GetNames(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType))
                 : p.GetCustomAttribute<RequiredAttribute>() is not null ? "required" : "";
             var description = p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "";
-            if (IsPart(p.PropertyType))
+            if (OptionsValidation.IsNestedOptions(p.PropertyType))
             {
                 yield return new OptionRow(prefix + p.Name, "section", "", "", description);
                 foreach (var row in Rows(p.PropertyType, value, prefix + p.Name + ":")) yield return row;
@@ -37,11 +38,6 @@ public static class OptionsDocumentation
             yield return new OptionRow(prefix + p.Name, OptionsBinder.FriendlyName(p.PropertyType), OptionsBinder.Describe(value), allowed, description);
         }
     }
-
-    /// <summary>An options class inside an options class (not a value, list or dictionary).</summary>
-    private static bool IsPart(Type type) =>
-        !OptionsBinder.IsScalar(type) && type.IsClass && OptionsBinder.ElementType(type) is null
-        && !(type.IsGenericType && type.GetGenericArguments().Length == 2);
 
     /// <summary>An example use of the component with its default options: a pipeline entry, or a command line.</summary>
     public static string Example(ComponentDescriptor d)

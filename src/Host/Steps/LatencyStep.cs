@@ -189,7 +189,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         }
         process.Refresh();
         var cpuShare = (process.TotalProcessorTime - cpuAtStart).TotalSeconds / wall.Elapsed.TotalSeconds;
-        return (Median(forward), Median(collate), Median(decode), referenceForward.Count > 0 ? Median(referenceForward) : double.NaN, cpuShare);
+        return (Quantiles.Median(forward), Quantiles.Median(collate), Quantiles.Median(decode), referenceForward.Count > 0 ? Quantiles.Median(referenceForward) : double.NaN, cpuShare);
     }
 
     /// <summary>GFLOP/s (2 n^3 per product) of an n x n float32 matmul: the median of five after one warm-up.</summary>
@@ -207,12 +207,6 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
             corner.item<float>();
             if (i > 0) seconds.Add(watch.Elapsed.TotalSeconds);
         }
-        return 2.0 * n * n * (double)n / Median(seconds) / 1e9;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        return 2.0 * n * n * (double)n / Quantiles.Median(seconds) / 1e9;
     }
 }
