@@ -8,7 +8,7 @@ public sealed record BenchRow(string Label, string Pipeline, IReadOnlyDictionary
 
 /// <summary>A column of the results table and where its value comes from in a run's report.</summary>
 /// <param name="Value">model.flops | model.params | model.nonzeroParams | model.denseFlops (after the last step);
-/// metric:NAME (the last step that has it); step[I].metric:NAME; step[I].seconds; step[I].model.flops; run.seconds; axis:NAME.</param>
+/// metric:NAME (the last step that has it); step[I].metric:NAME; step[I].seconds; step[I].model.flops; run.seconds; seconds:USE (all steps of that component); axis:NAME.</param>
 /// <param name="Interval">Show the value's bootstrap interval beside it: the metrics NAME/lo and NAME/hi of the same step (evaluate writes them).</param>
 public sealed record BenchColumn(string Header, string Value, double Scale, string Format, bool Interval = false);
 
@@ -18,7 +18,7 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>.
+/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>.
 /// </summary>
 public sealed record BenchDefinition(
     string Name,
@@ -40,6 +40,9 @@ public sealed record BenchDefinition(
 
     /// <summary>Column pairs (by header) whose Spearman rank correlation across the rows is reported, e.g. a distortion against the AP it costs.</summary>
     public IReadOnlyList<(string X, string Y)> Correlations { get; init; } = [];
+
+    /// <summary>Row pairs (by label) whose every column is also shown as a ratio, numerator over denominator (CPU over GPU, say).</summary>
+    public IReadOnlyList<(string Numerator, string Denominator)> Ratios { get; init; } = [];
 
     public static BenchDefinition Read(IConfiguration configuration, string file)
     {
@@ -112,12 +115,19 @@ public sealed record BenchDefinition(
                 : throw new PlatformException($"{c.Path}:{key}: '{c[key]}' is not the header of a column ({string.Join(", ", columns.Select(col => col.Header))}).");
             return (Header("X"), Header("Y"));
         }).ToList();
+        var ratios = bench.GetSection("Ratios").GetChildren().Select(r =>
+        {
+            string Row(string key) => r[key] is { } label && rows.Any(row => row.Label == label) ? label
+                : throw new PlatformException($"{r.Path}:{key}: '{r[key]}' is not the label of a row ({string.Join(", ", rows.Select(row => row.Label))}).");
+            return (Row("Numerator"), Row("Denominator"));
+        }).ToList();
         return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect)
         {
             SummarizeOver = summarizeOver,
             MixedCheckpoints = bool.TryParse(bench["MixedCheckpoints"], out var mixed) && mixed,
             MixedData = bool.TryParse(bench["MixedData"], out var mixedData) && mixedData,
             Correlations = correlations,
+            Ratios = ratios,
         };
     }
 

@@ -208,6 +208,13 @@ public static class Program
         {
             raw = report.Seconds;
         }
+        else if (spec.StartsWith("seconds:", StringComparison.Ordinal))
+        {
+            // The time a run spent in the steps of one component (pipelines that place their steps differently line up).
+            var use = spec[8..];
+            var matching = report.Steps.Where(s => s.Use == use).ToList();
+            raw = matching.Count == 0 ? double.NaN : matching.Sum(s => s.Seconds);
+        }
         else
         {
             var steps = report.Steps.AsEnumerable();
@@ -246,6 +253,20 @@ public static class Program
         return double.NaN;
     }
 
+    /// <summary>For each ratio of the definition whose rows both ran: every column's numerator value over its denominator value.</summary>
+    private static List<(string Label, double[] Values)> Ratios(BenchDefinition d, List<BenchRow> rows, List<double[]> table)
+    {
+        var result = new List<(string, double[])>();
+        foreach (var (numerator, denominator) in d.Ratios)
+        {
+            var n = rows.FindIndex(r => r.Label == numerator);
+            var m = rows.FindIndex(r => r.Label == denominator);
+            if (n < 0 || m < 0) continue;   // a row left out by --only
+            result.Add(($"{numerator} / {denominator}", table[n].Zip(table[m], (a, b) => b == 0 ? double.NaN : a / b).ToArray()));
+        }
+        return result;
+    }
+
     private static string Cell(double value, string format) =>
         double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
@@ -258,6 +279,8 @@ public static class Program
         {
             ["label"] = o.Row.Label,
             ["axes"] = o.Row.Axes,
+            ["device"] = o.Report?.Device,
+            ["accelerator"] = o.Report?.Accelerator,
             ["values"] = d.Columns.Select((c, j) => (c.Header, Value: table[i][j])).ToDictionary(p => p.Header, p => OrNull(p.Value)),
             ["intervals"] = d.Columns.Select((c, j) => (c, j)).Where(x => x.c.Interval).ToDictionary(x => x.c.Header, x => new[] { OrNull(bounds[i][x.j].Low), OrNull(bounds[i][x.j].High) }),
             ["checkpointSha256"] = o.Report?.Steps.FirstOrDefault(s => s.Use == "load")?.Provenance?.GetValueOrDefault("checkpointSha256"),
@@ -274,6 +297,11 @@ public static class Program
             ["seconds"] = seconds,
             ["provenance"] = provenance,
             ["rows"] = rows,
+            ["ratios"] = Ratios(d, outcomes.Select(o => o.Row).ToList(), table).Select(r => new Dictionary<string, object?>
+            {
+                ["rows"] = r.Label,
+                ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
+            }),
             ["correlations"] = Correlate(d, table).Select(c => new Dictionary<string, object?> { ["x"] = c.X, ["y"] = c.Y, ["spearman"] = OrNull(c.Spearman), ["rows"] = c.Rows }),
             ["summary"] = summary.Select(s => new Dictionary<string, object?>
             {
@@ -297,6 +325,8 @@ public static class Program
         md.AppendLine("- every figure below was read from the runs' own report.json files (under `runs/bench/" + d.Name + "/`).");
         if (provenance.Count > 0)
             md.AppendLine("- made from: " + string.Join("; ", provenance.Where(kv => kv.Key != "data root").Select(kv => $"{kv.Key} {kv.Value}")));
+        var devices = outcomes.Where(o => o.Report is not null).Select(o => o.Report!.Accelerator is { } gpu ? $"{o.Report.Device} ({gpu})" : o.Report!.Device).Distinct().ToList();
+        if (devices.Count > 0) md.AppendLine($"- devices: {string.Join(", ", devices)} (each run's report.json names its own)");
         foreach (var note in d.Notes) md.AppendLine($"- {note}");
         md.AppendLine();
         md.AppendLine("| run | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
@@ -317,6 +347,15 @@ public static class Program
             foreach (var s in summary)
                 md.AppendLine($"| {s.Group} | {s.Count} | " + string.Join(" | ", d.Columns.Select((c, j) =>
                     Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)))) + " |");
+        }
+        var ratios = Ratios(d, outcomes.Select(o => o.Row).ToList(), table);
+        if (ratios.Count > 0)
+        {
+            md.AppendLine().AppendLine("Ratios of rows, every column (numerator over denominator; - where either is missing):").AppendLine();
+            md.AppendLine("| rows | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
+            md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
+            foreach (var (label, values) in ratios)
+                md.AppendLine($"| {label} | " + string.Join(" | ", values.Select(v => Cell(v, "0.00"))) + " |");
         }
         var correlations = Correlate(d, table);
         if (correlations.Count > 0)

@@ -57,6 +57,8 @@ internal sealed class PillarFeatureNet : nn.Module
     public Tensor forward(Pillars pillars, int batchSize)
     {
         var (points, counts, coords) = (pillars.Points, pillars.Counts, pillars.Coords);
+        // Collation yields float32 points; a model moved to another dtype (float64 for exact checks) computes in its own.
+        if (points.dtype != linear.weight!.dtype) points = points.to_type(linear.weight.dtype);
         long p = points.shape[0], m = points.shape[1];
         var g = _grid;
         var xyz = points[.., .., ..3];

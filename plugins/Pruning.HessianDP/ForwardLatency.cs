@@ -25,6 +25,7 @@ internal sealed class ForwardLatency : IForwardTimer
 {
     private readonly List<ModelBatch> _samples = [];
     private readonly int _repeats;
+    private readonly Device _device;
 
     public int Samples => _samples.Count;
 
@@ -33,7 +34,8 @@ internal sealed class ForwardLatency : IForwardTimer
         var split = context.Split(options.CalibrationSplit);
         var count = Math.Min(options.LatencySamples, split.Count);
         if (count == 0) throw new ArgumentException($"Step '{step}': split '{split.Name}' has no sample to time the forward pass on.");
-        for (var i = 0; i < count; i++) _samples.Add(model.Collate([split.Get(i)], context.Services.Device));
+        _device = context.Services.Device;
+        for (var i = 0; i < count; i++) _samples.Add(model.Collate([split.Get(i)], _device));
         _repeats = options.LatencyRepeats;
     }
 
@@ -63,6 +65,7 @@ internal sealed class ForwardLatency : IForwardTimer
             using var quiet = NoGcRegion.Enter();
             model.Forward(batch);
         }
+        DeviceSync.Wait(_device);
         return watch.Elapsed.TotalSeconds;
     }
 

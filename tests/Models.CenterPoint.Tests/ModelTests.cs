@@ -191,6 +191,33 @@ public class ModelTests
 
         Assert.That(model.Forward(batch)["hm"].equal(before).all().item<bool>(), Is.True);
     }
+
+    /// <summary>Issue 13 §1: a checkpoint of a model on a non-default dtype loads back to the same dtype, weights and masks.</summary>
+    [Test]
+    public void A_float64_model_saved_with_masks_loads_back_as_float64_with_the_same_outputs()
+    {
+        Seeding.Seed(5);
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        model.Module.eval();
+        model.Module.to(ScalarType.Float64);
+        var conv = model.PrunableLayers.Single(l => l.Name == "head.shared.0");
+        using (var keep = ones_like(conv.Weight)) { keep[..4] = zeros(4, 48, 3, 3, dtype: ScalarType.Float64); model.Masks.Set(conv, keep); }
+        var frames = new[] { Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)) };
+        using var _ = no_grad();
+        using var batch = model.Collate(frames, CPU);
+        var before = model.Forward(batch)["hm"].clone();
+        var file = Path.Combine(TestPaths.NewTempDirectory("checkpoint-float64"), "model.ckpt");
+        Checkpoint.Save(model, file);
+
+        using var loaded = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        loaded.Module.eval();
+        Checkpoint.LoadInto(loaded, file);
+
+        Assert.That(loaded.Module.parameters().Select(p => p.dtype).Distinct(), Is.EqualTo(new[] { ScalarType.Float64 }));
+        Assert.That(loaded.Masks.TryGet("head.shared.0", out var mask) && mask.sum().item<long>() == conv.Weight.numel() - 4 * 48 * 9, Is.True);
+        using var loadedBatch = loaded.Collate(frames, CPU);
+        Assert.That(loaded.Forward(loadedBatch)["hm"].equal(before).all().item<bool>(), Is.True);
+    }
 }
 
 public class KitTests

@@ -16,7 +16,8 @@ public static class Checkpoint
     private const uint Magic = 0x504B4350; // "PCKP"
     private const int FormatVersion = 1;
 
-    public sealed record Header(ModelSpec Spec, IReadOnlyDictionary<string, double> Metadata);
+    /// <param name="ParameterType">The floating dtype of the saved parameters (float32 where absent: checkpoints before it was recorded).</param>
+    public sealed record Header(ModelSpec Spec, IReadOnlyDictionary<string, double> Metadata, string? ParameterType = null);
 
     /// <summary>SHA-256 of a file as lowercase hex: what reports record to say which checkpoint a figure came from.</summary>
     public static string Sha256(string path)
@@ -32,7 +33,7 @@ public static class Checkpoint
             using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             writer.Write(Magic);
             writer.Write(FormatVersion);
-            writer.Write(JsonSerializer.Serialize(new Header(model.Spec, metadata ?? new Dictionary<string, double>())));
+            writer.Write(JsonSerializer.Serialize(new Header(model.Spec, metadata ?? new Dictionary<string, double>(), ParameterTypeOf(model.Module)?.ToString())));
             model.Module.save(writer);
             writer.Write(model.Masks.Count);
             foreach (var (layer, mask) in model.Masks.Entries())
@@ -74,8 +75,15 @@ public static class Checkpoint
         var header = ReadHeader(reader, path);
         if (header.Spec.Use != model.Spec.Use)
             throw new InvalidDataException($"{path}: checkpoint holds a '{header.Spec.Use}' model, not '{model.Spec.Use}'.");
+        // TorchSharp loads only into tensors of the saved dtype, and loading into CUDA tensors is unreliable (a
+        // checkpoint saved by a cuda run failed to load in one: "Tensor invalid -- empty handle"). So the state goes
+        // into the module on the CPU in the saved dtype, and the module returns to its device afterwards.
+        var device = model.Module.parameters().FirstOrDefault()?.device ?? CPU;
+        var saved = SavedParameterType(header, path);
         try
         {
+            model.Module.to(CPU);
+            if (ParameterTypeOf(model.Module) is { } current && current != saved) model.Module.to(saved);
             model.Module.load(reader, strict: true);
         }
         catch (EndOfStreamException e)
@@ -108,6 +116,21 @@ public static class Checkpoint
             model.Masks.Clear();
             throw new InvalidDataException($"{path}: the masks are damaged or truncated ({e.GetType().Name}: {e.Message}).", e);
         }
+        finally
+        {
+            model.Module.to(device);
+        }
+    }
+
+    /// <summary>The dtype of the module's floating parameters (null for a module without any).</summary>
+    private static ScalarType? ParameterTypeOf(nn.Module module) =>
+        module.parameters().Select(p => p.dtype).Where(torch.is_floating_point).Cast<ScalarType?>().FirstOrDefault();
+
+    private static ScalarType SavedParameterType(Header header, string path)
+    {
+        if (header.ParameterType is null) return ScalarType.Float32;
+        if (Enum.TryParse<ScalarType>(header.ParameterType, out var type) && torch.is_floating_point(type)) return type;
+        throw new InvalidDataException($"{path}: the header names the parameter type '{header.ParameterType}', which is not a floating dtype.");
     }
 
     private static Header ReadHeader(BinaryReader reader, string path)

@@ -85,7 +85,7 @@ public sealed class PipelineRunner(PlatformHost host)
         var writer = new ReportWriter(output);
         var report = new RunReport
         {
-            Pipeline = definition.Name, Seed = definition.Seed, Device = device.ToString(),
+            Pipeline = definition.Name, Seed = definition.Seed, Device = device.ToString(), Accelerator = AcceleratorName(device),
             PipelineFile = Path.GetFullPath(pipelineFile), Started = DateTimeOffset.UtcNow, OutputDirectory = output,
         };
         var total = Stopwatch.StartNew();
@@ -263,6 +263,30 @@ public sealed class PipelineRunner(PlatformHost host)
         catch (UnauthorizedAccessException e)
         {
             throw new PlatformException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// The NVIDIA driver's model name of the GPU (its /proc entries; TorchSharp does not expose the CUDA device
+    /// properties), so a report says which card its timings came from. The N-th entry in bus order, which is CUDA's
+    /// default order unless CUDA_VISIBLE_DEVICES or CUDA_DEVICE_ORDER reorder it.
+    /// </summary>
+    internal static string? AcceleratorName(torch.Device device)
+    {
+        if (device.type != DeviceType.CUDA) return null;
+        try
+        {
+            const string root = "/proc/driver/nvidia/gpus";
+            if (!Directory.Exists(root)) return null;
+            var gpus = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToList();
+            var index = Math.Max(0, (int)device.index);
+            if (index >= gpus.Count) return null;
+            var model = File.ReadLines(Path.Combine(gpus[index], "information")).FirstOrDefault(l => l.StartsWith("Model:", StringComparison.Ordinal));
+            return model?["Model:".Length..].Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

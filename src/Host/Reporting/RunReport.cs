@@ -39,6 +39,10 @@ public sealed class RunReport
     public required string Pipeline { get; init; }
     public int Seed { get; init; }
     public required string Device { get; init; }
+
+    /// <summary>The GPU a cuda run ran on, as its driver names it (null on the CPU, or where the driver does not say).</summary>
+    public string? Accelerator { get; init; }
+
     public required string PipelineFile { get; init; }
 
     /// <summary>The run's output folder (where this report is written).</summary>

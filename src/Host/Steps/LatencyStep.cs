@@ -168,13 +168,16 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                     using var referenceBatch = reference.Collate([sample], services.Device);
                     var referenceWatch = Stopwatch.StartNew();
                     reference.Forward(referenceBatch);
+                    DeviceSync.Wait(services.Device);
                     if (pass >= options.Warmup) referenceForward.Add(referenceWatch.Elapsed.TotalSeconds);
                 }
                 var watch = Stopwatch.StartNew();
                 using var batch = model.Collate([sample], services.Device);
+                DeviceSync.Wait(services.Device);
                 var collateSeconds = watch.Elapsed.TotalSeconds;
                 watch.Restart();
                 var output = model.Forward(batch);
+                DeviceSync.Wait(services.Device);
                 var forwardSeconds = watch.Elapsed.TotalSeconds;
                 watch.Restart();
                 model.Predict(output, batch);
