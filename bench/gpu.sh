@@ -2,7 +2,7 @@
 # The GPU bench (bench/gpu.yaml, issue 13) in two halves.
 #   bash bench/gpu.sh bundle   here, after `dotnet build Platform.sln -c Release`: ../shared/gpu/bundle.sh's .gpu/
 #                              (the .NET runtime, host and plugins without the CPU libtorch) plus bench-runner, likewise.
-#   bash bench/gpu.sh run      on the CUDA machine (the `device` tool, carry [".gpu"]): every row of bench/gpu.yaml in
+#   bash bench/gpu.sh run [LABEL...]  on the CUDA machine (the `device` tool, carry [".gpu"]): every row of bench/gpu.yaml in
 #                              turn, each under its own time limit inside one deadline (GPU_BENCH_SECONDS, default 540:
 #                              the device budget is minutes), then the table from the rows that finished (--from-runs).
 #                              Results, the runs' reports and the full log go to $OUT (or gpu-out/).
@@ -42,16 +42,16 @@ run)
     timeout $limit dotnet $app/app/bench-runner/bench-runner.dll bench/gpu.yaml --only "$1" --results /tmp/gpu-partial >> "$out/log.txt" 2>&1
     echo "=== $1: exit $? after $(( $(date +%s) - start )) s (limit $limit s)" | tee -a "$out/log.txt"
   }
-  row gpu-pipeline-cuda 260
-  row default-pipeline-cuda 90
-  row every-step-cuda 100
-  row kitti-latency-cuda 45
-  row kitti-latency-cpu 60
-  row default-pipeline-cpu 150
-  row pointnet-t3dnet-cuda 60
-  row pointnet-t3dnet-cpu 60
+  shift
+  # Every row with its own limit in seconds, most important first; `run LABEL...` runs only those.
+  for entry in gpu-pipeline-cuda:260 default-pipeline-cuda:90 every-step-cuda:100 kitti-latency-cuda:45 kitti-latency-cpu:60 \
+               small-latency-cuda:45 small-latency-cpu:45 default-pipeline-cpu:240 pointnet-t3dnet-cuda:60 pointnet-t3dnet-cpu:60; do
+    label=${entry%%:*}
+    if [ $# -eq 0 ] || [[ " $* " == *" $label "* ]]; then row "$label" "${entry##*:}"; fi
+  done
   bench --from-runs --results "$out" >> "$out/log.txt" 2>&1
-  tar -czf "$out/runs.tgz" runs/bench/gpu 2>/dev/null --exclude='*.ckpt' --exclude='*.pt' --exclude='checkpoints'
+  # The runs' reports and configurations (small) come back, so the table can be rebuilt here with --from-runs.
+  find runs/bench/gpu -maxdepth 2 \( -name report.json -o -name report.md -o -name config.resolved.json \) -print0 | tar -czf "$out/runs.tgz" --null -T -
   grep -E "^(=== |error|Wrote)|Exception|failed" "$out/log.txt" | tail -40
   cat "$out/gpu.md" 2>/dev/null
   ;;

@@ -192,6 +192,27 @@ public class ModelTests
         Assert.That(model.Forward(batch)["hm"].equal(before).all().item<bool>(), Is.True);
     }
 
+    /// <summary>
+    /// Issue 13: Module.to replaces the parameter tensors and disposes the old ones. The prunable-layer view read before
+    /// a move pointed at disposed tensors ("Tensor invalid -- empty handle" at the first step of every cuda run that
+    /// loaded a checkpoint); a dtype move shows it on the CPU.
+    /// </summary>
+    [Test]
+    public void The_prunable_layer_view_read_before_a_move_follows_the_moved_weights()
+    {
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        var before = ModelStats.Measure(model);
+        model.Module.to(ScalarType.Float64);
+
+        Assert.That(model.PrunableLayers.Select(l => l.Weight.dtype).Distinct(), Is.EqualTo(new[] { ScalarType.Float64 }));
+        Assert.That(ModelStats.Measure(model).NonzeroParams, Is.EqualTo(before.NonzeroParams));
+        model.Module.to(ScalarType.Float32);
+        var conv = model.PrunableLayers.Single(l => l.Name == "head.shared.0");
+        Assert.That(conv.Weight.IsInvalid, Is.False);
+        Assert.That(ReferenceEquals(conv.Weight, model.Module.named_parameters().Single(p => p.name == "head.shared.0.weight").parameter), Is.True,
+            "the view holds the module's own parameter, so masks and pruning reach the weights the forward pass uses");
+    }
+
     /// <summary>Issue 13 §1: a checkpoint of a model on a non-default dtype loads back to the same dtype, weights and masks.</summary>
     [Test]
     public void A_float64_model_saved_with_masks_loads_back_as_float64_with_the_same_outputs()

@@ -27,7 +27,19 @@ public abstract class ModelBase : IModel
     public virtual double OtherFlopsPerSample => 0;
     public abstract IReadOnlyList<DistortionOutput> DistortionOutputs { get; }
 
-    public IReadOnlyList<PrunableLayer> PrunableLayers => _prunable ??= FindPrunableLayers();
+    /// <summary>
+    /// The prunable layers, found once and found again after the module moved: Module.to (device or dtype) replaces
+    /// the parameter tensors and disposes the old ones, and a view kept across the move pointed at disposed tensors
+    /// (every cuda run that loaded a checkpoint failed at its first step with "Tensor invalid -- empty handle").
+    /// </summary>
+    public IReadOnlyList<PrunableLayer> PrunableLayers
+    {
+        get
+        {
+            if (_prunable is null || _prunable.Any(l => l.Weight.IsInvalid)) _prunable = FindPrunableLayers();
+            return _prunable;
+        }
+    }
 
     /// <summary>MACs per sample that one weight of this layer costs (for a conv: output positions; for a linear: rows it is applied to).</summary>
     protected abstract double FlopsPerWeight(string layerName, nn.Module layer);
