@@ -30,13 +30,14 @@ public static class ChannelSurgery
         if (kind == ChannelImportance.BatchNormScale)
         {
             var scale = group.Members.FirstOrDefault(m => m.Role == ChannelRole.Norm && m.Tensor.EndsWith(".weight", StringComparison.Ordinal));
-            if (scale is not null) return Channels(state, scale, group).abs().to_type(ScalarType.Float64).data<double>().ToArray();
+            if (scale is not null) return Channels(state, scale, group).abs().to_type(ScalarType.Float64).cpu().data<double>().ToArray();
         }
         var sum = zeros(group.Channels, ScalarType.Float64);
         long perChannel = 0;
         foreach (var producer in group.Producers.Where(p => !p.Tensor.EndsWith(".bias", StringComparison.Ordinal)))
         {
-            var slice = Channels(state, producer, group).to_type(ScalarType.Float64);
+            // Scores are summed on the CPU (where they leave as numbers) whatever device the weights live on.
+            var slice = Channels(state, producer, group).to_type(ScalarType.Float64).cpu();
             var rows = slice.movedim([producer.Dim], [0]).reshape(group.Channels, -1);
             sum += rows.abs().sum(1);
             perChannel += rows.shape[1];
