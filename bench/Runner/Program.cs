@@ -321,7 +321,10 @@ public static class Program
         var md = new StringBuilder();
         md.AppendLine($"# {d.Title}").AppendLine();
         md.AppendLine($"- produced by: `dotnet build Platform.sln -c Release && dotnet artifacts/bench-runner/bench-runner.dll {arguments}`");
-        md.AppendLine($"- date: {DateTimeOffset.UtcNow:u}; machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; {outcomes.Count} runs in {seconds / 60:F1} min");
+        // The runs may have been made elsewhere (--from-runs over reports brought back from a GPU machine): their cores come from their reports.
+        var cores = outcomes.Where(o => o.Report is not null).Select(o => o.Report!.Cores).Distinct().Order().ToList();
+        md.AppendLine($"- date: {DateTimeOffset.UtcNow:u}; runs on {(cores.Count == 0 ? "-" : string.Join(" and ", cores))} cores (their reports); " +
+                      $"table written on {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; {outcomes.Count} runs in {seconds / 60:F1} min");
         md.AppendLine("- every figure below was read from the runs' own report.json files (under `runs/bench/" + d.Name + "/`).");
         if (provenance.Count > 0)
             md.AppendLine("- made from: " + string.Join("; ", provenance.Where(kv => kv.Key != "data root").Select(kv => $"{kv.Key} {kv.Value}")));
