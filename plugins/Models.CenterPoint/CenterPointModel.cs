@@ -94,16 +94,23 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         return new InputCosts(perWeight, other);
     }
 
-    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
+    public override ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => new(samples, Pillars(samples, device));
+
+    private Dictionary<string, Tensor> Pillars(IReadOnlyList<Sample> samples, Device device)
     {
         if (samples.Count == 0) throw new ArgumentException("CenterPoint cannot collate an empty batch.");
         var pillars = _voxelizer.Voxelize(samples.Select(s => s.Points).ToArray(), samples[0].PointFeatures, device);
-        var tensors = new Dictionary<string, Tensor>
+        return new Dictionary<string, Tensor>
         {
             ["pillar_points"] = pillars.Points,
             ["pillar_counts"] = pillars.Counts,
             ["pillar_coords"] = pillars.Coords,
         };
+    }
+
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device)
+    {
+        var tensors = Pillars(samples, device);
 
         // Targets: heatmaps [B,K,H,W]; per-object cell index, mask and 8 regression values padded to the batch's most objects.
         var frames = samples.Select(s => _targets.Build(s.Boxes)).ToArray();

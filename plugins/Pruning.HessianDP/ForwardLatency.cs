@@ -35,7 +35,7 @@ internal sealed class ForwardLatency : IForwardTimer
         var count = Math.Min(options.LatencySamples, split.Count);
         if (count == 0) throw new ArgumentException($"Step '{step}': split '{split.Name}' has no sample to time the forward pass on.");
         _device = context.Services.Device;
-        for (var i = 0; i < count; i++) _samples.Add(model.Collate([split.Get(i)], _device));
+        for (var i = 0; i < count; i++) _samples.Add(model.CollateInputs([split.Get(i)], _device));
         _repeats = options.LatencyRepeats;
     }
 

@@ -192,6 +192,26 @@ public class ModelTests
         Assert.That(model.Forward(batch)["hm"].equal(before).all().item<bool>(), Is.True);
     }
 
+    /// <summary>Inference collation (evaluation, latency) skips the training targets and gives the same predictions.</summary>
+    [Test]
+    public void Inference_collation_has_the_pillars_without_targets_and_predicts_the_same()
+    {
+        Seeding.Seed(6);
+        using var model = new CenterPointModel(Scenes.TinyOptions(), Scenes.Info());
+        model.Module.eval();
+        var frames = new[] { Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)), Scenes.Frame("b", 2, Scenes.Car(12, -3, 0.1f)) };
+        using var _ = no_grad();
+        using var full = model.Collate(frames, CPU);
+        using var inputs = model.CollateInputs(frames, CPU);
+
+        Assert.That(inputs.Tensors.Keys.Order(), Is.EqualTo(new[] { "pillar_coords", "pillar_counts", "pillar_points" }));
+        Assert.That(full.Tensors.Keys, Does.Contain("target_hm"));
+        foreach (var key in inputs.Tensors.Keys) Assert.That(inputs[key].equal(full[key]).all().item<bool>(), Is.True, key);
+        var fromFull = model.Predict(model.Forward(full), full);
+        var fromInputs = model.Predict(model.Forward(inputs), inputs);
+        Assert.That(JsonSerializer.Serialize(fromInputs), Is.EqualTo(JsonSerializer.Serialize(fromFull)));
+    }
+
     /// <summary>
     /// Issue 13: Module.to replaces the parameter tensors and disposes the old ones. The prunable-layer view read before
     /// a move pointed at disposed tensors ("Tensor invalid -- empty handle" at the first step of every cuda run that

@@ -20,7 +20,7 @@ public static class Inference
             var samples = Enumerable.Range(start, Math.Min(batchSize, count - start)).Select(data.Get).ToArray();
             using var quiet = NoGcRegion.Enter();
             using var scope = NewDisposeScope();
-            using var batch = model.Collate(samples, services.Device);
+            using var batch = model.CollateInputs(samples, services.Device);
             var predictions = model.Predict(model.Forward(batch), batch);
             for (var i = 0; i < samples.Length; i++) results.Add((samples[i].WithoutPoints(), predictions[i]));
             progress.Advance(samples.Length);

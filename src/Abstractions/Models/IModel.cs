@@ -30,8 +30,14 @@ public interface IModel : IDisposable
     /// <summary>Weight masks: a removed weight is zero and stays zero through training, save and load.</summary>
     WeightMasks Masks { get; }
 
-    /// <summary>Turns samples into the tensors the network eats, on <paramref name="device"/>.</summary>
+    /// <summary>Turns samples into the tensors the network eats, on <paramref name="device"/>, with the training targets <see cref="Loss"/> reads.</summary>
     ModelBatch Collate(IReadOnlyList<Sample> samples, Device device);
+
+    /// <summary>
+    /// The same for inference: only what <see cref="Forward"/> and <see cref="Predict"/> read. A detector's targets
+    /// (heatmaps drawn on the CPU) cost more than its voxelization on a GPU, so evaluation and latency use this.
+    /// </summary>
+    ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => Collate(samples, device);
 
     ModelOutput Forward(ModelBatch batch);
 

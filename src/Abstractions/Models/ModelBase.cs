@@ -45,6 +45,7 @@ public abstract class ModelBase : IModel
     protected abstract double FlopsPerWeight(string layerName, nn.Module layer);
 
     public abstract ModelBatch Collate(IReadOnlyList<Sample> samples, Device device);
+    public virtual ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => Collate(samples, device);
     public abstract ModelOutput Forward(ModelBatch batch);
     public abstract LossTerms Loss(ModelOutput output, ModelBatch batch);
     public abstract IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch);

@@ -165,14 +165,14 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 using var quiet = NoGcRegion.Enter();
                 if (reference is not null)
                 {
-                    using var referenceBatch = reference.Collate([sample], services.Device);
+                    using var referenceBatch = reference.CollateInputs([sample], services.Device);
                     var referenceWatch = Stopwatch.StartNew();
                     reference.Forward(referenceBatch);
                     DeviceSync.Wait(services.Device);
                     if (pass >= options.Warmup) referenceForward.Add(referenceWatch.Elapsed.TotalSeconds);
                 }
                 var watch = Stopwatch.StartNew();
-                using var batch = model.Collate([sample], services.Device);
+                using var batch = model.CollateInputs([sample], services.Device);
                 DeviceSync.Wait(services.Device);
                 var collateSeconds = watch.Elapsed.TotalSeconds;
                 watch.Restart();
