@@ -71,6 +71,23 @@ public sealed class KittiDataset : IDataset
     /// <summary>Frames skipped as bad so far (SkipBadFrames), over all splits opened.</summary>
     public int SkippedFrames => _splits.Values.Sum(s => s.Skipped.Count);
 
+    public IReadOnlyDictionary<string, double> InputCounts
+    {
+        get
+        {
+            lock (_splits)
+            {
+                var splits = _splits.Values.ToList();
+                return new Dictionary<string, double>
+                {
+                    ["skippedFrames"] = splits.Sum(s => s.Skipped.Count),
+                    ["nonFinitePointsDropped"] = splits.Sum(s => s.NonFinite.Points),
+                    ["framesWithNonFinitePoints"] = splits.Sum(s => s.NonFinite.Frames),
+                };
+            }
+        }
+    }
+
     public ISampleSource GetSplit(string split)
     {
         lock (_splits)
@@ -124,6 +141,12 @@ internal sealed class KittiSplit : ISampleSource
     public List<(string Id, string Problem)> Skipped { get; } = [];
     public IReadOnlyList<string> FrameIds => _ids;
 
+    // By frame, so that a frame read every epoch counts once.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _nonFiniteByFrame = new(StringComparer.Ordinal);
+
+    /// <summary>Points dropped for a NaN or infinite value, and the frames they were in, over the frames read so far.</summary>
+    public (long Points, int Frames) NonFinite => (_nonFiniteByFrame.Values.Sum(v => (long)v), _nonFiniteByFrame.Count);
+
     /// <summary>
     /// Cheap whole-split check before training starts: files present, the scan's size a multiple of 16,
     /// labels and calibration parse. The points themselves are only read in <see cref="Get"/>.
@@ -157,7 +180,9 @@ internal sealed class KittiSplit : ISampleSource
         var calibration = KittiFiles.ReadCalibration(CalibPath(id));
         var objects = HasLabels ? KittiFiles.ReadLabels(LabelPath(id)) : [];
         var geometry = new KittiGeometry(calibration);
-        var points = PointCrop.Apply(KittiFiles.ReadVelodyne(VelodynePath(id)), geometry, _options);
+        var points = PointCrop.Apply(KittiFiles.ReadVelodyne(VelodynePath(id)), geometry, _options.PointCloudRange, _options.CropToCameraFov,
+            _options.ImageWidth, _options.ImageHeight, out var nonFinite);
+        if (nonFinite > 0) _nonFiniteByFrame[id] = nonFinite;
         if (_options.MaxPoints > 0) points = PointCrop.Subsample(points, _options.MaxPoints, StableHash.Of(id));
 
         var range = _options.PointCloudRange;
@@ -190,8 +215,14 @@ public static class PointCrop
         Apply(points, geometry, options.PointCloudRange, options.CropToCameraFov, options.ImageWidth, options.ImageHeight);
 
     /// <summary>Crops in place (kept points move forward in the same array) and returns the kept prefix as a new array; non-finite points are dropped.</summary>
-    public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight)
+    public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight) =>
+        Apply(points, geometry, range, cropToFov, imageWidth, imageHeight, out _);
+
+    /// <inheritdoc cref="Apply(float[], KittiGeometry, float[], bool, int, int)"/>
+    /// <param name="nonFinite">How many points had a NaN or infinite coordinate or intensity (dropped).</param>
+    public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight, out int nonFinite)
     {
+        nonFinite = 0;
         var n = points.Length / 4;
         var m = geometry.VeloToImage;
         double m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5], m6 = m[6], m7 = m[7], m8 = m[8], m9 = m[9], m10 = m[10], m11 = m[11];
@@ -201,7 +232,11 @@ public static class PointCrop
         {
             float x = points[4 * i], y = points[4 * i + 1], z = points[4 * i + 2];
             // Written so that NaN fails it: NaN/Inf points passed the old form (x < x0 || ...) and reached the model.
-            if (!(x >= x0 && x < x1 && y >= y0 && y < y1 && z >= z0 && z < z1) || !float.IsFinite(points[4 * i + 3])) continue;
+            if (!(x >= x0 && x < x1 && y >= y0 && y < y1 && z >= z0 && z < z1) || !float.IsFinite(points[4 * i + 3]))
+            {
+                if (!float.IsFinite(x) || !float.IsFinite(y) || !float.IsFinite(z) || !float.IsFinite(points[4 * i + 3])) nonFinite++;
+                continue;
+            }
             if (cropToFov)
             {
                 // OpenPCDet get_fov_flag: depth > 0 and the projection inside the image.

@@ -98,9 +98,27 @@ public static class KittiFiles
                 throw new KittiFormatException($"{file}:{lineNumber}: field {i + 1} ({LabelFields[i]}) is not a number: '{f[i]}'.");
             return v;
         }
-        return new KittiObject(f[0], F(1), (int)F(2), F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14),
+        var o = new KittiObject(f[0], F(1), (int)F(2), F(3), F(4), F(5), F(6), F(7), F(8), F(9), F(10), F(11), F(12), F(13), F(14),
             f.Length == 16 ? F(15) : 1);
+        // Values no scene has: a box of 1e30 m made training's heatmap drawing loop to a radius of int.MaxValue. The
+        // devkit's DontCare placeholders (-1 sizes, -1000 locations) stay inside these limits.
+        if (Math.Max(Math.Abs(o.Height), Math.Max(Math.Abs(o.Width), Math.Abs(o.Length))) > MaxBoxSize)
+            throw new KittiFormatException($"{file}:{lineNumber}: box size (h, w, l) = ({o.Height}, {o.Width}, {o.Length}) m is beyond physical sizes (at most {MaxBoxSize} m).");
+        if (Math.Max(Math.Abs(o.X), Math.Max(Math.Abs(o.Y), Math.Abs(o.Z))) > MaxLocation)
+            throw new KittiFormatException($"{file}:{lineNumber}: box location ({o.X}, {o.Y}, {o.Z}) m is beyond {MaxLocation} m from the camera.");
+        if (new[] { o.Left, o.Top, o.Right, o.Bottom }.Any(v => Math.Abs(v) > MaxImageCoordinate))
+            throw new KittiFormatException($"{file}:{lineNumber}: 2D box ({o.Left}, {o.Top}, {o.Right}, {o.Bottom}) px is beyond {MaxImageCoordinate} px.");
+        return o;
     }
+
+    /// <summary>Largest box edge a label may have (m): a long articulated truck is under 30.</summary>
+    public const double MaxBoxSize = 100;
+
+    /// <summary>Farthest box centre from the camera a label may have (m); DontCare's placeholder is 1000.</summary>
+    public const double MaxLocation = 10_000;
+
+    /// <summary>Largest 2D box coordinate a label may have (px); KITTI images are 1242 wide.</summary>
+    public const double MaxImageCoordinate = 100_000;
 
     /// <summary>label_2 lines in the devkit's own format (two decimals; with the score for result files).</summary>
     public static string FormatLabels(IEnumerable<KittiObject> objects, bool withScore)

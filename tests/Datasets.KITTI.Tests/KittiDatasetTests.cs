@@ -155,6 +155,50 @@ public class KittiDatasetTests
     }
 
     [Test]
+    public void Non_finite_points_are_dropped_and_counted_once_per_frame_for_the_report()
+    {
+        var root = CopyOfTree();
+        var bin = Path.Combine(root, "training", "velodyne", "000001.bin");
+        var points = KittiFiles.ReadVelodyne(bin);
+        // Three points made non-finite in different fields: x, intensity, z.
+        points[0] = float.NaN;
+        points[4 * 5 + 3] = float.PositiveInfinity;
+        points[4 * 9 + 2] = float.NegativeInfinity;
+        File.WriteAllBytes(bin, System.Runtime.InteropServices.MemoryMarshal.AsBytes(points.AsSpan()).ToArray());
+        var dataset = new KittiDataset(new KittiOptions { Root = root, CropToCameraFov = false, PointCloudRange = [-1000f, -1000f, -1000f, 1000f, 1000f, 1000f] }, RunServices.ForTesting());
+        var train = dataset.GetSplit("train");
+
+        var sample = train.Get(1);
+        train.Get(1);   // a second epoch's read of the same frame
+        train.Get(0);
+
+        Assert.That(sample.Points.Length / 4, Is.EqualTo(points.Length / 4 - 3));
+        Assert.That(sample.Points.All(float.IsFinite), Is.True);
+        Assert.That(dataset.InputCounts["nonFinitePointsDropped"], Is.EqualTo(3));
+        Assert.That(dataset.InputCounts["framesWithNonFinitePoints"], Is.EqualTo(1));
+    }
+
+    [TestCase("Car 0 0 0 0 0 10 10 1e30 1.6 3.9 10 1.5 20 0", "box size")]
+    [TestCase("Car 0 0 0 0 0 10 10 1.5 1.6 3.9 1e7 1.5 20 0", "box location")]
+    [TestCase("Car 0 0 0 -1e9 0 10 10 1.5 1.6 3.9 10 1.5 20 0", "2D box")]
+    public void A_label_beyond_physical_sizes_is_refused_naming_the_file_and_line(string line, string what)
+    {
+        var root = CopyOfTree();
+        var label = Path.Combine(root, "training", "label_2", "000002.txt");
+        File.AppendAllText(label, line + "\n");
+        var lines = File.ReadAllLines(label).Length;
+        var e = Assert.Throws<KittiFormatException>(() => new KittiDataset(new KittiOptions { Root = root }, RunServices.ForTesting()).GetSplit("train"))!;
+        Assert.That(e.Message, Does.Contain($"000002.txt:{lines}:").And.Contain(what));
+    }
+
+    [Test]
+    public void The_devkit_DontCare_placeholders_stay_inside_the_label_limits()
+    {
+        var o = KittiFiles.ParseLabelLine("DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10", "x.txt", 1);
+        Assert.That(o.Type, Is.EqualTo("DontCare"));
+    }
+
+    [Test]
     public void The_test_split_reads_the_unlabelled_testing_folder()
     {
         var root = CopyOfTree();

@@ -24,6 +24,9 @@ public interface IDataset
 
     /// <summary>What identifies the data for a results file (root, generator seed, frames per split...); recorded in every report.</summary>
     IReadOnlyDictionary<string, string> Provenance => new Dictionary<string, string>();
+
+    /// <summary>What the reader dropped or skipped in the data read so far (non-finite points, bad frames); recorded in the report.</summary>
+    IReadOnlyDictionary<string, double> InputCounts => new Dictionary<string, double>();
 }
 
 /// <summary>An indexable, lazily loaded list of samples (a split, or a split seen through transforms).</summary>

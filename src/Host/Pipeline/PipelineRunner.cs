@@ -158,12 +158,16 @@ public sealed class PipelineRunner(PlatformHost host)
                 {
                     if (context.Model is not null) step.Model = ModelSummary.From(ModelStats.Measure(context.Model));
                     report.Transforms = tallies.Select(t => new TransformReport(t.Step, t.Transform.Describe(), t.Tally.Samples, t.Tally.PointsIn, t.Tally.PointsOut)).ToList();
+                    report.InputCounts = dataset.InputCounts.ToDictionary();
                     report.Seconds = total.Elapsed.TotalSeconds;
                     writer.Write(report);
                 }
                 logger.LogInformation("  done in {Seconds:F1} s{Metrics}", step.Seconds, step.Metrics.Count == 0 ? "" : ": " + string.Join(", ", step.Metrics.Take(8).Select(kv => $"{kv.Key}={ReportWriter.Format(kv.Value)}")));
             }
             report.Status = "ok";
+            if (report.InputCounts.GetValueOrDefault("nonFinitePointsDropped") is > 0 and var dropped)
+                logger.LogWarning("The data held {Points} points with a NaN or infinite value (in {Frames} frames); they were dropped (report: inputCounts).",
+                    dropped, report.InputCounts.GetValueOrDefault("framesWithNonFinitePoints"));
         }
         catch
         {

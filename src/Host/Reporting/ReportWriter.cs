@@ -62,6 +62,9 @@ public sealed class ReportWriter(string outputDirectory)
             if (s.Metrics.Count > 6) metrics += $", … ({s.Metrics.Count} in report.json)";
             md.AppendLine($"| {s.Index} | {s.Use} | {s.Status} | {s.Seconds:F1} | {m?.Params.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {m?.NonzeroParams.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {(m is null ? "-" : (m.Flops / 1e6).ToString("F2", CultureInfo.InvariantCulture))} | {(m is null || m.DenseFlops == 0 ? "-" : (m.Flops / m.DenseFlops).ToString("P1", CultureInfo.InvariantCulture))} | {metrics} |");
         }
+        if (report.InputCounts.Any(kv => kv.Value > 0))
+            md.AppendLine().AppendLine("Dropped or skipped by the dataset's reader: " +
+                string.Join(", ", report.InputCounts.Where(kv => kv.Value > 0).Select(kv => $"{kv.Key} {Format(kv.Value)}")) + ".");
         if (report.Transforms.Count > 0)
         {
             md.AppendLine();

@@ -57,6 +57,9 @@ public sealed class RunReport
 
     /// <summary>The dataset's own description of what it is (root, generator seed, frames per split).</summary>
     public Dictionary<string, string> Dataset { get; set; } = new();
+
+    /// <summary>What the dataset's reader dropped or skipped in the data the run read (IDataset.InputCounts), e.g. non-finite points.</summary>
+    public Dictionary<string, double> InputCounts { get; set; } = new();
     public List<StepReport> Steps { get; } = [];
     public List<TransformReport> Transforms { get; set; } = [];
 
