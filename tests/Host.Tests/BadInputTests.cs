@@ -109,7 +109,8 @@ public class BadInputTests
         File.WriteAllText(Path.Combine(output, "report.json"), """{ "pipeline": "test", "status": "running", "steps": [ { "index": 0, "use": "train", "status": "running" } ] }""");
         var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        using var kept = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.interrupted.json")));
+        var archive = Directory.GetDirectories(Path.Combine(output, "previous-runs")).Single();
+        using var kept = JsonDocument.Parse(File.ReadAllText(Path.Combine(archive, "report.interrupted.json")));
         Assert.That(kept.RootElement.GetProperty("status").GetString(), Is.EqualTo("interrupted"));
         Assert.That(kept.RootElement.GetProperty("steps")[0].GetProperty("use").GetString(), Is.EqualTo("train"));
         using var current = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json")));

@@ -33,6 +33,9 @@ public sealed class RunServices
     /// </summary>
     public string? OutputRoot { get; init; }
 
+    /// <summary>Where an earlier run in the same output folder was moved before this one started (null: there was none).</summary>
+    public string? PreviousRunDirectory { get; init; }
+
     /// <summary>The full path of <paramref name="path"/>; refused, naming <paramref name="key"/>, when it lies outside <see cref="OutputRoot"/>.</summary>
     public string ContainedPath(string path, string key) => OutputContainment.Check(path, OutputRoot, key);
 

@@ -103,6 +103,9 @@ public sealed class Trainer(RunServices services)
 {
     private readonly ILogger logger = services.CreateLogger("train");
 
+    /// <summary>Whether <paramref name="folder"/> holds an epoch checkpoint with its training state, which Resume continues from.</summary>
+    public static bool CanResumeFrom(string folder) => TrainingState.Latest(folder) is not null;
+
     /// <summary>
     /// Computations of one step before non-finite gradients count as divergence. Divergence repeats on every attempt; a
     /// fault of a native kernel that reads stale memory may not. The one such fault found (oneDNN's conv input gradient,

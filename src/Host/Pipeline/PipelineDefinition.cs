@@ -13,11 +13,12 @@ public sealed record PipelineDefinition(
     string Device,
     string Output,
     int Threads,
+    PreviousRunPolicy PreviousRun,
     ComponentReference Dataset,
     ComponentReference? Model,
     IReadOnlyList<ComponentReference> Steps)
 {
-    private static readonly string[] PipelineKeys = ["Name", "Seed", "Device", "Output", "Threads", "Dataset", "Model", "Steps"];
+    private static readonly string[] PipelineKeys = ["Name", "Seed", "Device", "Output", "Threads", "PreviousRun", "Dataset", "Model", "Steps"];
     private static readonly string[] ComponentKeys = ["Use", "Options"];
 
     public static PipelineDefinition Read(IConfiguration configuration, string sourceName)
@@ -47,6 +48,10 @@ public sealed record PipelineDefinition(
         if (threads > Environment.ProcessorCount)
             throw new PlatformException($"Pipeline:Threads: {threads} is more than this machine's {Environment.ProcessorCount} cores (0: libtorch's default).");
 
+        var previousText = root["PreviousRun"] ?? nameof(PreviousRunPolicy.Archive);
+        if (!Enum.TryParse<PreviousRunPolicy>(previousText, ignoreCase: true, out var previousRun) || !Enum.IsDefined(previousRun))
+            throw new PlatformException($"Pipeline:PreviousRun: '{previousText}' is not a policy; use Archive (move a previous run's files aside) or Refuse.");
+
         var dataset = Component(root.GetSection("Dataset"), required: true)!;
         var model = Component(root.GetSection("Model"), required: false);
         var stepsSection = root.GetSection("Steps");
@@ -55,7 +60,7 @@ public sealed record PipelineDefinition(
             .Select(s => Component(s, required: true)!)
             .ToList();
         if (steps.Count == 0) throw new PlatformException("Pipeline:Steps: the pipeline has no steps.");
-        return new PipelineDefinition(name, seed, device, output, threads, dataset, model, steps);
+        return new PipelineDefinition(name, seed, device, output, threads, previousRun, dataset, model, steps);
     }
 
     private static ComponentReference? Component(IConfigurationSection section, bool required)
@@ -94,4 +99,14 @@ public sealed record PipelineDefinition(
         var tree = configuration.GetChildren().ToDictionary(c => c.Key, Node);
         return System.Text.Json.JsonSerializer.Serialize(tree, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
     }
+}
+
+/// <summary>What a run does with the files of an earlier run in its output folder (a rerun left them beside its own, mixed).</summary>
+public enum PreviousRunPolicy
+{
+    /// <summary>Move them into previous-runs/&lt;UTC time&gt;/ in the same folder (a train step with Resume reads its checkpoints there).</summary>
+    Archive,
+
+    /// <summary>Stop before anything is written, naming the folder.</summary>
+    Refuse,
 }

@@ -75,13 +75,15 @@ public sealed class PipelineRunner(PlatformHost host)
             throw new PlatformException($"Pipeline:Output: cannot create the output folder {output}: {e.Message}", e);
         }
         using var runLock = LockOutput(output);
-        var interrupted = KeepInterruptedReport(output);
+        var archived = PreviousRun.SetAside(output, definition.PreviousRun, DateTimeOffset.UtcNow);
+        // A killed run's report moved with its files: marked there, beside them.
+        var interrupted = archived is null ? null : KeepInterruptedReport(archived);
         AtomicFile.WriteAllText(Path.Combine(output, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
 
         using var logs = new RunLoggerProvider(Path.Combine(output, "run.log"));
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
         var logger = loggerFactory.CreateLogger("run");
-        var services = new RunServices(definition.Seed, device, output, loggerFactory, progress ?? new ConsoleProgressReporter()) { OutputRoot = OutputRoot };
+        var services = new RunServices(definition.Seed, device, output, loggerFactory, progress ?? new ConsoleProgressReporter()) { OutputRoot = OutputRoot, PreviousRunDirectory = archived };
         var writer = new ReportWriter(output);
         var report = new RunReport
         {
@@ -94,7 +96,9 @@ public sealed class PipelineRunner(PlatformHost host)
         logger.LogInformation("Pipeline '{Name}': {Steps} steps, seed {Seed}, {Device}{Asked}; output in {Output}", definition.Name, plan.Count, definition.Seed, device,
             definition.Device == device.ToString() ? "" : $" (Device: {definition.Device})", output);
         if (interrupted is not null)
-            logger.LogWarning("The previous run in this folder was interrupted (its report still said 'running'); it is kept as {File}", interrupted);
+            logger.LogWarning("The previous run in this folder was interrupted (its report still said 'running'); its report is kept as {File}", interrupted);
+        if (archived is not null)
+            logger.LogInformation("The earlier run in this folder was moved to {Archive} (Pipeline:PreviousRun: Archive).", archived);
         Seeding.Seed(definition.Seed);
         TorchRuntime.Initialize();
         report.TorchRuntime = TorchRuntime.Status;
@@ -207,7 +211,7 @@ public sealed class PipelineRunner(PlatformHost host)
 
     /// <summary>
     /// A report that still says "running" while no run holds the folder is a killed run's: it is marked "interrupted"
-    /// and kept beside the new one as report.interrupted.json (issue 15 §5: it stayed "running" for ever).
+    /// and kept with its run's files in previous-runs/ as report.interrupted.json (issue 15 §5: it stayed "running" for ever).
     /// </summary>
     private static string? KeepInterruptedReport(string output)
     {

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Autofac;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Configuration;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
@@ -60,7 +61,9 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
             return outcome;
         }
         var split = Splits.NonEmpty(context, options.Split, "train");
-        var history = new Trainer(services).Fit(model, split, options, context.StepDirectory("checkpoints"));
+        var checkpoints = context.StepDirectory("checkpoints");
+        if (options.Resume) BringBackArchivedCheckpoints(checkpoints, context);
+        var history = new Trainer(services).Fit(model, split, options, checkpoints);
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
@@ -70,6 +73,19 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         foreach (var term in history.EpochTerms[0].Keys)
             outcome.Series[$"loss-{term}"] = new Series("epoch", term, epochs, history.EpochTerms.Select(t => t[term]).ToArray());
         return outcome;
+    }
+
+    /// <summary>
+    /// A rerun moves the earlier run's files aside (Pipeline:PreviousRun: Archive), epoch checkpoints included: Resume
+    /// copies them back from the same step folder of the archived run when this run's own folder has none.
+    /// </summary>
+    private void BringBackArchivedCheckpoints(string checkpoints, PipelineContext context)
+    {
+        if (Trainer.CanResumeFrom(checkpoints) || services.PreviousRunDirectory is not { } previous) return;
+        var archived = Path.Combine(previous, Path.GetFileName(checkpoints));
+        if (!Trainer.CanResumeFrom(archived)) return;
+        foreach (var file in Directory.GetFiles(archived)) File.Copy(file, Path.Combine(checkpoints, Path.GetFileName(file)));
+        context.Logger.LogInformation("Resume: the epoch checkpoints of the earlier run were copied back from {Archive}.", archived);
     }
 }
 
