@@ -197,6 +197,16 @@ public class BadInputTests
     }
 
     [Test]
+    public void A_tab_in_yaml_indentation_is_named_at_its_own_line()
+    {
+        // YamlDotNet placed this error at line 1 (the start of the enclosing mapping).
+        var (file, _) = HostRunner.WritePipeline("Pipeline:\n  Name: x\n  Dataset:\n\tUse: gaussian-blobs\n  Steps: [ { Use: inspect-data } ]\n", ".yaml");
+        var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.PluginRoot);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Errors, Does.Contain($"{file}: YAML syntax error at line 4: a tab in the indentation"));
+    }
+
+    [Test]
     public void A_pipeline_file_over_a_mebibyte_is_refused_without_being_parsed()
     {
         var (file, _) = HostRunner.WritePipeline("# " + new string('x', 1 << 20) + "\nPipeline:\n  Name: x\n", ".yaml");

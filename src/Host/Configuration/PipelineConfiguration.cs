@@ -74,8 +74,24 @@ public static class PipelineConfiguration
         }
         catch (YamlException e)
         {
+            // YamlDotNet places a tab in the indentation at the start of the enclosing mapping (line 1 for most files):
+            // the first indented line with a tab is where the user must look.
+            if (e.Message.Contains("tab", StringComparison.OrdinalIgnoreCase) && FirstTabIndentedLine(text) is { } tabLine)
+                throw new PlatformException($"{path}: YAML syntax error at line {tabLine}: a tab in the indentation (YAML indents with spaces only).");
             throw new PlatformException($"{path}: YAML syntax error at line {e.Start.Line}, column {e.Start.Column}: {FirstSentence(e.Message)}");
         }
+    }
+
+    /// <summary>The 1-based number of the first line whose leading whitespace holds a tab (null: none).</summary>
+    private static int? FirstTabIndentedLine(string text)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            if (lines[i].AsSpan(0, indent).Contains('\t')) return i + 1;
+        }
+        return null;
     }
 
     /// <summary>Largest pipeline file read (1 MiB): pipelines are a few kilobytes.</summary>
