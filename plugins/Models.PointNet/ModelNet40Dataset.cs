@@ -134,8 +134,9 @@ public sealed class ModelNet40Dataset : IDataset
                     throw new InvalidDataException($"{path}, line {lineNumber}: {fields.Length} values, expected {(features == 6 ? "6 (x,y,z,nx,ny,nz)" : "at least 3 (x,y,z)")}.");
                 for (var c = 0; c < features; c++)
                 {
-                    if (!float.TryParse(fields[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                        throw new InvalidDataException($"{path}, line {lineNumber}: '{fields[c]}' is not a number.");
+                    // NaN and infinities parse; a shape with one is broken data, not a point to learn from.
+                    if (!float.TryParse(fields[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !float.IsFinite(v))
+                        throw new InvalidDataException($"{path}, line {lineNumber}: '{fields[c]}' is not a finite number.");
                     data.Add(v);
                 }
                 if (data.Count == points * features) break;
@@ -160,8 +161,14 @@ public sealed class ModelNet40Dataset : IDataset
             offsets = new int[files.Length + 1];
             for (var f = 0; f < files.Length; f++)
             {
-                using var file = H5File.OpenRead(files[f]);
-                offsets[f + 1] = offsets[f] + (int)Dataset(file, files[f], "data").Space.Dimensions[0];
+                var shapes = ReadingHdf5(files[f], () =>
+                {
+                    using var file = H5File.OpenRead(files[f]);
+                    var dims = Dataset(file, files[f], "data").Space.Dimensions;
+                    return dims.Length == 0 ? 0 : dims[0];
+                });
+                if (shapes is < 1 or > MaxShapesPerFile) throw new InvalidDataException($"{files[f]}: 'data' holds {shapes} shapes; expected 1 to {MaxShapesPerFile}.");
+                offsets[f + 1] = checked(offsets[f] + (int)shapes);
             }
             loaded = new (float[], int[], int)?[files.Length];
             (this.classes, this.points, Name) = (classes, points, split);
@@ -176,16 +183,48 @@ public sealed class ModelNet40Dataset : IDataset
             catch (Exception e) { throw new InvalidDataException($"{path}: no '{name}' dataset ({e.Message}).", e); }
         }
 
+        /// <summary>Shapes in one file at most (the public files hold 2048 or fewer), so a damaged header cannot ask for terabytes.</summary>
+        private const long MaxShapesPerFile = 1 << 16;
+
+        /// <summary>Points per shape at most (the public files hold 2048).</summary>
+        private const long MaxPointsPerShape = 1 << 16;
+
+        /// <summary>
+        /// Runs a read of <paramref name="path"/> with PureHDF, whose errors on a damaged file are of many types (found by
+        /// the HDF5 fuzz test: format, index, end-of-stream...): any of them is this file's InvalidDataException.
+        /// </summary>
+        private static T ReadingHdf5<T>(string path, Func<T> read)
+        {
+            try
+            {
+                return read();
+            }
+            catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+            {
+                throw new InvalidDataException($"{path}: not a readable ModelNet40 HDF5 file ({e.GetType().Name}: {e.Message})", e);
+            }
+        }
+
         private (float[] Data, int[] Labels, int PointsPerShape) Load(int f)
         {
             lock (loaded)
             {
                 if (loaded[f] is { } done) return done;
-                var path = files[f];
+                var result = ReadingHdf5(files[f], () => Read(files[f]));
+                loaded[f] = result;
+                return result;
+            }
+        }
+
+        private (float[] Data, int[] Labels, int PointsPerShape) Read(string path)
+        {
+            {
                 using var file = H5File.OpenRead(path);
                 var data = Dataset(file, path, "data");
                 var dims = data.Space.Dimensions;
                 if (dims.Length != 3 || dims[2] != 3) throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}], expected [shapes, points, 3].");
+                if (dims[0] is < 1 or > MaxShapesPerFile || dims[1] is < 1 or > MaxPointsPerShape)
+                    throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}]; expected 1 to {MaxShapesPerFile} shapes of 1 to {MaxPointsPerShape} points.");
                 var values = data.Type.Class == H5DataTypeClass.FloatingPoint && data.Type.Size == 8
                     ? data.Read<double[]>().Select(v => (float)v).ToArray()
                     : data.Read<float[]>();
@@ -201,9 +240,10 @@ public sealed class ModelNet40Dataset : IDataset
                 if (labels.Length != (int)dims[0]) throw new InvalidDataException($"{path}: {labels.Length} labels for {dims[0]} shapes.");
                 var bad = Array.FindIndex(labels, l => l < 0 || l >= classes);
                 if (bad >= 0) throw new InvalidDataException($"{path}: shape {bad} has label {labels[bad]}, shape_names.txt lists {classes} classes.");
-                var result = (values, labels, (int)dims[1]);
-                loaded[f] = result;
-                return result;
+                if ((ulong)values.Length != dims[0] * dims[1] * 3) throw new InvalidDataException($"{path}: 'data' holds {values.Length} values for shape [{string.Join(",", dims)}].");
+                var nonFinite = Array.FindIndex(values, v => !float.IsFinite(v));
+                if (nonFinite >= 0) throw new InvalidDataException($"{path}: shape {(ulong)nonFinite / (dims[1] * 3)} has a non-finite coordinate ({values[nonFinite]}).");
+                return (values, labels, (int)dims[1]);
             }
         }
 
