@@ -64,6 +64,34 @@ public class BootstrapTests
         Assert.That(m.DeltaInterval!.Value.High, Is.EqualTo(-0.1).Within(1e-9));
     }
 
+    /// <summary>The mean of the values of the samples drawn; undefined (omitted) when sample 0, the only "rare" one, is not drawn.</summary>
+    private sealed class RareMean(double[] values) : IResamplableMetrics
+    {
+        public IReadOnlyList<string> SampleIds { get; } = values.Select((_, i) => "s" + i).ToArray();
+
+        public IReadOnlyDictionary<string, double> Compute(int[] counts)
+        {
+            var metrics = new Dictionary<string, double> { ["mean"] = values.Select((v, i) => v * counts[i]).Sum() / counts.Sum() };
+            if (counts[0] > 0) metrics["rare"] = counts[0];
+            return metrics;
+        }
+    }
+
+    [Test]
+    public void A_metric_a_resample_leaves_undefined_gets_its_interval_from_the_draws_that_define_it()
+    {
+        // Like a KITTI class whose only frame a resample did not draw: the evaluator omits its AP (KeyNotFoundException before).
+        var values = Enumerable.Range(0, 10).Select(i => (double)i).ToArray();
+        var resamples = Bootstrap.Resamples(10, 400, 7);
+        var intervals = Bootstrap.Intervals(new RareMean(values), resamples, 0.9, reference: new RareMean(values)).ToDictionary(m => m.Metric);
+
+        var drawn = resamples.Where(c => c[0] > 0).Select(c => (double)c[0]).ToArray();
+        Assert.That(drawn.Length, Is.InRange(200, 340), "about 1 - (0.9)^10 = 65 % of the draws include sample 0");
+        Assert.That(intervals["rare"].Interval, Is.EqualTo(Bootstrap.Percentiles(drawn, 0.9)));
+        Assert.That(intervals["rare"].DeltaInterval!.Value.Low, Is.EqualTo(0));
+        Assert.That(intervals["mean"].Interval.Low, Is.LessThan(4.5));
+    }
+
     [Test]
     public void A_paired_interval_of_evaluations_on_different_samples_is_refused()
     {

@@ -51,18 +51,22 @@ public static class Bootstrap
             if (resamples[b].Length != n) throw new ArgumentException($"Resample {b} has {resamples[b].Length} counts for {n} samples.");
             var m = evaluation.Compute(resamples[b]);
             var r = deltas.Count > 0 ? reference!.Compute(resamples[b]) : null;
-            foreach (var (key, series) in values) series[b] = m[key];
-            foreach (var (key, series) in deltas) series[b] = m[key] - r![key];
+            // A resample can leave a metric undefined (KITTI AP of a class none of whose frames were drawn: the evaluator
+            // omits it, and the lookup threw KeyNotFoundException): that draw is left out of that metric's interval.
+            foreach (var (key, series) in values) series[b] = m.TryGetValue(key, out var v) ? v : double.NaN;
+            foreach (var (key, series) in deltas)
+                series[b] = m.TryGetValue(key, out var v) && r!.TryGetValue(key, out var w) ? v - w : double.NaN;
         }
         return point.Keys.Select(k => new MetricInterval(k, point[k], Percentiles(values[k], level),
             deltas.ContainsKey(k) ? point[k] - referencePoint![k] : null,
             deltas.TryGetValue(k, out var d) ? Percentiles(d, level) : null)).ToArray();
     }
 
-    /// <summary>The (1-level)/2 and (1+level)/2 quantiles, linearly interpolated between order statistics.</summary>
+    /// <summary>The (1-level)/2 and (1+level)/2 quantiles, linearly interpolated between order statistics; NaN draws (undefined in that resample) are left out.</summary>
     public static Interval Percentiles(double[] values, double level)
     {
-        var sorted = values.Order().ToArray();
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        if (sorted.Length == 0) return new Interval(double.NaN, double.NaN, level);
         return new Interval(Quantiles.OfSorted(sorted, (1 - level) / 2), Quantiles.OfSorted(sorted, (1 + level) / 2), level);
     }
 }
