@@ -12,135 +12,14 @@ public static class ProceduralShapes
     public static readonly string[] ClassNames =
         ["box", "sphere", "cylinder", "cone", "torus", "pyramid", "capsule", "chair", "table", "lamp", "mug", "stool"];
 
-    /// <summary>A surface made of patches, each with its area and a uniform sampler.</summary>
-    private sealed class Surface
-    {
-        private readonly List<(double Area, Func<Random, Vector3> Sample)> patches = [];
-
-        public void Add(double area, Func<Random, Vector3> sample) => patches.Add((area, sample));
-
-        public Vector3 Sample(Random random)
-        {
-            var total = patches.Sum(p => p.Area);
-            var u = random.NextDouble() * total;
-            foreach (var (area, sample) in patches)
-            {
-                if (u < area) return sample(random);
-                u -= area;
-            }
-            return patches[^1].Sample(random);
-        }
-
-        public void Box(Vector3 centre, Vector3 size)
-        {
-            var (x, y, z) = (size.X, size.Y, size.Z);
-            foreach (var sign in new[] { -1f, 1f })
-            {
-                Add(y * z, r => centre + new Vector3(sign * x / 2, U(r, y), U(r, z)));
-                Add(x * z, r => centre + new Vector3(U(r, x), sign * y / 2, U(r, z)));
-                Add(x * y, r => centre + new Vector3(U(r, x), U(r, y), sign * z / 2));
-            }
-        }
-
-        /// <summary>An upright cylinder standing on <paramref name="bottom"/>; caps optional (a mug has no top).</summary>
-        public void Cylinder(Vector3 bottom, float radius, float height, bool bottomCap = true, bool topCap = true)
-        {
-            Add(2 * Math.PI * radius * height, r =>
-            {
-                var a = r.NextDouble() * 2 * Math.PI;
-                return bottom + new Vector3(radius * (float)Math.Cos(a), radius * (float)Math.Sin(a), (float)r.NextDouble() * height);
-            });
-            if (bottomCap) Disc(bottom, radius);
-            if (topCap) Disc(bottom + new Vector3(0, 0, height), radius);
-        }
-
-        public void Disc(Vector3 centre, float radius) => Add(Math.PI * radius * radius, r =>
-        {
-            var a = r.NextDouble() * 2 * Math.PI;
-            var d = radius * (float)Math.Sqrt(r.NextDouble());
-            return centre + new Vector3(d * (float)Math.Cos(a), d * (float)Math.Sin(a), 0);
-        });
-
-        /// <summary>An ellipsoid (a sphere when the radii are equal); uniform directions, near-uniform area on mild ellipsoids.</summary>
-        public void Ellipsoid(Vector3 centre, Vector3 radii, bool upperHalfOnly = false, bool lowerHalfOnly = false)
-        {
-            var area = 4 * Math.PI * Math.Pow((Math.Pow(radii.X * radii.Y, 1.6) + Math.Pow(radii.X * radii.Z, 1.6) + Math.Pow(radii.Y * radii.Z, 1.6)) / 3, 1 / 1.6);
-            if (upperHalfOnly || lowerHalfOnly) area /= 2;
-            Add(area, r =>
-            {
-                var d = Direction(r);
-                if (upperHalfOnly) d.Z = Math.Abs(d.Z);
-                if (lowerHalfOnly) d.Z = -Math.Abs(d.Z);
-                return centre + d * radii;
-            });
-        }
-
-        /// <summary>An upright cone (apex up) or a lamp shade (a truncated cone without caps).</summary>
-        public void Cone(Vector3 bottom, float bottomRadius, float topRadius, float height, bool bottomCap)
-        {
-            var slant = Math.Sqrt(height * height + (bottomRadius - topRadius) * (bottomRadius - topRadius));
-            Add(Math.PI * (bottomRadius + topRadius) * slant, r =>
-            {
-                // Radius along the side is linear in height; area grows with radius, so invert the CDF of r(t).
-                var t = SampleLinearDensity(r, bottomRadius, topRadius);
-                var radius = bottomRadius + (topRadius - bottomRadius) * t;
-                var a = r.NextDouble() * 2 * Math.PI;
-                return bottom + new Vector3(radius * (float)Math.Cos(a), radius * (float)Math.Sin(a), t * height);
-            });
-            if (bottomCap) Disc(bottom, bottomRadius);
-        }
-
-        public void Torus(Vector3 centre, float major, float minor, bool vertical = false, double arc = 2 * Math.PI)
-        {
-            Add(arc * major * 2 * Math.PI * minor, r =>
-            {
-                while (true)
-                {
-                    // Rejection on (major + minor cos phi) makes the area density uniform.
-                    var theta = r.NextDouble() * arc - arc / 2;
-                    var phi = r.NextDouble() * 2 * Math.PI;
-                    var ring = major + minor * Math.Cos(phi);
-                    if (r.NextDouble() * (major + minor) > ring) continue;
-                    var p = new Vector3((float)(ring * Math.Cos(theta)), (float)(ring * Math.Sin(theta)), (float)(minor * Math.Sin(phi)));
-                    return centre + (vertical ? new Vector3(p.X, p.Z, p.Y) : p);
-                }
-            });
-        }
-
-        public void Triangle(Vector3 a, Vector3 b, Vector3 c) => Add(Vector3.Cross(b - a, c - a).Length() / 2, r =>
-        {
-            var (u, v) = (r.NextSingle(), r.NextSingle());
-            if (u + v > 1) (u, v) = (1 - u, 1 - v);
-            return a + u * (b - a) + v * (c - a);
-        });
-    }
-
-    private static float U(Random r, float extent) => (r.NextSingle() - 0.5f) * extent;
-
-    private static float Between(Random r, double low, double high) => (float)(low + r.NextDouble() * (high - low));
-
-    private static Vector3 Direction(Random r)
-    {
-        Vector3 d;
-        do d = new Vector3(Gaussian(r), Gaussian(r), Gaussian(r)); while (d.LengthSquared() < 1e-8f);
-        return Vector3.Normalize(d);
-    }
+    internal static float Between(Random r, double low, double high) => (float)(low + r.NextDouble() * (high - low));
 
     public static float Gaussian(Random r) =>
         (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
 
-    /// <summary>t in [0,1] with density proportional to a + (b - a) t.</summary>
-    private static float SampleLinearDensity(Random r, float a, float b)
+    private static ShapeSurface Build(int classId, Random r)
     {
-        var u = r.NextDouble();
-        if (Math.Abs(b - a) < 1e-6) return (float)u;
-        var t = (-a + Math.Sqrt(a * a + u * (b * b - a * a))) / (b - a);
-        return (float)Math.Clamp(t, 0, 1);
-    }
-
-    private static Surface Build(int classId, Random r)
-    {
-        var s = new Surface();
+        var s = new ShapeSurface();
         var o = Vector3.Zero;
         switch (ClassNames[classId])
         {
@@ -229,7 +108,7 @@ public static class ProceduralShapes
         return s;
     }
 
-    private static void LegsAndTop(Surface s, float width, float depth, float legHeight, float topThickness, float leg)
+    private static void LegsAndTop(ShapeSurface s, float width, float depth, float legHeight, float topThickness, float leg)
     {
         s.Box(new Vector3(0, 0, legHeight + topThickness / 2), new Vector3(width, depth, topThickness));
         foreach (var x in new[] { -1f, 1f })
@@ -237,19 +116,41 @@ public static class ProceduralShapes
             s.Box(new Vector3(x * (width / 2 - leg / 2), y * (depth / 2 - leg / 2), legHeight / 2), new Vector3(leg, leg, legHeight));
     }
 
+    /// <summary>The class names of <paramref name="set"/>, in label order.</summary>
+    public static IReadOnlyList<string> ClassNamesOf(ShapeSet set) => set switch
+    {
+        ShapeSet.Basic => ClassNames,
+        ShapeSet.Families => ShapeFamilies.ClassNames,
+        _ => throw new ArgumentOutOfRangeException(nameof(set), set, null),
+    };
+
+    /// <summary>One shape of class <paramref name="classId"/> of <paramref name="set"/>, as <see cref="Generate"/> describes.</summary>
+    public static float[] Generate(ShapeSet set, int classId, int points, Random random, double noise, double partialViewProbability) => set switch
+    {
+        ShapeSet.Basic => Generate(classId, points, random, noise, partialViewProbability),
+        ShapeSet.Families => ShapeFamilies.Generate(classId, points, random, noise, partialViewProbability),
+        _ => throw new ArgumentOutOfRangeException(nameof(set), set, null),
+    };
+
     /// <summary>
     /// One shape of class <paramref name="classId"/>: <paramref name="points"/> xyz rows (row-major), centred and scaled
     /// to the unit sphere, rotated about z, with Gaussian noise of std <paramref name="noise"/>. With probability
     /// <paramref name="partialViewProbability"/> the points facing away from a random viewpoint are dropped first
     /// (a single-sided scan), and the visible part is resampled to the full count.
     /// </summary>
-    public static float[] Generate(int classId, int points, Random random, double noise, double partialViewProbability)
+    public static float[] Generate(int classId, int points, Random random, double noise, double partialViewProbability) =>
+        Scan(Build(classId, random), points, random, noise, partialViewProbability, Vector3.One);
+
+    /// <summary>
+    /// The points of <see cref="Generate"/> drawn from <paramref name="surface"/>, each first multiplied by
+    /// <paramref name="stretch"/> (per-axis scaling of the whole shape; one, exactly, for the basic set).
+    /// </summary>
+    internal static float[] Scan(ShapeSurface surface, int points, Random random, double noise, double partialViewProbability, Vector3 stretch)
     {
-        var surface = Build(classId, random);
         var partial = random.NextDouble() < partialViewProbability;
         var candidates = partial ? points * 3 : points;
         var cloud = new Vector3[candidates];
-        for (var i = 0; i < candidates; i++) cloud[i] = surface.Sample(random);
+        for (var i = 0; i < candidates; i++) cloud[i] = surface.Sample(random) * stretch;
         if (partial)
         {
             // Keep the side of the shape nearer a random horizontal viewpoint: points whose offset from the

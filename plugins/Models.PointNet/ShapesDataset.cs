@@ -7,11 +7,31 @@ using Platform.Abstractions.Models;
 
 namespace Platform.Plugins.Models.PointNet;
 
-public sealed class ShapesOptions : AugmentationOptions
+/// <summary>Which classes the shapes dataset draws from.</summary>
+public enum ShapeSet
 {
-    [Description("Number of shape classes, taken in order from: box, sphere, cylinder, cone, torus, pyramid, capsule, chair, table, lamp, mug, stool.")]
-    [Range(2, 12)]
-    public int Classes { get; set; } = 12;
+    /// <summary>12 classes told apart by gross shape (<see cref="ProceduralShapes.ClassNames"/>).</summary>
+    Basic,
+
+    /// <summary>36 classes in seven families of look-alikes told apart by parts and proportions (<see cref="ShapeFamilies"/>).</summary>
+    Families,
+}
+
+public sealed class ShapesOptions : AugmentationOptions, IValidatableObject
+{
+    [Description("Which classes: Basic (12 separable by gross shape: box, sphere, cylinder, cone, torus, pyramid, capsule, chair, table, lamp, mug, stool) " +
+                 "or Families (36 look-alikes in families that differ by parts and proportions: tables: table, desk, side_table, coffee_table, bench, stool; " +
+                 "seating: chair, armchair, sofa, bar_chair, rocking_chair; vessels: mug, cup, pitcher, vase, bottle, jar, bowl; " +
+                 "cones: cone, pyramid, traffic_cone, lamp, tree; storage: bed, shelf, bookcase, cabinet, dresser, wardrobe; " +
+                 "bars: dumbbell, barbell, rolling_pin, capsule; rings: ring, tyre, wheel). Families parts come and go within a class and each shape is stretched per axis.")]
+    public ShapeSet Set { get; set; } = ShapeSet.Basic;
+
+    [Description("Number of shape classes, the first ones of the Set in the order its description lists them; 0 takes them all (12 for Basic, 36 for Families).")]
+    [Range(0, int.MaxValue)]
+    public int Classes { get; set; }
+
+    /// <summary>The classes used: <see cref="Classes"/>, or every class of the set when it is 0.</summary>
+    public int ClassCount => Classes == 0 ? ProceduralShapes.ClassNamesOf(Set).Count : Classes;
 
     [Description("Shapes in the training split (classes balanced).")]
     [Range(1, 1000000)]
@@ -39,10 +59,18 @@ public sealed class ShapesOptions : AugmentationOptions
 
     [Description("Seed of the shapes themselves (independent of the run's seed, so every run sees the same data).")]
     public int DataSeed { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var available = ProceduralShapes.ClassNamesOf(Set).Count;
+        if (Classes == 1 || Classes > available)
+            yield return new ValidationResult($"must be 0 (all) or 2 to {available}: the {Set} set has {available} classes.", [nameof(Classes)]);
+    }
 }
 
 /// <summary>
-/// The embedded default dataset: procedural solids and composites (see <see cref="ProceduralShapes"/>). Shapes are
+/// The embedded default dataset: procedural solids and composites (see <see cref="ProceduralShapes"/>, and
+/// <see cref="ShapeFamilies"/> for the families set). Shapes are
 /// generated on first read and cached; shape i of a split depends only on (DataSeed, split, i).
 /// </summary>
 public sealed class ShapesDataset : IDataset
@@ -54,8 +82,9 @@ public sealed class ShapesDataset : IDataset
     {
         if (options.ScaleMin > options.ScaleMax)
             throw new ArgumentException($"Shapes option ScaleMin ({options.ScaleMin}) is larger than ScaleMax ({options.ScaleMax}).");
+        OptionsValidation.Check(options, "dataset 'shapes'");
         this.options = options;
-        Info = new DatasetInfo("shapes", ModelTask.Classification, ProceduralShapes.ClassNames[..options.Classes], 3);
+        Info = new DatasetInfo("shapes", ModelTask.Classification, [.. ProceduralShapes.ClassNamesOf(options.Set).Take(options.ClassCount)], 3);
         var augmentation = options.ToAugmentation();
         splits = new Dictionary<string, ISampleSource>(StringComparer.Ordinal)
         {
@@ -69,15 +98,24 @@ public sealed class ShapesDataset : IDataset
     public IReadOnlyList<string> Splits => [.. splits.Keys];
     public string DefaultEvaluator => "accuracy";
 
-    public IReadOnlyDictionary<string, string> Provenance => new Dictionary<string, string>(StringComparer.Ordinal)
+    public IReadOnlyDictionary<string, string> Provenance
     {
-        ["dataSeed"] = options.DataSeed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["classes"] = options.Classes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["points"] = options.Points.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["frames/train"] = options.TrainCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["frames/val"] = options.ValCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["frames/test"] = options.TestCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
+        get
+        {
+            var provenance = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["dataSeed"] = options.DataSeed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["classes"] = options.ClassCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["points"] = options.Points.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["frames/train"] = options.TrainCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["frames/val"] = options.ValCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["frames/test"] = options.TestCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            // Named only off the default, so that reports and bench headers of basic runs read as they did before sets existed.
+            if (options.Set != ShapeSet.Basic) provenance["set"] = options.Set.ToString().ToLowerInvariant();
+            return provenance;
+        }
+    }
 
     public ISampleSource GetSplit(string split) =>
         splits.TryGetValue(split, out var source) ? source
@@ -99,9 +137,9 @@ public sealed class ShapesDataset : IDataset
         private Sample Generate(int index)
         {
             var o = owner.options;
-            var label = index % o.Classes;   // balanced classes, interleaved
+            var label = index % o.ClassCount;   // balanced classes, interleaved
             var random = new Random(StableHash.Combine(o.DataSeed, StableHash.Of(name), index));
-            var points = ProceduralShapes.Generate(label, o.Points, random, o.Noise, o.PartialViewProbability);
+            var points = ProceduralShapes.Generate(o.Set, label, o.Points, random, o.Noise, o.PartialViewProbability);
             return new Sample { Id = $"shapes/{name}/{index:D6}", Points = points, PointFeatures = 3, Label = label };
         }
     }
