@@ -72,6 +72,9 @@ internal sealed class CalibrationSet : IDisposable
         for (var start = 0; start < count; start += options.CalibrationBatchSize)
         {
             var samples = Enumerable.Range(start, Math.Min(options.CalibrationBatchSize, count - start)).Select(split.Get).ToArray();
+            // The collation's comparisons with scalars raced with the collector here ("Unknown scalar type" in lt, a hessian-dp
+            // step of the fine-tune bench): no collection during this batch's native calls (Kit/NoGcRegion).
+            using var quiet = NoGcRegion.Enter();
             var batch = model.Collate(samples, context.Services.Device);
             batches.Add(batch);
             // DescribeInput gives per-sample figures of one batch: weigh them by the batch's samples.

@@ -84,6 +84,7 @@ internal sealed class HessianEstimate : IDisposable
                 var batchSums = candidates.Select(c => zeros(c.Layer.Weight.shape, ScalarType.Float64)).ToArray();
                 var finite = true;
                 using (var scope = NewDisposeScope())
+                using (NoGcRegion.Enter())   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
                 {
                     // One forward per batch; every projection back-propagates through the same graph (retained until the last).
                     var output = model.Forward(calibration.Batches[b]);
@@ -132,6 +133,7 @@ internal sealed class HessianEstimate : IDisposable
         foreach (var batch in calibration.Batches)
         {
             using var scope = NewDisposeScope();
+            using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
             model.Module.zero_grad();
             var output = model.Forward(batch);
             Tensor? energy = null;

@@ -158,6 +158,7 @@ internal static class WeightReconstruction
         foreach (var batch in batches)
         {
             using var batchScope = NewDisposeScope();
+            using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
             // Rows stay in the layer's dtype (a 3x3 conv's unfolded input is [B·H·W, 9C]); only the d x d sums go to float64.
             var xDense = Rows(dense.Module, dense.Input(batch));
             var x = Rows(module, CaptureInput(model, module, batch, null));
@@ -218,6 +219,7 @@ internal static class WeightReconstruction
                 foreach (var batch in batches)
                 {
                     using var batchScope = NewDisposeScope();
+                    using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
                     var x = Rows(module, CaptureInput(model, module, batch, null));
                     var g = x.t().matmul(x).to_type(ScalarType.Float64);
                     gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);

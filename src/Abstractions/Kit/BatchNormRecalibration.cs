@@ -29,6 +29,7 @@ public static class BatchNormRecalibration
             foreach (var batch in batches)
             {
                 using var scope = NewDisposeScope();
+                using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (NoGcRegion)
                 model.Forward(batch);
             }
         }
