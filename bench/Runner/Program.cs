@@ -254,7 +254,7 @@ public static class Program
     }
 
     /// <summary>For each ratio of the definition whose rows both ran: every column's numerator value over its denominator value.</summary>
-    private static List<(string Label, double[] Values)> Ratios(BenchDefinition d, List<BenchRow> rows, List<double[]> table)
+    public static List<(string Label, double[] Values)> Ratios(BenchDefinition d, List<BenchRow> rows, List<double[]> table)
     {
         var result = new List<(string, double[])>();
         foreach (var (numerator, denominator) in d.Ratios)

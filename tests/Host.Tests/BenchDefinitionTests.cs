@@ -141,4 +141,30 @@ public class BenchDefinitionTests
         var error = Assert.Throws<PlatformException>(() => Read(head + "\n  Correlations:\n    - { X: distortion, Y: mAP }\n"));
         Assert.That(error!.Message, Does.Contain("Bench:Correlations:0:Y").And.Contain("'mAP'"));
     }
+
+    [Test]
+    public void Ratios_divide_every_column_of_one_row_by_another_and_an_unknown_row_is_named()
+    {
+        const string head = """
+            Bench:
+              Name: b
+              Rows:
+                - { Label: on cpu, Pipeline: p.json }
+                - { Label: on cuda, Pipeline: p.json }
+              Columns:
+                - Header: seconds
+                  Value: run.seconds
+                - Header: accuracy
+                  Value: metric:accuracy
+            """;
+        var bench = Read(head + "\n  Ratios:\n    - { Numerator: on cpu, Denominator: on cuda }\n");
+        var table = new List<double[]> { new[] { 30.0, 0.9 }, new[] { 10.0, double.NaN } };
+        var (label, values) = Platform.Bench.Program.Ratios(bench, bench.Rows.ToList(), table).Single();
+        Assert.That(label, Is.EqualTo("on cpu / on cuda"));
+        Assert.That(values[0], Is.EqualTo(3.0));
+        Assert.That(double.IsNaN(values[1]), Is.True, "a missing value gives no ratio");
+
+        var error = Assert.Throws<PlatformException>(() => Read(head + "\n  Ratios:\n    - { Numerator: on gpu, Denominator: on cuda }\n"));
+        Assert.That(error!.Message, Does.Contain("Bench:Ratios:0:Numerator").And.Contain("'on gpu'"));
+    }
 }
