@@ -180,8 +180,7 @@ internal sealed class KittiSplit : ISampleSource
         var calibration = KittiFiles.ReadCalibration(CalibPath(id));
         var objects = HasLabels ? KittiFiles.ReadLabels(LabelPath(id)) : [];
         var geometry = new KittiGeometry(calibration);
-        var points = PointCrop.Apply(KittiFiles.ReadVelodyne(VelodynePath(id)), geometry, _options.PointCloudRange, _options.CropToCameraFov,
-            _options.ImageWidth, _options.ImageHeight, out var nonFinite);
+        var points = PointCrop.Apply(KittiFiles.ReadVelodyne(VelodynePath(id)), geometry, _options, out var nonFinite);
         if (nonFinite > 0) _nonFiniteByFrame[id] = nonFinite;
         if (_options.MaxPoints > 0) points = PointCrop.Subsample(points, _options.MaxPoints, StableHash.Of(id));
 
@@ -211,8 +210,8 @@ internal sealed class KittiSplit : ISampleSource
 public static class PointCrop
 {
     /// <remarks>Overwrites <paramref name="points"/>: pass a scan read for this purpose.</remarks>
-    public static float[] Apply(float[] points, KittiGeometry geometry, KittiOptions options) =>
-        Apply(points, geometry, options.PointCloudRange, options.CropToCameraFov, options.ImageWidth, options.ImageHeight);
+    public static float[] Apply(float[] points, KittiGeometry geometry, KittiOptions options, out int nonFinite) =>
+        Apply(points, geometry, options.PointCloudRange, options.CropToCameraFov, options.ImageWidth, options.ImageHeight, out nonFinite);
 
     /// <summary>Crops in place (kept points move forward in the same array) and returns the kept prefix as a new array; non-finite points are dropped.</summary>
     public static float[] Apply(float[] points, KittiGeometry geometry, float[] range, bool cropToFov, int imageWidth, int imageHeight) =>

@@ -218,33 +218,31 @@ public sealed class ModelNet40Dataset : IDataset
 
         private (float[] Data, int[] Labels, int PointsPerShape) Read(string path)
         {
+            using var file = H5File.OpenRead(path);
+            var data = Dataset(file, path, "data");
+            var dims = data.Space.Dimensions;
+            if (dims.Length != 3 || dims[2] != 3) throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}], expected [shapes, points, 3].");
+            if (dims[0] is < 1 or > MaxShapesPerFile || dims[1] is < 1 or > MaxPointsPerShape)
+                throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}]; expected 1 to {MaxShapesPerFile} shapes of 1 to {MaxPointsPerShape} points.");
+            var values = data.Type.Class == H5DataTypeClass.FloatingPoint && data.Type.Size == 8
+                ? data.Read<double[]>().Select(v => (float)v).ToArray()
+                : data.Read<float[]>();
+            var label = Dataset(file, path, "label");
+            var labels = label.Type.Size switch
             {
-                using var file = H5File.OpenRead(path);
-                var data = Dataset(file, path, "data");
-                var dims = data.Space.Dimensions;
-                if (dims.Length != 3 || dims[2] != 3) throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}], expected [shapes, points, 3].");
-                if (dims[0] is < 1 or > MaxShapesPerFile || dims[1] is < 1 or > MaxPointsPerShape)
-                    throw new InvalidDataException($"{path}: 'data' has shape [{string.Join(",", dims)}]; expected 1 to {MaxShapesPerFile} shapes of 1 to {MaxPointsPerShape} points.");
-                var values = data.Type.Class == H5DataTypeClass.FloatingPoint && data.Type.Size == 8
-                    ? data.Read<double[]>().Select(v => (float)v).ToArray()
-                    : data.Read<float[]>();
-                var label = Dataset(file, path, "label");
-                var labels = label.Type.Size switch
-                {
-                    1 => label.Read<byte[]>().Select(v => (int)v).ToArray(),
-                    2 => label.Read<short[]>().Select(v => (int)v).ToArray(),
-                    4 => label.Read<int[]>(),
-                    8 => label.Read<long[]>().Select(v => (int)v).ToArray(),
-                    _ => throw new InvalidDataException($"{path}: 'label' has {label.Type.Size}-byte elements, expected an integer type."),
-                };
-                if (labels.Length != (int)dims[0]) throw new InvalidDataException($"{path}: {labels.Length} labels for {dims[0]} shapes.");
-                var bad = Array.FindIndex(labels, l => l < 0 || l >= classes);
-                if (bad >= 0) throw new InvalidDataException($"{path}: shape {bad} has label {labels[bad]}, shape_names.txt lists {classes} classes.");
-                if ((ulong)values.Length != dims[0] * dims[1] * 3) throw new InvalidDataException($"{path}: 'data' holds {values.Length} values for shape [{string.Join(",", dims)}].");
-                var nonFinite = Array.FindIndex(values, v => !float.IsFinite(v));
-                if (nonFinite >= 0) throw new InvalidDataException($"{path}: shape {(ulong)nonFinite / (dims[1] * 3)} has a non-finite coordinate ({values[nonFinite]}).");
-                return (values, labels, (int)dims[1]);
-            }
+                1 => label.Read<byte[]>().Select(v => (int)v).ToArray(),
+                2 => label.Read<short[]>().Select(v => (int)v).ToArray(),
+                4 => label.Read<int[]>(),
+                8 => label.Read<long[]>().Select(v => (int)v).ToArray(),
+                _ => throw new InvalidDataException($"{path}: 'label' has {label.Type.Size}-byte elements, expected an integer type."),
+            };
+            if (labels.Length != (int)dims[0]) throw new InvalidDataException($"{path}: {labels.Length} labels for {dims[0]} shapes.");
+            var bad = Array.FindIndex(labels, l => l < 0 || l >= classes);
+            if (bad >= 0) throw new InvalidDataException($"{path}: shape {bad} has label {labels[bad]}, shape_names.txt lists {classes} classes.");
+            if ((ulong)values.Length != dims[0] * dims[1] * 3) throw new InvalidDataException($"{path}: 'data' holds {values.Length} values for shape [{string.Join(",", dims)}].");
+            var nonFinite = Array.FindIndex(values, v => !float.IsFinite(v));
+            if (nonFinite >= 0) throw new InvalidDataException($"{path}: shape {(ulong)nonFinite / (dims[1] * 3)} has a non-finite coordinate ({values[nonFinite]}).");
+            return (values, labels, (int)dims[1]);
         }
 
         public Sample Get(int index)

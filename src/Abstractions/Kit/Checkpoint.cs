@@ -75,9 +75,9 @@ public static class Checkpoint
         var header = ReadHeader(reader, path);
         if (header.Spec.Use != model.Spec.Use)
             throw new InvalidDataException($"{path}: checkpoint holds a '{header.Spec.Use}' model, not '{model.Spec.Use}'.");
-        // TorchSharp loads only into tensors of the saved dtype, and loading into CUDA tensors is unreliable (a
-        // checkpoint saved by a cuda run failed to load in one: "Tensor invalid -- empty handle"). So the state goes
-        // into the module on the CPU in the saved dtype, and the module returns to its device afterwards.
+        // TorchSharp loads only into tensors of the saved dtype: the state goes into the module on the CPU, where the
+        // bytes are read, in the saved dtype, and the module returns to its device afterwards. (The "empty handle" failure
+        // of cuda loads was a stale prunable-layer view after the move: ModelBase.PrunableLayers.)
         var device = model.Module.parameters().FirstOrDefault()?.device ?? CPU;
         var saved = SavedParameterType(header, path);
         try

@@ -262,17 +262,7 @@ public sealed class PipelineRunner(PlatformHost host)
         return outcome;
     }
 
-    private string Contained(string output)
-    {
-        try
-        {
-            return OutputContainment.Check(output, OutputRoot, "Pipeline:Output");
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new PlatformException(e.Message, e);
-        }
-    }
+    private string Contained(string output) => ContainedPaths.Check(output, OutputRoot, "Pipeline:Output");
 
     /// <summary>
     /// The NVIDIA driver's model name of the GPU (its /proc entries; TorchSharp does not expose the CUDA device

@@ -7,6 +7,7 @@ using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Pipeline;
+using Platform.Host.Pipeline;
 
 namespace Platform.Host.Steps;
 
@@ -219,18 +220,9 @@ public sealed class SaveStep(SaveStepOptions options, RunServices services) : IP
     /// <summary>A path outside the output root is refused before the first step runs, not after training.</summary>
     public void Prepare(PipelineContext context) => Target(context);
 
-    private string Target(PipelineContext context)
-    {
-        var key = $"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path";
-        try
-        {
-            return services.ContainedPath(string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path, key);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new PlatformException(e.Message, e);
-        }
-    }
+    private string Target(PipelineContext context) => ContainedPaths.Check(
+        string.IsNullOrEmpty(options.Path) ? System.IO.Path.Combine(services.OutputDirectory, "model.ckpt") : options.Path,
+        services.OutputRoot, $"Pipeline:Steps:{context.CurrentStep.Index}:Options:Path");
 
     public StepOutcome Run(PipelineContext context)
     {
