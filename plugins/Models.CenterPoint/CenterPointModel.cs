@@ -14,7 +14,7 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// Batch tensors: pillars (points, counts, coords) and, when the samples carry boxes, the targets.
 /// Outputs: hm (class logits), center, center_z, dim (log l, w, h), rot (sin, cos), all [B, C, H, W].
 /// </summary>
-public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPrunable
+public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPrunable, IGraphExportable
 {
     public const string Name = "centerpoint";
 
@@ -155,6 +155,23 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         var pillars = new Pillars(batch["pillar_points"], batch["pillar_counts"], batch["pillar_coords"]);
         return new ModelOutput(_net.forward(pillars, batch.Samples.Count));
     }
+
+    /// <summary>
+    /// One frame's pillars (the tensors <see cref="CollateInputs"/> makes; any number of pillars) to the head's maps: hm,
+    /// center, center_z, dim, rot. The scatter to the pseudo-image is inside the graph; voxelization and decoding are not.
+    /// </summary>
+    public void WriteGraph(IGraphWriter graph, ModelBatch example)
+    {
+        var features = example["pillar_points"].shape[2];
+        long maxPoints = Options.PillarEncoder.MaxPointsPerPillar;
+        var points = graph.Input("pillar_points", ScalarType.Float32, [null, maxPoints, features], ["pillars"]);
+        var counts = graph.Input("pillar_counts", ScalarType.Int64, [null], ["pillars"]);
+        var coords = graph.Input("pillar_coords", ScalarType.Int64, [null, 3], ["pillars"]);
+        _net.WriteGraph(graph, points, counts, coords, maxPoints);
+    }
+
+    /// <summary>The pillar scatter of the exported graph writes one frame's canvas.</summary>
+    public int? GraphBatchSize => 1;
 
     public override LossTerms Loss(ModelOutput output, ModelBatch batch)
     {

@@ -79,6 +79,38 @@ internal sealed class PillarFeatureNet : nn.Module
             .index_copy(0, flat, pillarFeatures);
         return canvas.reshape(batchSize, g.GridY, g.GridX, -1).permute(0, 3, 1, 2).contiguous();
     }
+
+    /// <summary>
+    /// <see cref="forward"/> as ONNX operators for one frame: points [P, M, F], counts [P], coords [P, 3] to the pseudo-image
+    /// [1, C, ny, nx]; the scatter is a ScatterND into a zero canvas.
+    /// </summary>
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue points, GraphValue counts, GraphValue coords, long maxPoints)
+    {
+        var gr = _grid;
+        var xyz = graph.Slice(points, 2, 0, 3);
+        var valid = graph.Op("Less", graph.Unsqueeze(graph.Constant(arange(maxPoints)), 0), graph.Unsqueeze(counts, 1));        // [P, M]
+        var divisor = graph.Unsqueeze(graph.Cast(graph.Op("Max", counts, graph.Constant(tensor(1L))), ScalarType.Float32), 1);
+        var mean = graph.Op("Div", graph.ReduceSum(xyz, [1]), divisor);
+        var clusterOffset = graph.Op("Sub", xyz, graph.Unsqueeze(mean, 1));
+        GraphValue CellCentre(long column, double origin) => graph.Unsqueeze(graph.Op("Add",
+            graph.Op("Mul", graph.Cast(graph.Op("Gather", [coords, graph.Constant(tensor(column))], new Dictionary<string, object> { ["axis"] = 1L }), ScalarType.Float32),
+                graph.Constant((float)gr.PillarSize)),
+            graph.Constant((float)(gr.PillarSize / 2 + origin))), 1);
+        var centre = graph.Concat(1, CellCentre(2, gr.PointCloudRange[0]), CellCentre(1, gr.PointCloudRange[1]));
+        var centreOffset = graph.Op("Sub", graph.Slice(xyz, 2, 0, 2), graph.Unsqueeze(centre, 1));
+        var decorated = graph.Op("Mul", graph.Concat(2, points, clusterOffset, centreOffset), graph.Unsqueeze(graph.Cast(valid, ScalarType.Float32), 2));
+
+        var channels = Channels;
+        var x = graph.Layer(linear, decorated);
+        x = graph.Relu(graph.Reshape(graph.Layer(norm, graph.Reshape(x, -1, channels)), -1, maxPoints, channels));
+        var pillarFeatures = graph.ReduceMax(x, [1]);                                                                       // [P, C]
+
+        GraphValue Coord(long column) => graph.Op("Gather", [coords, graph.Constant(tensor(column))], new Dictionary<string, object> { ["axis"] = 1L });
+        var cell = graph.Op("Add", graph.Op("Mul", Coord(1), graph.Constant(tensor((long)gr.GridX))), Coord(2));
+        var canvas = graph.Op("ConstantOfShape", graph.Constant((long)gr.GridY * gr.GridX, channels));
+        canvas = graph.Op("ScatterND", canvas, graph.Unsqueeze(cell, 1), pillarFeatures);
+        return graph.Transpose(graph.Reshape(canvas, 1, gr.GridY, gr.GridX, channels), 0, 3, 1, 2);
+    }
 }
 
 /// <summary>Options of the 2D backbone's stages (<see cref="BevBackbone"/>; OpenPCDet's BACKBONE_2D LAYER_NUMS, LAYER_STRIDES, NUM_FILTERS).</summary>
@@ -210,6 +242,19 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
         }
         return ups.Count == 1 ? ups[0] : cat(ups, 1);
     }
+
+    /// <summary><see cref="forward"/> as ONNX operators (every block and deblock is a standard layer sequence).</summary>
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue pseudoImage)
+    {
+        var x = pseudoImage;
+        var ups = new List<GraphValue>();
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            x = graph.Layer(blocks[i], x);
+            ups.Add(graph.Layer(deblocks[i], x));
+        }
+        return ups.Count == 1 ? ups[0] : graph.Concat(1, [.. ups]);
+    }
 }
 
 /// <summary>Options of the head (<see cref="CenterHead"/>; OpenPCDet's DENSE_HEAD, its loss weights included).</summary>
@@ -331,6 +376,13 @@ internal sealed class CenterHead : nn.Module
         foreach (var (name, branch) in heads.Branches) outputs[name] = branch.forward(x);
         return outputs;
     }
+
+    /// <summary><see cref="forward"/> as ONNX operators: each branch's map becomes a graph output of its name.</summary>
+    public void WriteGraph(IGraphWriter graph, GraphValue features)
+    {
+        var x = graph.Layer(shared, features);
+        foreach (var (name, branch) in heads.Branches) graph.Output(name, graph.Layer(branch, x));
+    }
 }
 
 /// <summary>
@@ -368,6 +420,10 @@ internal sealed class CenterPointNet : nn.Module
 
     public Dictionary<string, Tensor> forward(Pillars pillars, int batchSize) =>
         head.forward(backbone.forward(pfn.forward(pillars, batchSize)));
+
+    /// <summary>The detector for one frame as ONNX operators: pillar tensors in, the head's maps out.</summary>
+    public void WriteGraph(IGraphWriter graph, GraphValue points, GraphValue counts, GraphValue coords, long maxPoints) =>
+        head.WriteGraph(graph, backbone.WriteGraph(graph, pfn.WriteGraph(graph, points, counts, coords, maxPoints)));
 
     /// <summary>Every channel group of the detector in forward order (IChannelPrunable): the pillar net's, the backbone's and neck's, the head's.</summary>
     public IReadOnlyList<ChannelGroup> ChannelGroups(CenterPointOptions options) =>

@@ -40,6 +40,13 @@ public static class ClassificationBatch
         });
     }
 
+    /// <summary>
+    /// The graph input a classifier exports (IGraphExportable): "points" (batch, <paramref name="channels"/>, points), as
+    /// <see cref="Collate"/> stacks them; the point count fixed where the network needs it (sampling sizes), else free.
+    /// </summary>
+    public static GraphValue PointsInput(IGraphWriter graph, long channels, long? points) =>
+        graph.Input("points", ScalarType.Float32, [null, channels, points], ["batch", null, "points"]);
+
     public static IReadOnlyList<Prediction> Predict(Tensor logits)
     {
         using var probabilities = logits.detach().softmax(-1).cpu();

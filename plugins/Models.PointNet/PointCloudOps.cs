@@ -1,3 +1,4 @@
+using Platform.Abstractions.Models;
 using static TorchSharp.torch;
 
 namespace Platform.Plugins.Models.PointNet;
@@ -70,4 +71,49 @@ public static class PointCloudOps
         var gathered = points[batchIndex, flat];                                 // (B, M, C)
         return gathered.reshape([.. shape, points.shape[2]]);
     }
+}
+
+/// <summary>
+/// <see cref="PointCloudOps"/> as ONNX operators, step for step, so that an exported PointNet++ samples and groups as the
+/// model does (same start point, same tie-breaking: ArgMax and TopK keep the first of equal values, as torch does).
+/// </summary>
+public static class PointCloudGraph
+{
+    /// <summary>Farthest point sampling of <paramref name="count"/> points of xyz (B, N, 3): an ONNX Loop, one iteration per pick.</summary>
+    public static GraphValue FarthestPointSample(IGraphWriter g, GraphValue xyz, int count)
+    {
+        var shape = g.Op("Shape", xyz);
+        var distance = g.Op("Expand", g.Constant(float.PositiveInfinity), g.Slice(shape, 0, 0, 2));       // (B, N)
+        var first = g.Op("Expand", g.Constant(tensor(0L)), g.Slice(shape, 0, 0, 1));                       // (B): start at point 0
+        var results = g.Loop(g.Constant(tensor((long)count)), [(distance, ScalarType.Float32), (first, ScalarType.Int64)], [ScalarType.Int64],
+            (body, _, carried) =>
+            {
+                var (nearest, farthest) = (carried[0], carried[1]);
+                var centroid = body.Unsqueeze(GatherRows(body, xyz, farthest), 1);                          // (B, 1, 3)
+                var difference = body.Op("Sub", xyz, centroid);
+                var d = body.ReduceSum(body.Op("Mul", difference, difference), [-1]);                       // (B, N)
+                var updated = body.Op("Min", nearest, d);
+                var next = body.Op("ArgMax", [updated], new Dictionary<string, object> { ["axis"] = -1L, ["keepdims"] = 0L });
+                return ([updated, next], [farthest]);
+            });
+        return g.Transpose(results[2], 1, 0);                                                              // (count, B) -> (B, count)
+    }
+
+    /// <summary>Ball query as <see cref="PointCloudOps.BallQuery"/>; <paramref name="points"/>: N, the number of points in xyz.</summary>
+    public static GraphValue BallQuery(IGraphWriter g, GraphValue xyz, GraphValue centroids, double radius, int samples, long points)
+    {
+        var difference = g.Op("Sub", g.Unsqueeze(centroids, 2), g.Unsqueeze(xyz, 1));
+        var squared = g.ReduceSum(g.Op("Mul", difference, difference), [-1]);                             // (B, S, N)
+        var outside = g.Op("Greater", squared, g.Constant((float)(radius * radius)));
+        var index = g.Op("Where", outside, g.Constant(tensor(points)), g.Constant(arange(points)));       // outside: N, sorts last
+        var k = Math.Min(samples, points);
+        var groups = g.Op("TopK", [index, g.Constant(k)], 2, new Dictionary<string, object> { ["axis"] = -1L, ["largest"] = 0L, ["sorted"] = 1L })[0];
+        var first = g.Slice(groups, 2, 0, 1);
+        if (k < samples) groups = g.Concat(2, groups, g.Op("Tile", first, g.Constant(1, 1, samples - k)));
+        return g.Op("Where", g.Op("Equal", groups, g.Constant(tensor(points))), first, groups);
+    }
+
+    /// <summary>Rows of (B, N, C) at indices (B, ...): (B, ..., C), as <see cref="PointCloudOps.Gather"/>.</summary>
+    public static GraphValue GatherRows(IGraphWriter g, GraphValue rows, GraphValue indices) =>
+        g.Op("GatherND", [rows, g.Unsqueeze(indices, -1)], new Dictionary<string, object> { ["batch_dims"] = 1L });
 }

@@ -65,6 +65,8 @@ public sealed class GroupedMlp : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.call(x)));
+
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue x) => graph.Relu(graph.Layer(norm, graph.Layer(conv, x)));
 }
 
 /// <summary>
@@ -92,6 +94,9 @@ public sealed class SetAbstraction : nn.Module
     }
 
     public int? Centroids { get; }
+
+    /// <summary>The level's shared MLP layers in order.</summary>
+    public IEnumerable<GroupedMlp> Mlp => mlp.children().Cast<GroupedMlp>();
     public double Radius { get; }
     public int Samples { get; }
     public long OutChannels { get; }
@@ -126,6 +131,32 @@ public sealed class SetAbstraction : nn.Module
         // (B, S, K, C) -> (B, C, K, S); max over the K neighbours of each centroid.
         var h = mlp.forward(grouped.permute(0, 3, 2, 1)).amax(2);                                 // (B, C', S)
         return (centres, h.transpose(1, 2));
+    }
+}
+
+/// <summary>The set abstraction level as ONNX operators (<see cref="PointCloudGraph"/>), step for step as <see cref="SetAbstraction.Run"/>.</summary>
+public static class SetAbstractionGraph
+{
+    /// <summary>xyz (B, N, 3) with <paramref name="points"/> = N, features (B, N, C) or null: centroids (B, S, 3) and their features (B, S, C').</summary>
+    public static (GraphValue Xyz, GraphValue Features) Write(this SetAbstraction level, IGraphWriter g, GraphValue xyz, GraphValue? features, long points)
+    {
+        GraphValue centres, grouped;
+        if (level.Centroids is not { } count)
+        {
+            centres = xyz;   // not read after the last level (Run returns zeros there)
+            grouped = g.Unsqueeze(features is { } f0 ? g.Concat(-1, xyz, f0) : xyz, 1);
+        }
+        else
+        {
+            var index = PointCloudGraph.FarthestPointSample(g, xyz, count);
+            centres = PointCloudGraph.GatherRows(g, xyz, index);
+            var groups = PointCloudGraph.BallQuery(g, xyz, centres, level.Radius, level.Samples, points);
+            var local = g.Op("Sub", PointCloudGraph.GatherRows(g, xyz, groups), g.Unsqueeze(centres, 2));
+            grouped = features is { } f ? g.Concat(-1, local, PointCloudGraph.GatherRows(g, f, groups)) : local;
+        }
+        var h = g.Transpose(grouped, 0, 3, 2, 1);
+        foreach (var layer in level.Mlp) h = layer.WriteGraph(g, h);
+        return (centres, g.Transpose(g.ReduceMax(h, [2]), 0, 2, 1));
     }
 }
 
@@ -182,6 +213,18 @@ public sealed class PointNet2SsgNetwork : nn.Module
         yield return ChannelGroup.Chain("fc2", fc2.OutChannels, "fc2.linear", "fc2.norm", ["classifier.linear"]);
     }
 
+    /// <summary>The eval-mode forward pass as ONNX operators: (B, C, N) points, N = <paramref name="points"/>, to logits.</summary>
+    public GraphValue WriteGraph(IGraphWriter g, GraphValue input, long points)
+    {
+        var rows = g.Transpose(input, 0, 2, 1);
+        var xyz = g.Slice(rows, 2, 0, 3);
+        GraphValue? features = extraFeatures > 0 ? g.Slice(rows, 2, 3, long.MaxValue) : null;
+        var (xyz1, f1) = sa1.Write(g, xyz, features, points);
+        var (xyz2, f2) = sa2.Write(g, xyz1, f1, sa1.Centroids!.Value);
+        var (_, f3) = sa3.Write(g, xyz2, f2, sa2.Centroids!.Value);
+        return classifier.WriteGraph(g, fc2.WriteGraph(g, fc1.WriteGraph(g, g.Squeeze(f3, 1))));
+    }
+
     /// <summary>(B, C, N) points, xyz first: logits (B, classes).</summary>
     public Tensor Run(Tensor points)
     {
@@ -197,7 +240,7 @@ public sealed class PointNet2SsgNetwork : nn.Module
     }
 }
 
-public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable
+public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExportable
 {
     private readonly PointNet2SsgOptions options;
     private readonly PointNet2SsgNetwork network;
@@ -247,6 +290,10 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable
 
     public override ModelOutput Forward(ModelBatch batch) =>
         new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"]) });
+
+    /// <summary>Points (B, C, NumPoints; any B) to "logits": sampling and grouping sizes fix the point count.</summary>
+    public void WriteGraph(IGraphWriter graph, ModelBatch example) =>
+        graph.Output("logits", network.WriteGraph(graph, ClassificationBatch.PointsInput(graph, channels, options.NumPoints), options.NumPoints));
 
     public override LossTerms Loss(ModelOutput output, ModelBatch batch)
     {

@@ -16,6 +16,9 @@ public interface IMatrixLayer
     BatchNorm1d? Norm { get; }
     /// <summary>The layer's own bias (only the classifier's last layer has one: the others are followed by batch norm).</summary>
     Parameter? Bias { get; }
+
+    /// <summary>The layer as ONNX operators (eval mode), as its forward computes it.</summary>
+    GraphValue WriteGraph(IGraphWriter graph, GraphValue x);
 }
 
 /// <summary>PointNet's shared MLP layer (Sec. 4.2): the same perceptron on every point, as a 1x1 conv, batch norm, ReLU.</summary>
@@ -40,6 +43,8 @@ public sealed class SharedMlp : nn.Module<Tensor, Tensor>, IMatrixLayer
 
     /// <summary>(B, in, N) to (B, out, N).</summary>
     public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.call(x)));
+
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue x) => graph.Relu(graph.Layer(norm, graph.Layer(conv, x)));
 }
 
 /// <summary>A fully connected layer of the classifier head or a T-Net: linear, batch norm, ReLU.</summary>
@@ -63,6 +68,8 @@ public sealed class FullyConnected : nn.Module<Tensor, Tensor>, IMatrixLayer
     public Parameter? Bias => null;
 
     public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(linear.call(x)));
+
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue x) => graph.Relu(graph.Layer(norm, graph.Layer(linear, x)));
 }
 
 /// <summary>The classifier's last layer: a plain linear map to the class logits.</summary>
@@ -84,6 +91,8 @@ public sealed class ClassScores : nn.Module<Tensor, Tensor>, IMatrixLayer
     public Parameter? Bias => linear.bias;
 
     public override Tensor forward(Tensor x) => linear.call(x);
+
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue x) => graph.Layer(linear, x);
 }
 
 /// <summary>
@@ -124,6 +133,13 @@ public sealed class TNet : nn.Module<Tensor, Tensor>
     {
         var features = mlp3.forward(mlp2.forward(mlp1.forward(x))).amax(2);
         return transform.call(fc2.forward(fc1.forward(features))).view(-1, k, k);
+    }
+
+    /// <summary>The T-Net as ONNX operators: (B, k, N) to (B, k, k).</summary>
+    public GraphValue WriteGraph(IGraphWriter graph, GraphValue x)
+    {
+        var features = graph.ReduceMax(mlp3.WriteGraph(graph, mlp2.WriteGraph(graph, mlp1.WriteGraph(graph, x))), [2]);
+        return graph.Reshape(graph.Layer(transform, fc2.WriteGraph(graph, fc1.WriteGraph(graph, features))), -1, k, k);
     }
 
     /// <summary>Multiply-accumulates of the transform's application per sample (x' = x A, Sec. 4.2).</summary>

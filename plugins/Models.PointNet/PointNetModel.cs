@@ -38,7 +38,7 @@ public sealed class PointNetOptions
 }
 
 /// <summary>PointNet classifier; supports network augmentation (its wider versions share its weights as leading slices).</summary>
-public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunable
+public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunable, IGraphExportable
 {
     private readonly PointNetOptions options;
     private readonly PointNetNetwork network;
@@ -78,6 +78,10 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
         ClassificationBatch.Collate(samples, options.NumPoints, channels, device);
 
     public override ModelOutput Forward(ModelBatch batch) => Output(network.Run(batch["points"]));
+
+    /// <summary>Points (B, C, N; any B and N) to "logits"; the feature transform, a training-loss input, is not exported.</summary>
+    public void WriteGraph(IGraphWriter graph, ModelBatch example) =>
+        graph.Output("logits", network.WriteGraph(graph, ClassificationBatch.PointsInput(graph, channels, null), channels));
 
     private static ModelOutput Output((Tensor Logits, Tensor? FeatureTransform) result)
     {

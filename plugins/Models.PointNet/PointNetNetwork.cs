@@ -1,3 +1,4 @@
+using Platform.Abstractions.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,6 +78,32 @@ public sealed class PointNetNetwork : nn.Module
         var h = nn.functional.dropout(layer(5, global), dropout, training);
         h = nn.functional.dropout(layer(6, h), dropout, training);
         return (layer(7, h), a);
+    }
+
+    /// <summary>
+    /// The eval-mode forward pass as ONNX operators, layer for layer as <see cref="Run(Tensor)"/>: (B, C, N) points of
+    /// <paramref name="channels"/> features to logits (B, classes).
+    /// </summary>
+    public GraphValue WriteGraph(IGraphWriter g, GraphValue points, long channels)
+    {
+        var x = points;
+        if (inputTransform is not null)
+        {
+            var xyz = channels == 3 ? points : g.Slice(points, 1, 0, 3);
+            var aligned = g.Op("MatMul", g.Transpose(inputTransform.WriteGraph(g, xyz), 0, 2, 1), xyz);
+            x = channels == 3 ? aligned : g.Concat(1, aligned, g.Slice(points, 1, 3, long.MaxValue));
+        }
+        x = mlp2.WriteGraph(g, mlp1.WriteGraph(g, x));
+        if (featureTransform is not null)
+        {
+            var k = featureTransform.K;
+            var whole = mlp2.OutChannels == k;
+            var lead = whole ? x : g.Slice(x, 1, 0, k);
+            lead = g.Op("MatMul", g.Transpose(featureTransform.WriteGraph(g, lead), 0, 2, 1), lead);
+            x = whole ? lead : g.Concat(1, lead, g.Slice(x, 1, k, long.MaxValue));
+        }
+        var global = g.ReduceMax(mlp5.WriteGraph(g, mlp4.WriteGraph(g, mlp3.WriteGraph(g, x))), [2]);
+        return classifier.WriteGraph(g, fc2.WriteGraph(g, fc1.WriteGraph(g, global)));
     }
 
     /// <summary>Applies the input transform to xyz (and leaves extra features such as normals as they are).</summary>
