@@ -48,6 +48,7 @@ public static class WeightImport
         if (missing.Count > 0 && !allowMissing)
             throw new InvalidDataException($"{source}: {missing.Count} of the model's {target.Count} tensors are not in the file: " +
                                            string.Join(", ", missing.Take(10).Select(m => $"'{m.Key}'")) + (missing.Count > 10 ? $" and {missing.Count - 10} more" : "") +
+                                           (unmapped.Count > 0 ? $"; the file's unused keys include {string.Join(", ", unmapped.Take(5).Select(u => $"'{u.Item1}'"))}" : "") +
                                            ". Add rename rules, or set AllowMissing to keep their current values. Nothing was loaded.");
 
         var conversions = 0;
