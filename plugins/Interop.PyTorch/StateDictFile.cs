@@ -43,6 +43,9 @@ public static class StateDictFile
 {
     private static readonly byte[] ZipSignature = [0x50, 0x4B, 0x03, 0x04];
 
+    /// <summary>Largest data.pkl read: a state dict of ten thousand tensors pickles to about a megabyte.</summary>
+    private const long MaxPickleBytes = 64L << 20;
+
     /// <summary>The format of <paramref name="path"/>: by extension (.pt, .pth, .bin; .safetensors), else by its first bytes.</summary>
     public static StateDictFormat Detect(string path, StateDictFormat requested = StateDictFormat.Auto)
     {
@@ -166,8 +169,11 @@ public static class StateDictFile
         {
             using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
             var sizes = archive.Entries.Select(e => e.Length).ToArray();
-            if (archive.Entries.Count(e => e.Name.EndsWith("data.pkl", StringComparison.Ordinal)) != 1)
-                throw new InvalidDataException($"{path}: a torch.save zip holds one data.pkl; this one holds {archive.Entries.Count(e => e.Name.EndsWith("data.pkl", StringComparison.Ordinal))}.");
+            var pickles = archive.Entries.Where(e => e.Name.EndsWith("data.pkl", StringComparison.Ordinal)).ToList();
+            if (pickles.Count != 1) throw new InvalidDataException($"{path}: a torch.save zip holds one data.pkl; this one holds {pickles.Count}.");
+            // The pickle holds names and shapes only (the tensors' bytes are entries of their own): a large one is not a state dict.
+            if (pickles[0].Length > MaxPickleBytes)
+                throw new InvalidDataException($"{path}: its data.pkl unpacks to {pickles[0].Length} bytes; a state dict's is far below {MaxPickleBytes}.");
             long total = 0;
             foreach (var size in sizes)
             {
