@@ -39,11 +39,20 @@ class Pickler(pickle.Pickler):
     def persistent_id(self, obj):
         return ("storage", obj.cls, obj.key, "cpu", obj.count) if isinstance(obj, Storage) else None
 
+# A variant, when asked: "claims" declares 2^20 x 2^20 floats over a storage of six; "system" pickles a call of os.system.
+variant = sys.argv[3] if len(sys.argv) > 3 else ""
+class Shell:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo unpickled > " + sys.argv[1] + ".ran",))
+
 state = collections.OrderedDict()
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
     for i, (name, _, code, cls, shape, values) in enumerate(tensors):
         z.writestr(f"archive/data/{i}", struct.pack("<%d%s" % (len(values), code), *values))
-        state[name] = Tensor(Storage(str(i), cls, len(values)), shape)
+        declared = [1 << 20, 1 << 20] if variant == "claims" and i == 0 else shape
+        state[name] = Tensor(Storage(str(i), cls, len(values)), declared)
+    if variant == "system": state["layer.hook"] = Shell()
     import io; buffer = io.BytesIO(); Pickler(buffer, protocol=2).dump(state)
     z.writestr("archive/data.pkl", buffer.getvalue())
     z.writestr("archive/version", "3\n")
@@ -99,6 +108,31 @@ for name in sorted(k for k in header if k != "__metadata__"):
             Assert.That(tensors["layer.num_batches_tracked"].item<long>(), Is.EqualTo(42), file);
             Assert.That(tensors["layer.running_var"].data<double>().ToArray(), Is.EqualTo(new[] { 1.5, 2.5, 0.125 }), file);
         }
+    }
+
+    [Test]
+    public void A_pickled_tensor_that_claims_more_than_its_storage_holds_is_refused_before_allocating()
+    {
+        var folder = TestPaths.NewTempDirectory("claims");
+        string pt = Path.Combine(folder, "claims.pth"), safetensors = Path.Combine(folder, "unused.safetensors");
+        Python(WriteBoth, pt, safetensors, "claims");
+
+        var error = Assert.Throws<InvalidDataException>(() => StateDictFile.Read(pt))!;
+
+        Assert.That(error.Message, Does.StartWith(pt).And.Contain("tensor 'layer.weight' claims shape [1048576, 1048576] of Float32, more than the 24 bytes its storage holds"));
+    }
+
+    [Test]
+    public void A_pickle_that_calls_a_function_is_refused_and_runs_nothing()
+    {
+        var folder = TestPaths.NewTempDirectory("system");
+        string pt = Path.Combine(folder, "system.pth"), safetensors = Path.Combine(folder, "unused.safetensors");
+        Python(WriteBoth, pt, safetensors, "system");
+
+        var error = Assert.Throws<InvalidDataException>(() => StateDictFile.Read(pt))!;
+
+        Assert.That(error.Message, Does.StartWith(pt).And.Contain("PickleException"));
+        Assert.That(File.Exists(pt + ".ran"), Is.False, "os.system ran");
     }
 
     [Test]
