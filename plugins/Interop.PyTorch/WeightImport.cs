@@ -39,10 +39,12 @@ public static class WeightImport
                 throw new InvalidDataException($"{source}: '{mappedFrom[modelKey]}' and '{fileKey}' both map to the model's '{modelKey}'; refine the rename rules.");
             if (!tensor.shape.SequenceEqual(destination.shape))
                 mismatches.Add($"'{fileKey}' {Shape(tensor.shape)} -> '{modelKey}' {Shape(destination.shape)}");
+            else if (tensor.is_complex() && !destination.is_complex())
+                mismatches.Add($"'{fileKey}' {tensor.dtype} -> '{modelKey}' {destination.dtype} (a complex value has no real equivalent)");
             loaded.Add((fileKey, modelKey));
         }
         if (mismatches.Count > 0)
-            throw new InvalidDataException($"{source}: {mismatches.Count} tensor(s) do not fit the model's shapes (file key, shape -> model key, shape): " +
+            throw new InvalidDataException($"{source}: {mismatches.Count} tensor(s) do not fit the model's (file key, shape -> model key, shape): " +
                                            string.Join("; ", mismatches.Take(10)) + (mismatches.Count > 10 ? $"; and {mismatches.Count - 10} more" : "") + ". Nothing was loaded.");
         var missing = target.Where(kv => !mappedFrom.ContainsKey(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, kv.Value.shape)).ToList();
         if (missing.Count > 0 && !allowMissing)

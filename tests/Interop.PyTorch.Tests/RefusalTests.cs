@@ -68,6 +68,16 @@ public class RefusalTests
         Assert.That(report.Unmapped.Select(u => (u.FileKey, WeightImport.Shape(u.Shape))), Is.EqualTo(new[] { ("aux_head.weight", "[5, 2]") }));
     }
 
+    [Test]
+    public void A_complex_tensor_is_refused_for_a_real_weight()
+    {
+        var file = Path.Combine(TestPaths.NewTempDirectory("complex"), "complex.pt");
+        using (NewDisposeScope())
+            StateDictFile.Write(file, new Dictionary<string, Tensor> { ["classifier.linear.bias"] = complex(ones(3), ones(3)) });
+        var error = Assert.Throws<InvalidDataException>(() => Import(file, allowMissing: true))!;
+        Assert.That(error.Message, Does.StartWith(file).And.Contain("'classifier.linear.bias' ComplexFloat32 -> 'classifier.linear.bias' Float32"));
+    }
+
     [TestCase("garbage.pt")]
     [TestCase("garbage.safetensors")]
     [TestCase("garbage.weights")]
