@@ -9,7 +9,7 @@ namespace Platform.Abstractions.Components;
 /// How a plugin's Autofac module registers its components: keyed by a stable name, together with a
 /// descriptor that names the options class. The host creates the component with its bound options
 /// passed as a typed parameter, so a component's constructor simply asks for its options class
-/// (and, where it needs them, <see cref="RunServices"/> and <see cref="DatasetInfo"/>).
+/// (and, where it needs them, <see cref="RunServices"/>, <see cref="DatasetInfo"/> and the run's <see cref="IComponentFactory"/>).
 /// </summary>
 public static class ComponentRegistration
 {

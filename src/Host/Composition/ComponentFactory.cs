@@ -30,7 +30,12 @@ public sealed class ComponentFactory(ComponentRegistry registry, ILifetimeScope 
         var label = $"{ComponentRegistry.KindLabel(descriptor.Kind)} '{descriptor.Name}'";
         if (descriptor.Kind == ComponentKind.Model && dataset is null)
             throw new ArgumentException($"{label} is built for a dataset; none was given.", nameof(dataset));
-        List<Parameter> parameters = [new TypedParameter(descriptor.OptionsType, options), new TypedParameter(typeof(RunServices), services)];
+        // The factory itself too: a plugin command has no pipeline context, and one that works on models builds them with it.
+        List<Parameter> parameters =
+        [
+            new TypedParameter(descriptor.OptionsType, options), new TypedParameter(typeof(RunServices), services),
+            new TypedParameter(typeof(IComponentFactory), this),
+        ];
         if (dataset is not null) parameters.Add(new TypedParameter(typeof(DatasetInfo), dataset));
         try
         {
