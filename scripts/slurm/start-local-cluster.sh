@@ -18,8 +18,6 @@ say() { echo "start-local-cluster: $*" >&2; }
 fail() { say "error: $*"; exit 1; }
 cannot_install() { say "cannot install: $*"; exit 3; }
 
-[[ $(id -u) -eq 0 ]] || fail "must run as root (it installs packages and starts daemons)."
-
 packages_present() {
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null
 }
@@ -132,6 +130,10 @@ if packages_present && [[ $(node_state) =~ ^(idle|mix|alloc)$ ]]; then
   exit 0
 fi
 
+if [[ $(id -u) -ne 0 ]]; then
+  packages_present || cannot_install "slurm-wlm and munge are missing and only root can install them."
+  fail "must run as root to start munged, slurmctld and slurmd."
+fi
 packages_present || install_packages
 write_munge_key
 start_munge
