@@ -64,7 +64,8 @@ public static class SlurmSweep
         // Slurm does not create the folder of --output: without it every task would fail before it starts.
         Directory.CreateDirectory(Path.Combine(layout.RunsRoot, LogFolder));
         AtomicFile.WriteAllText(scriptPath, script);
-        WriteManifest(definition, benchFile, tasks, unfinished, array, layout, dryRun ? null : previousJob, scriptPath);
+        // A dry run keeps the last submitted job's id: the next real submission still checks that it has left the queue.
+        WriteManifest(definition, benchFile, tasks, unfinished, array, layout, previousJob, scriptPath);
         if (dryRun)
         {
             output.WriteLine($"Wrote {scriptPath} ({unfinished.Count} of {tasks.Count} rows: --array={array}) and {Path.Combine(layout.RunsRoot, ManifestFile)}; submit with: sbatch --parsable {scriptPath}");

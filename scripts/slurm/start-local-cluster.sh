@@ -26,11 +26,22 @@ install_packages() {
   command -v apt-get >/dev/null || cannot_install "no apt-get on this machine (Debian 12's slurm-wlm and munge are needed)."
   export DEBIAN_FRONTEND=noninteractive
   local apt_options=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-  # Empty package lists (a fresh container) know no slurm-wlm: read them once, then install.
+  # The packages' own start scripts must not run: there may be no init system, and this script starts the daemons
+  # with its own configuration. policy-rc.d is how Debian says so; one made here is removed afterwards.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  # Empty package lists (a fresh container) know no slurm-wlm, and stale ones name files the registry no longer has:
+  # read them, then install.
   if ! apt-cache show slurm-wlm >/dev/null 2>&1; then
     apt-get update -q >&2 || cannot_install "apt-get update failed (no package registry reachable?)."
   fi
-  apt-get install "${apt_options[@]}" slurm-wlm munge >&2 || cannot_install "apt-get install slurm-wlm munge failed."
+  if ! apt-get install "${apt_options[@]}" slurm-wlm munge >&2; then
+    apt-get update -q >&2 && apt-get install "${apt_options[@]}" slurm-wlm munge >&2 \
+      || cannot_install "apt-get install slurm-wlm munge failed."
+  fi
   packages_present || cannot_install "slurm-wlm and munge installed, but slurmctld, slurmd, sbatch or munged is missing."
 }
 
