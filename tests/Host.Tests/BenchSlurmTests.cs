@@ -92,6 +92,33 @@ public class BenchSlurmScriptTests
     }
 
     [Test]
+    public void A_submission_records_sbatchs_job_id_and_another_is_refused_while_that_job_is_still_queued()
+    {
+        // Stand-ins for Slurm's commands, first on PATH: sbatch records its arguments and answers as --parsable does.
+        var bin = TestPaths.NewTempDirectory("fake-slurm");
+        void Command(string name, string body)
+        {
+            File.WriteAllText(Path.Combine(bin, name), "#!/bin/sh\n" + body + "\n");
+            File.SetUnixFileMode(Path.Combine(bin, name), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Command("sbatch", $"echo \"$@\" > {bin}/sbatch-arguments; echo '77;cluster'");
+        Command("squeue", "[ \"$3\" = 77 ] && echo '77_2 PENDING'");
+        var environment = new Dictionary<string, string> { ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH") };
+        var sweep = TestPaths.NewTempDirectory("sweep-fake");
+        string[] arguments = [TinyGrid.BenchFile, "--slurm", "--runs", sweep, "--output-root", TestPaths.ScratchRoot, "--max-running", "2"];
+
+        var submitted = TinyGrid.BenchRunnerWith(environment, arguments);
+        Assert.That(submitted.ExitCode, Is.Zero, submitted.ToString());
+        Assert.That(submitted.Output, Does.Contain("Submitted job array 77 (4 of 4 rows: --array=0-3%2)"));
+        Assert.That(File.ReadAllText(Path.Combine(bin, "sbatch-arguments")).Trim(), Is.EqualTo($"--parsable {sweep}/{SlurmSweep.ScriptFile}"));
+        Assert.That(TinyGrid.JobId(sweep), Is.EqualTo("77"));
+
+        var again = TinyGrid.BenchRunnerWith(environment, arguments);
+        Assert.That(again.ExitCode, Is.EqualTo(2));
+        Assert.That(again.Errors, Does.Contain("job 77 of this sweep still has tasks queued or running (77_2 PENDING)"));
+    }
+
+    [Test]
     public void The_script_passes_every_argument_to_the_platform_as_written_and_no_row_can_run_shell()
     {
         var scratch = TestPaths.NewTempDirectory("slurm-script");
@@ -140,8 +167,10 @@ internal static class TinyGrid
     public static Dictionary<string, Dictionary<string, double?>> LocalTable => Local.Value;
 
     /// <summary>bench-runner as a user runs it: the built program, from the repository root (the bench's pipeline paths are relative to it).</summary>
-    public static ChildProcess.Result BenchRunner(params string[] arguments) =>
-        ChildProcess.Run("dotnet", [Path.Combine(TestPaths.RepoRoot, "artifacts", "bench-runner", "bench-runner.dll"), .. arguments], TestPaths.RepoRoot);
+    public static ChildProcess.Result BenchRunner(params string[] arguments) => BenchRunnerWith(null, arguments);
+
+    public static ChildProcess.Result BenchRunnerWith(IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        ChildProcess.Run("dotnet", [Path.Combine(TestPaths.RepoRoot, "artifacts", "bench-runner", "bench-runner.dll"), .. arguments], TestPaths.RepoRoot, environment);
 
     /// <summary>Each row's values by label, the timing column left out.</summary>
     public static Dictionary<string, Dictionary<string, double?>> Table(string results)
