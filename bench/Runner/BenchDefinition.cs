@@ -4,7 +4,14 @@ using Platform.Host;
 namespace Platform.Bench;
 
 /// <summary>One run of a bench: a pipeline file plus overrides, and the grid values that produced it.</summary>
-public sealed record BenchRow(string Label, string Pipeline, IReadOnlyDictionary<string, string> Overrides, IReadOnlyDictionary<string, string> Axes);
+public sealed record BenchRow(string Label, string Pipeline, IReadOnlyDictionary<string, string> Overrides, IReadOnlyDictionary<string, string> Axes)
+{
+    /// <summary>The row's run folder name (under the bench's runs folder): the label lower-cased, every character but letters, digits, '.' and '-' made '-'.</summary>
+    public string Folder => FolderName(Label);
+
+    public static string FolderName(string label) =>
+        new(label.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? char.ToLowerInvariant(c) : '-').ToArray());
+}
 
 /// <summary>A column of the results table and where its value comes from in a run's report.</summary>
 /// <param name="Value">model.flops | model.params | model.nonzeroParams | model.denseFlops (after the last step);
@@ -18,7 +25,8 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>.
+/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>,
+/// <c>Slurm</c> (the resources of each task when the grid runs as a Slurm job array: <see cref="SlurmSettings"/>).
 /// </summary>
 public sealed record BenchDefinition(
     string Name,
@@ -44,11 +52,17 @@ public sealed record BenchDefinition(
     /// <summary>Row pairs (by label) whose every column is also shown as a ratio, numerator over denominator (CPU over GPU, say).</summary>
     public IReadOnlyList<(string Numerator, string Denominator)> Ratios { get; init; } = [];
 
+    /// <summary>The Bench:Slurm section as written (keys checked when a Slurm sweep is made: <see cref="SlurmSettings.From"/>).</summary>
+    public IReadOnlyList<(string Key, string Value, string Source)> SlurmSection { get; init; } = [];
+
     public static BenchDefinition Read(IConfiguration configuration, string file)
     {
         var bench = configuration.GetSection("Bench");
         if (!bench.Exists()) throw new PlatformException($"{file}: no 'Bench' section.");
         var name = bench["Name"] ?? Path.GetFileNameWithoutExtension(file);
+        // The name becomes file names (RESULTS/NAME.md, runs/bench/NAME/) and a Slurm job name.
+        if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"))
+            throw new PlatformException($"{file}: Bench:Name '{name}' must be a plain name (letters, digits, '.', '_', '-'; at most 100 characters).");
         var defaultPipeline = bench["Pipeline"];
         var common = Pairs(bench.GetSection("Overrides"));
 
@@ -65,6 +79,8 @@ public sealed record BenchDefinition(
         {
             var axisName = a["Name"] ?? throw new PlatformException($"{a.Path}:Name: missing.");
             var key = a["Key"];
+            if (key is not null && !key.StartsWith("Pipeline:", StringComparison.OrdinalIgnoreCase))
+                throw new PlatformException($"{a.Path}:Key: '{key}' is not read by any pipeline: overrides are Pipeline:Key:Path.");
             return (Name: axisName, Values: a.GetSection("Values").GetChildren().Select(v =>
             {
                 if (v.Value is not null)
@@ -89,6 +105,7 @@ public sealed record BenchDefinition(
             }
         }
         if (rows.Count == 0) throw new PlatformException($"{file}: the bench has no Rows and no Grid.");
+        CheckRunFolders(file, rows);
 
         var columns = bench.GetSection("Columns").GetChildren().Select(c => new BenchColumn(
             c["Header"] ?? c["Value"] ?? "?",
@@ -128,7 +145,28 @@ public sealed record BenchDefinition(
             MixedData = bool.TryParse(bench["MixedData"], out var mixedData) && mixedData,
             Correlations = correlations,
             Ratios = ratios,
+            SlurmSection = bench.GetSection("Slurm").GetChildren().Select(c => (c.Key, c.Value ?? "", c.Path)).ToList(),
         };
+    }
+
+    /// <summary>
+    /// Each row writes into its own folder named after its label, and Slurm tasks write theirs at the same time: a label
+    /// whose folder name would leave the runs folder ("..") or is hidden, or two labels that give one folder, are refused
+    /// by name. A pipeline path that reads as an option ("-x") is refused too: the Slurm path passes it on a command line.
+    /// </summary>
+    private static void CheckRunFolders(string file, List<BenchRow> rows)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            var folder = row.Folder;
+            if (folder.Length == 0 || folder.Length > 100 || folder.StartsWith('.'))
+                throw new PlatformException($"{file}: row '{row.Label}': a label must give a folder name of 1 to 100 characters that does not start with '.' (it gives '{folder}').");
+            if (!seen.TryAdd(folder, row.Label))
+                throw new PlatformException($"{file}: rows '{seen[folder]}' and '{row.Label}' would write into the same folder '{folder}': give them labels that differ in a letter or digit.");
+            if (row.Pipeline.StartsWith('-'))
+                throw new PlatformException($"{file}: row '{row.Label}': the pipeline path '{row.Pipeline}' starts with '-' (write ./{row.Pipeline}).");
+        }
     }
 
     /// <summary>Overrides are written as a list of "Key:Path=value" strings (a ':' in a config key would nest it).</summary>
@@ -140,6 +178,9 @@ public sealed record BenchDefinition(
             var text = item.Value ?? "";
             var cut = text.IndexOf('=');
             if (cut <= 0) throw new PlatformException($"{item.Path}: '{text}' is not of the form Key:Path=value.");
+            // The host reads only Pipeline:... overrides; anything else would reach a Slurm task's command line as an option.
+            if (!text.StartsWith("Pipeline:", StringComparison.OrdinalIgnoreCase))
+                throw new PlatformException($"{item.Path}: '{text}' sets '{text[..cut]}', which no pipeline reads: overrides are Pipeline:Key:Path=value.");
             pairs[text[..cut]] = text[(cut + 1)..];
         }
         return pairs;

@@ -13,10 +13,13 @@ using Platform.Host.Reporting;
 namespace Platform.Bench;
 
 /// <summary>
-/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR] [--from-runs]
-/// Runs every row of the bench through the host and writes RESULTS/&lt;name&gt;.md, .json and plots. With --from-runs, no
-/// row is run: the table is built from the runs an earlier, interrupted invocation finished (runs/bench/&lt;name&gt;/&lt;row&gt;),
-/// each used only if its resolved configuration is the one this bench file gives the row; other rows are marked not run.
+/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]
+///   [--slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N]]
+/// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
+/// .json and plots. With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
+/// a Slurm sweep) finished, each used only if its resolved configuration is the one this bench file gives the row; other
+/// rows are marked not run. With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
+/// (<see cref="SlurmSweep"/>).
 /// </summary>
 public static class Program
 {
@@ -24,28 +27,42 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR] [--from-runs]");
+            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]\n" +
+                "       bench-runner BENCH_FILE --slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N] [--runs DIR] ...");
             return 2;
         }
-        var file = args[0];
-        var plugins = new List<string>();
-        string? only = null;
-        var results = Path.Combine("bench", "results");
-        var fromRuns = false;
+        var invocation = new Invocation(args[0]) { Arguments = string.Join(' ', args) };
         for (var i = 1; i < args.Length; i++)
         {
             switch (args[i])
             {
-                case "--plugins" when i + 1 < args.Length: plugins.Add(args[++i]); break;
-                case "--only" when i + 1 < args.Length: only = args[++i]; break;
-                case "--results" when i + 1 < args.Length: results = args[++i]; break;
-                case "--from-runs": fromRuns = true; break;
+                case "--plugins" when i + 1 < args.Length: invocation.PluginRoots.Add(args[++i]); break;
+                case "--only" when i + 1 < args.Length: invocation.Only = args[++i]; break;
+                case "--results" when i + 1 < args.Length: invocation.Results = args[++i]; break;
+                case "--runs" when i + 1 < args.Length: invocation.Runs = args[++i]; break;
+                case "--output-root" when i + 1 < args.Length: invocation.OutputRoot = args[++i]; break;
+                case "--from-runs": invocation.FromRuns = true; break;
+                case "--slurm": invocation.Slurm = true; break;
+                case "--dry-run": invocation.DryRun = true; break;
+                case var flag when SlurmSettings.Flags.TryGetValue(flag, out var key) && i + 1 < args.Length:
+                    invocation.SlurmFlags.Add((key, args[++i], "flag " + flag));
+                    break;
                 default: System.Console.Error.WriteLine($"error: unknown argument '{args[i]}'"); return 2;
             }
         }
+        if ((invocation.DryRun || invocation.SlurmFlags.Count > 0) && !invocation.Slurm)
+        {
+            System.Console.Error.WriteLine("error: --dry-run and the Slurm resource flags go with --slurm.");
+            return 2;
+        }
+        if (invocation.Slurm && invocation.FromRuns)
+        {
+            System.Console.Error.WriteLine("error: --slurm submits the unfinished rows and --from-runs builds the table: one at a time.");
+            return 2;
+        }
         try
         {
-            return Run(file, plugins, only, results, string.Join(' ', args), fromRuns);
+            return Run(invocation);
         }
         catch (PlatformException e)
         {
@@ -54,33 +71,68 @@ public static class Program
         }
     }
 
-    private static int Run(string file, List<string> pluginRoots, string? only, string resultsDirectory, string arguments, bool fromRuns)
+    /// <summary>One invocation's arguments.</summary>
+    private sealed class Invocation(string file)
     {
+        public string File { get; } = file;
+        public string Arguments { get; init; } = "";
+        public List<string> PluginRoots { get; } = [];
+        public string? Only { get; set; }
+        public string Results { get; set; } = Path.Combine("bench", "results");
+        /// <summary>The folder of the bench's runs, one folder per row (default runs/bench/NAME); a Slurm sweep's shared folder.</summary>
+        public string? Runs { get; set; }
+        /// <summary>The folder runs may write below (the host's --output-root); default: the current folder.</summary>
+        public string? OutputRoot { get; set; }
+        public bool FromRuns { get; set; }
+        public bool Slurm { get; set; }
+        public bool DryRun { get; set; }
+        public List<(string Key, string Value, string Source)> SlurmFlags { get; } = [];
+    }
+
+    private static int Run(Invocation invocation)
+    {
+        var file = invocation.File;
         var definition = BenchDefinition.Read(PipelineConfiguration.Load(file, []), file);
-        using var host = PlatformHost.Build(pluginRoots);
+        var runsRoot = invocation.Runs ?? Path.Combine("runs", "bench", definition.Name);
+        var outputRoot = Path.GetFullPath(invocation.OutputRoot ?? Directory.GetCurrentDirectory());
+        var selected = definition.Rows.Select((row, index) => (Index: index, Row: row))
+            .Where(r => invocation.Only is null || r.Row.Label.Contains(invocation.Only, StringComparison.Ordinal)).ToList();
+        if (invocation.Slurm)
+        {
+            var settings = SlurmSettings.From(definition.SlurmSection.Concat(invocation.SlurmFlags));
+            return SlurmSweep.Submit(file, definition, selected, runsRoot, outputRoot, invocation.PluginRoots, settings, invocation.DryRun, System.Console.Out);
+        }
+        var resultsDirectory = invocation.Results;
+        var arguments = invocation.Arguments;
+        var fromRuns = invocation.FromRuns;
+        using var host = PlatformHost.Build(invocation.PluginRoots);
         foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
             System.Console.Error.WriteLine($"warning: plugin '{refused.Name}' not loaded: {refused.Error}");
 
         var outcomes = new List<(BenchRow Row, RunReport? Report, string? Error)>();
+        var unfinished = new List<int>();
+        var sweep = fromRuns && SlurmSweep.IsSweep(runsRoot);
         var watch = Stopwatch.StartNew();
-        foreach (var row in definition.Rows.Where(r => only is null || r.Label.Contains(only, StringComparison.Ordinal)))
+        foreach (var (index, row) in selected)
         {
             System.Console.WriteLine($"=== {definition.Name}: {row.Label}");
-            var overrides = row.Overrides.Select(kv => $"--{kv.Key}={kv.Value}")
-                .Append($"--Pipeline:Output={Path.Combine("runs", "bench", definition.Name, Slug(row.Label))}")
-                .Append($"--Pipeline:Name={definition.Name}-{Slug(row.Label)}")
-                .ToList();
             try
             {
-                var configuration = PipelineConfiguration.Load(row.Pipeline, overrides);
+                var configuration = PipelineConfiguration.Load(row.Pipeline, RowOverrides(definition, row, runsRoot));
                 if (fromRuns)
                 {
-                    var (report, why) = FinishedRun(definition.Name, row, configuration);
-                    if (report is null) System.Console.Error.WriteLine($"row '{row.Label}': {why}");
+                    var (report, why) = FinishedRun(Path.Combine(runsRoot, row.Folder), configuration);
+                    if (report is null)
+                    {
+                        unfinished.Add(index);
+                        // A Slurm task's own log says why it failed (or that it never started).
+                        if (sweep) why += $"; Slurm task {index}, log {SlurmSweep.LogPath(runsRoot, index)}";
+                        System.Console.Error.WriteLine($"row '{row.Label}': {why}");
+                    }
                     outcomes.Add((row, report, why));
                     continue;
                 }
-                outcomes.Add((row, new PipelineRunner(host).Run(configuration, row.Pipeline), null));
+                outcomes.Add((row, new PipelineRunner(host) { OutputRoot = outputRoot }.Run(configuration, row.Pipeline), null));
             }
             catch (Exception e) when (e is PlatformException or StepFailedException)
             {
@@ -96,28 +148,40 @@ public static class Program
         var bounds = outcomes.Select(o => definition.Columns.Select(c => !c.Interval || o.Report is null ? (double.NaN, double.NaN)
             : (Value(c with { Value = c.Value + "/lo" }, o.Row, o.Report), Value(c with { Value = c.Value + "/hi" }, o.Row, o.Report))).ToArray()).ToList();
         var summary = Summarize(definition, outcomes.Select(o => o.Row).ToList(), table);
-        WriteJson(definition, outcomes, table, bounds, summary, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds);
+        WriteJson(definition, outcomes, table, bounds, summary, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
         var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
         foreach (var (row, match) in definition.CollectPlots)
         {
-            var runFolder = Path.Combine("runs", "bench", definition.Name, Slug(row), "plots");
+            var runFolder = Path.Combine(runsRoot, BenchRow.FolderName(row), "plots");
             if (!Directory.Exists(runFolder)) continue;
             foreach (var png in Directory.GetFiles(runFolder, "*.png").Where(f => Path.GetFileName(f).Contains(match, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
             {
-                var target = Path.Combine(resultsDirectory, $"{definition.Name}-{Slug(row)}-{Path.GetFileName(png)}");
+                var target = Path.Combine(resultsDirectory, $"{definition.Name}-{BenchRow.FolderName(row)}-{Path.GetFileName(png)}");
                 AtomicFile.WriteAllBytes(target, File.ReadAllBytes(png));
                 plotFiles.Add(target);
             }
         }
-        WriteMarkdown(definition, outcomes, table, bounds, summary, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds);
+        WriteMarkdown(definition, outcomes, table, bounds, summary, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
+        if (sweep && unfinished.Count > 0)
+            System.Console.Error.WriteLine($"{unfinished.Count} of {outcomes.Count} rows have no finished run (Slurm tasks {SlurmSweep.ArrayIndices(unfinished)}); " +
+                $"submit only them with: bench-runner {file} --slurm --runs {runsRoot}");
         return outcomes.Any(o => o.Error is not null) ? 1 : 0;
     }
 
+    /// <summary>
+    /// The overrides a row runs with, here and in a Slurm task alike: the bench's own, then its output folder
+    /// (RUNS/&lt;row folder&gt;) and its run name.
+    /// </summary>
+    public static List<string> RowOverrides(BenchDefinition definition, BenchRow row, string runsRoot) =>
+        row.Overrides.Select(kv => $"--{kv.Key}={kv.Value}")
+            .Append($"--Pipeline:Output={Path.Combine(runsRoot, row.Folder)}")
+            .Append($"--Pipeline:Name={definition.Name}-{row.Folder}")
+            .ToList();
+
     /// <summary>The report of the row's finished run, if its folder holds one made from the configuration the row gives now.</summary>
-    private static (RunReport? Report, string? Why) FinishedRun(string bench, BenchRow row, IConfiguration configuration)
+    public static (RunReport? Report, string? Why) FinishedRun(string folder, IConfiguration configuration)
     {
-        var folder = Path.Combine("runs", "bench", bench, Slug(row.Label));
         var reportFile = Path.Combine(folder, "report.json");
         var configFile = Path.Combine(folder, "config.resolved.json");
         if (!File.Exists(reportFile) || !File.Exists(configFile)) return (null, $"not run (no finished run in {folder})");
@@ -273,7 +337,7 @@ public static class Program
     private static double? OrNull(double v) => double.IsNaN(v) ? null : v;
 
     private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
-        List<SummaryRow> summary, Dictionary<string, string> provenance, string path, string arguments, double seconds)
+        List<SummaryRow> summary, Dictionary<string, string> provenance, string path, string arguments, double seconds, string runsRoot)
     {
         var rows = outcomes.Select((o, i) => new Dictionary<string, object?>
         {
@@ -285,7 +349,7 @@ public static class Program
             ["intervals"] = d.Columns.Select((c, j) => (c, j)).Where(x => x.c.Interval).ToDictionary(x => x.c.Header, x => new[] { OrNull(bounds[i][x.j].Low), OrNull(bounds[i][x.j].High) }),
             ["checkpointSha256"] = o.Report?.Steps.FirstOrDefault(s => s.Use == "load")?.Provenance?.GetValueOrDefault("checkpointSha256"),
             ["error"] = o.Error,
-            ["report"] = o.Report is null ? null : Path.Combine("runs", "bench", d.Name, Slug(o.Row.Label), "report.json"),
+            ["report"] = o.Report is null ? null : Path.Combine(runsRoot, o.Row.Folder, "report.json"),
         });
         var document = new Dictionary<string, object?>
         {
@@ -316,7 +380,7 @@ public static class Program
     }
 
     private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
-        List<SummaryRow> summary, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds)
+        List<SummaryRow> summary, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds, string runsRoot)
     {
         var md = new StringBuilder();
         md.AppendLine($"# {d.Title}").AppendLine();
@@ -325,7 +389,7 @@ public static class Program
         var cores = outcomes.Where(o => o.Report is not null).Select(o => o.Report!.Cores).Distinct().Order().ToList();
         md.AppendLine($"- date: {DateTimeOffset.UtcNow:u}; runs on {(cores.Count == 0 ? "-" : string.Join(" and ", cores))} cores (their reports); " +
                       $"table written on {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; {outcomes.Count} runs in {seconds / 60:F1} min");
-        md.AppendLine("- every figure below was read from the runs' own report.json files (under `runs/bench/" + d.Name + "/`).");
+        md.AppendLine("- every figure below was read from the runs' own report.json files (under `" + runsRoot + "/`).");
         if (provenance.Count > 0)
             md.AppendLine("- made from: " + string.Join("; ", provenance.Where(kv => kv.Key != "data root").Select(kv => $"{kv.Key} {kv.Value}")));
         var devices = outcomes.Where(o => o.Report is not null).Select(o => o.Report!.Accelerator is { } gpu ? $"{o.Report.Device} ({gpu})" : o.Report!.Device).Distinct().ToList();
@@ -396,7 +460,4 @@ public static class Program
         AtomicFile.WriteAllBytes(file, plot.GetImageBytes(900, 560, ScottPlot.ImageFormat.Png));
         return file;
     }
-
-    private static string Slug(string label) =>
-        new(label.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' ? char.ToLowerInvariant(c) : '-').ToArray());
 }
