@@ -180,6 +180,13 @@ public static class Commands
             errors.WriteLine("error: " + e.Message);
             return 2;
         }
+        // A plugin step refusing a path outside the output root (RunServices.ContainedPath) while the run is prepared: the
+        // same user error as the host's own refusal, with the same exit code.
+        catch (UnauthorizedAccessException e)
+        {
+            errors.WriteLine("error: " + e.Message);
+            return 2;
+        }
         catch (StepFailedException e)
         {
             errors.WriteLine("error: " + e.Message);
