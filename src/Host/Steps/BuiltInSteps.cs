@@ -6,8 +6,10 @@ using Microsoft.Extensions.Configuration;
 using Platform.Abstractions.Components;
 using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
 using Platform.Host.Pipeline;
+using TorchSharp;
 
 namespace Platform.Host.Steps;
 
@@ -35,6 +37,10 @@ public sealed class TrainStepOptions : TrainOptions
 {
     [Description("Skip training when the model came from a 'load' step (train once, reuse the checkpoint).")]
     public bool SkipIfLoaded { get; set; }
+
+    [Description("Weight of a distillation term added to the training loss: the output distortion between the pipeline's Teacher and the model on each batch (the model's DistortionOutputs, compared as compressors compare them: mean squared difference per output). Load the teacher first with a load step, Role: Teacher (for recovery after pruning: the checkpoint before it). 0: no distillation.")]
+    [Range(0.0, 1e6)]
+    public double DistillWeight { get; set; }
 }
 
 /// <summary>Splits the built-in steps read: an empty one is an error (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
@@ -64,7 +70,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         var split = Splits.NonEmpty(context, options.Split, "train");
         var checkpoints = context.StepDirectory("checkpoints");
         if (options.Resume) BringBackArchivedCheckpoints(checkpoints, context);
-        var history = new Trainer(services).Fit(model, split, options, checkpoints);
+        var history = new Trainer(services).Fit(model, split, options, checkpoints, DistillationLoss(context));
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
@@ -72,8 +78,38 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         var epochs = Enumerable.Range(1, history.EpochLoss.Count).Select(e => (double)e).ToArray();
         outcome.Series["loss"] = new Series("epoch", "training loss", epochs, history.EpochLoss);
         foreach (var term in history.EpochTerms[0].Keys)
+        {
             outcome.Series[$"loss-{term}"] = new Series("epoch", term, epochs, history.EpochTerms.Select(t => t[term]).ToArray());
+            outcome.Metrics[$"firstEpochLoss/{term}"] = history.EpochTerms[0][term];
+            outcome.Metrics[$"lastEpochLoss/{term}"] = history.EpochTerms[^1][term];
+        }
         return outcome;
+    }
+
+    /// <summary>
+    /// The model's own loss plus DistillWeight times its output distortion against the teacher's outputs on the same batch
+    /// (null without distillation): pruned models recover faster when they are pulled back toward the outputs they had.
+    /// </summary>
+    private Trainer.LossFunction? DistillationLoss(PipelineContext context)
+    {
+        if (options.DistillWeight == 0) return null;
+        var teacher = context.Teacher ?? throw new PlatformException(
+            $"Pipeline:Steps:{context.CurrentStep.Index}:Options:DistillWeight: the pipeline has no teacher; load one first (a load step with Role: Teacher).");
+        if (teacher.Spec.Use != context.Model!.Spec.Use)
+            throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:DistillWeight: the teacher is a '{teacher.Spec.Use}' model, the model a '{context.Model.Spec.Use}': their outputs cannot be compared.");
+        teacher.Module.to(services.Device);
+        teacher.Module.eval();
+        var weights = new DistortionWeights();
+        return (model, batch) =>
+        {
+            var output = model.Forward(batch);
+            var task = model.Loss(output, batch);
+            ModelOutput reference;
+            using (TorchSharp.torch.no_grad()) reference = teacher.Forward(batch);
+            var distortion = OutputDistortion.Between(model, reference, output, weights);
+            var terms = new Dictionary<string, double>(task.Terms) { ["distill"] = distortion.item<float>() };
+            return new LossTerms(task.Total + distortion * options.DistillWeight, terms);
+        };
     }
 
     /// <summary>

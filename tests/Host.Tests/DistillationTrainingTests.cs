@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Platform.TestKit;
+
+namespace Platform.Host.Tests;
+
+/// <summary>The train step's distillation term (DistillWeight): pulls the model toward the pipeline's teacher, and refuses to run without a fitting one.</summary>
+public class DistillationTrainingTests
+{
+    private static string Pipeline(string name, string model, string steps) => $$"""
+        {
+          "Pipeline": {
+            "Name": "{{name}}", "Seed": 5, "Threads": 1, "Output": "$OUTPUT",
+            "Dataset": { "Use": "shapes", "Options": { "Classes": 4, "TrainCount": 48, "ValCount": 8, "TestCount": 8, "Points": 64 } },
+            "Model": { "Use": "{{model}}", "Options": { "WidthMultiplier": 0.25, "NumPoints": 64, "InputTransform": false, "FeatureTransform": false, "Dropout": 0 } },
+            "Steps": [ {{steps}} ]
+          }
+        }
+        """;
+
+    private static ChildProcess.Result Run(string file) =>
+        ChildProcess.Run("dotnet", [Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll"), "run", file,
+            "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
+
+    [Test]
+    public void The_distillation_term_falls_as_a_fresh_model_learns_its_teachers_outputs()
+    {
+        var (teacherFile, teacherOutput) = HostRunner.WritePipeline(Pipeline("teacher", "pointnet", """
+            { "Use": "train", "Options": { "Epochs": 2, "BatchSize": 16 } },
+            { "Use": "save", "Options": { "Path": "$OUTPUT/teacher.ckpt" } }
+            """));
+        Assert.That(Run(teacherFile).ExitCode, Is.Zero);
+        var teacher = Path.Combine(teacherOutput, "teacher.ckpt").Replace('\\', '/');
+
+        // A student of another seed starts far from the teacher's outputs; a heavy distillation weight makes closing that
+        // gap most of what training does.
+        var (file, output) = HostRunner.WritePipeline(Pipeline("student", "pointnet", $$"""
+            { "Use": "load", "Options": { "Path": "{{teacher}}", "Role": "Teacher" } },
+            { "Use": "train", "Options": { "Epochs": 4, "BatchSize": 16, "DistillWeight": 100 } }
+            """).Replace("\"Seed\": 5", "\"Seed\": 9"));
+        var run = Run(file);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[1].GetProperty("metrics");
+        var first = metrics.GetProperty("firstEpochLoss/distill").GetDouble();
+        var last = metrics.GetProperty("lastEpochLoss/distill").GetDouble();
+        Assert.That(first, Is.GreaterThan(0));
+        Assert.That(last, Is.LessThan(first * 0.5), "the term the step adds is the one training reduces");
+    }
+
+    [Test]
+    public void Distillation_without_a_teacher_is_refused_naming_the_option()
+    {
+        var (file, _) = HostRunner.WritePipeline(Pipeline("no-teacher", "pointnet", """{ "Use": "train", "Options": { "Epochs": 1, "DistillWeight": 1 } }"""));
+
+        var run = Run(file);
+
+        Assert.That(run.ExitCode, Is.Not.Zero);
+        Assert.That(run.Errors + run.Output, Does.Contain("DistillWeight").And.Contain("no teacher"));
+    }
+}
