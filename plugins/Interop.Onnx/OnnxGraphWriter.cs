@@ -113,34 +113,22 @@ internal sealed class OnnxGraphWriter : IGraphWriter
         {
             case Sequential sequential:
                 return sequential.children().Aggregate(input, (x, child) => Layer(child, x));
-            case Conv1d or Conv2d:
+            case Conv1d or Conv2d or ConvTranspose2d:
             {
                 var conv = (Convolution)layer;
                 if (conv.padding_mode != PaddingModes.Zeros) throw Unsupported(layer, $"padding mode {conv.padding_mode}");
-                var pads = conv.padding ?? throw Unsupported(layer, "'same' or 'valid' padding given by name");
+                var pads = conv.padding ?? throw Unsupported(layer, "padding given by name ('same', 'valid')");
                 var attributes = new Dictionary<string, object>
                 {
                     ["kernel_shape"] = conv.kernel_size,
                     ["strides"] = conv.stride,
-                    ["pads"] = pads.Concat(pads).ToArray(),
+                    ["pads"] = pads.Concat(pads).ToArray(),   // ONNX: every axis' begin, then every axis' end
                     ["dilations"] = conv.dilation,
                     ["group"] = conv.groups,
                 };
-                return Op("Conv", WithBias(conv.weight!, conv.bias), attributes);
-            }
-            case ConvTranspose2d deconv:
-            {
-                var pads = deconv.padding ?? throw Unsupported(layer, "padding given by name");
-                var attributes = new Dictionary<string, object>
-                {
-                    ["kernel_shape"] = deconv.kernel_size,
-                    ["strides"] = deconv.stride,
-                    ["pads"] = pads.Concat(pads).ToArray(),
-                    ["dilations"] = deconv.dilation,
-                    ["group"] = deconv.groups,
-                    ["output_padding"] = deconv.output_padding,
-                };
-                return Op("ConvTranspose", WithBias(deconv.weight!, deconv.bias), attributes);
+                // A transposed conv's weight is [in, out / groups, k...] in both torch and ONNX.
+                if (conv.transposed) attributes["output_padding"] = conv.output_padding;
+                return Op(conv.transposed ? "ConvTranspose" : "Conv", WithBias(conv.weight!, conv.bias), attributes);
             }
             case Linear linear:
             {

@@ -22,9 +22,7 @@ public class ChannelPrunedCheckpointTests
 
     private static JsonElement RunInNewProcess(string pipelineFile, string output)
     {
-        var host = Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll");
-        Assert.That(File.Exists(host), "the platform program is built into artifacts/host (dotnet build Platform.sln)");
-        var run = ChildProcess.Run("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
+        var run = HostRunner.RunBuilt(pipelineFile);
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         return JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.Clone();
     }

@@ -17,10 +17,6 @@ public class DistillationTrainingTests
         }
         """;
 
-    private static ChildProcess.Result Run(string file) =>
-        ChildProcess.Run("dotnet", [Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll"), "run", file,
-            "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
-
     [Test]
     public void The_distillation_term_falls_as_a_fresh_model_learns_its_teachers_outputs()
     {
@@ -28,7 +24,7 @@ public class DistillationTrainingTests
             { "Use": "train", "Options": { "Epochs": 2, "BatchSize": 16 } },
             { "Use": "save", "Options": { "Path": "$OUTPUT/teacher.ckpt" } }
             """));
-        Assert.That(Run(teacherFile).ExitCode, Is.Zero);
+        Assert.That(HostRunner.RunBuilt(teacherFile).ExitCode, Is.Zero);
         var teacher = Path.Combine(teacherOutput, "teacher.ckpt").Replace('\\', '/');
 
         // A student of another seed starts far from the teacher's outputs; a heavy distillation weight makes closing that
@@ -37,7 +33,7 @@ public class DistillationTrainingTests
             { "Use": "load", "Options": { "Path": "{{teacher}}", "Role": "Teacher" } },
             { "Use": "train", "Options": { "Epochs": 4, "BatchSize": 16, "DistillWeight": 100 } }
             """).Replace("\"Seed\": 5", "\"Seed\": 9"));
-        var run = Run(file);
+        var run = HostRunner.RunBuilt(file);
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[1].GetProperty("metrics");
@@ -52,7 +48,7 @@ public class DistillationTrainingTests
     {
         var (file, _) = HostRunner.WritePipeline(Pipeline("no-teacher", "pointnet", """{ "Use": "train", "Options": { "Epochs": 1, "DistillWeight": 1 } }"""));
 
-        var run = Run(file);
+        var run = HostRunner.RunBuilt(file);
 
         Assert.That(run.ExitCode, Is.Not.Zero);
         Assert.That(run.Errors + run.Output, Does.Contain("DistillWeight").And.Contain("no teacher"));

@@ -28,6 +28,17 @@ internal static class HostRunner
         return new Result(code, output.ToString(), errors.ToString());
     }
 
+    /// <summary>
+    /// Runs `platform run FILE` as its own process, from the built program (artifacts/host) with the solution's built
+    /// plugins, writing below the tests' scratch root: what a user gets, native libraries and plugin load contexts included.
+    /// </summary>
+    public static ChildProcess.Result RunBuilt(string pipelineFile)
+    {
+        var host = Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll");
+        Assert.That(File.Exists(host), "the platform program is built into artifacts/host (dotnet build Platform.sln)");
+        return ChildProcess.Run("dotnet", [host, "run", pipelineFile, "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
+    }
+
     /// <summary>Writes a pipeline file into a fresh folder whose output goes to the same folder.</summary>
     public static (string File, string Output) WritePipeline(string text, string extension = ".json")
     {

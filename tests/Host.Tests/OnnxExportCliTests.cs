@@ -21,10 +21,6 @@ public class OnnxExportCliTests
         }
         """;
 
-    private static ChildProcess.Result Run(string file) =>
-        ChildProcess.Run("dotnet", [Path.Combine(TestPaths.RepoRoot, "artifacts", "host", "platform.dll"), "run", file,
-            "--plugins", SamplePluginBuild.BuiltPlugins, "--output-root", TestPaths.ScratchRoot]);
-
     [Test]
     public void A_channel_pruned_model_is_written_checked_and_runs_in_ONNX_Runtime()
     {
@@ -34,7 +30,7 @@ public class OnnxExportCliTests
             { "Use": "export-onnx", "Options": { "Path": "$OUTPUT/small.onnx", "Samples": 3, "TimeThreads": [1], "Repeats": 1, "Warmup": 0 } }
             """));
 
-        var run = Run(file);
+        var run = HostRunner.RunBuilt(file);
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var step = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[2];
@@ -62,7 +58,7 @@ public class OnnxExportCliTests
             { "Use": "export-onnx", "Options": { "Path": "{{outside.Replace('\\', '/')}}" } }
             """));
 
-        var run = Run(file);
+        var run = HostRunner.RunBuilt(file);
 
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(run.Errors, Does.Contain("Pipeline:Steps:1:Options:Path").And.Contain("outside the output root"));
