@@ -41,6 +41,9 @@ public sealed class TrainStepOptions : TrainOptions
     [Description("Weight of a distillation term added to the training loss: the output distortion between the pipeline's Teacher and the model on each batch (the model's DistortionOutputs, compared as compressors compare them: mean squared difference per output). Load the teacher first with a load step, Role: Teacher (for recovery after pruning: the checkpoint before it). 0: no distillation.")]
     [Range(0.0, 1e6)]
     public double DistillWeight { get; set; }
+
+    [Description("How the distillation term compares outputs: Raw (every element alike) or DetectionAware (heatmaps in sigmoid space with foreground weighted up, regressions only at the teacher's peaks), as the compressors' Distortion option.")]
+    public DistortionKind DistillDistortion { get; set; } = DistortionKind.Raw;
 }
 
 /// <summary>Splits the built-in steps read: an empty one is an error (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
@@ -99,7 +102,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
             throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:DistillWeight: the teacher is a '{teacher.Spec.Use}' model, the model a '{context.Model.Spec.Use}': their outputs cannot be compared.");
         teacher.Module.to(services.Device);
         teacher.Module.eval();
-        var weights = new DistortionWeights();
+        var weights = new DistortionWeights { Kind = options.DistillDistortion };
         return (model, batch) =>
         {
             var output = model.Forward(batch);
