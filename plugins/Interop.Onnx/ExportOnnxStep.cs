@@ -69,14 +69,10 @@ public sealed class ExportOnnxStep(ExportOnnxOptions options, RunServices servic
         {
             model.Module.eval();
             var proto = OnnxExport.Build(model, batches[0]);
-            // Checked under a temporary name beside the target: a file that fails the check never replaces a good one.
-            var directory = System.IO.Path.GetDirectoryName(path)!;
-            Directory.CreateDirectory(directory);
-            var checking = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.checking");
-            try
+            // Checked (and timed) as the temporary file, before it is renamed: a file that fails the check never replaces a good one.
+            OnnxExport.Write(proto, path, written =>
             {
-                OnnxExport.Write(proto, checking);
-                var agreement = OnnxExport.Compare(checking, model, batches);
+                var agreement = OnnxExport.Compare(written, model, batches);
                 outcome.Metrics["maxAbsDifference"] = agreement.MaxAbsoluteDifference;
                 outcome.Metrics["maxRelativeDifference"] = agreement.MaxRelativeDifference;
                 if (!(agreement.MaxRelativeDifference <= options.Tolerance))
@@ -85,17 +81,12 @@ public sealed class ExportOnnxStep(ExportOnnxOptions options, RunServices servic
                         $"(largest absolute difference {agreement.MaxAbsoluteDifference:G3}), above the tolerance {options.Tolerance:G3}; {path} was not written.");
                 foreach (var threads in options.TimeThreads)
                 {
-                    var (torchSeconds, ortSeconds) = OnnxExport.Time(checking, model, batches, threads, options.Repeats, options.Warmup);
+                    var (torchSeconds, ortSeconds) = OnnxExport.Time(written, model, batches, threads, options.Repeats, options.Warmup);
                     outcome.Metrics[$"torchForwardMsMedian/threads={threads}"] = torchSeconds * 1e3;
                     outcome.Metrics[$"onnxRuntimeMsMedian/threads={threads}"] = ortSeconds * 1e3;
                     outcome.Metrics[$"onnxRuntimeSpeedup/threads={threads}"] = torchSeconds / ortSeconds;
                 }
-                File.Move(checking, path, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(checking)) File.Delete(checking);
-            }
+            });
             outcome.Metrics["bytes"] = new FileInfo(path).Length;
             outcome.Metrics["nodes"] = proto.Graph.Node.Count;
             outcome.Metrics["opset"] = OnnxExport.Opset;

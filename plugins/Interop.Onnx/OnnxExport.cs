@@ -39,8 +39,11 @@ public static class OnnxExport
         return proto;
     }
 
-    /// <summary>Writes <paramref name="proto"/> to <paramref name="path"/> atomically (a reader never sees half a file).</summary>
-    public static void Write(ModelProto proto, string path) => AtomicFile.Write(path, stream => proto.WriteTo(stream));
+    /// <summary>
+    /// Writes <paramref name="proto"/> to <paramref name="path"/> atomically (a reader never sees half a file); a
+    /// <paramref name="check"/> reads the written file first and, by throwing, keeps it from replacing anything.
+    /// </summary>
+    public static void Write(ModelProto proto, string path, Action<string>? check = null) => AtomicFile.Write(path, stream => proto.WriteTo(stream), check);
 
     /// <summary>Inputs of the file's graph, as ONNX Runtime values made from the batch's tensors of the same names.</summary>
     internal static Dictionary<string, OrtValue> Inputs(InferenceSession session, ModelBatch batch)

@@ -40,7 +40,7 @@ public class OnnxExportCliTests
         Assert.That(metrics.GetProperty("onnxRuntimeMsMedian/threads=1").GetDouble(), Is.GreaterThan(0));
         var path = Path.Combine(output, "small.onnx");
         Assert.That(new FileInfo(path).Length, Is.EqualTo(metrics.GetProperty("bytes").GetDouble()));
-        Assert.That(Directory.GetFiles(output, "*.checking"), Is.Empty, "the temporary file is gone");
+        Assert.That(Directory.GetFiles(output, ".small.onnx.*"), Is.Empty, "the temporary file is gone");
         // The file stands on its own: a fresh session reads points in and gives 4 logits per shape.
         using var session = new InferenceSession(path);
         Assert.That(session.InputMetadata["points"].Dimensions, Is.EqualTo(new[] { -1, 3, -1 }));

@@ -6,7 +6,13 @@ namespace Platform.Abstractions.Kit;
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write) => Write(path, write, checkBeforeReplacing: null);
+
+    /// <summary>
+    /// As <see cref="Write(string, Action{Stream})"/>, and <paramref name="checkBeforeReplacing"/> reads the finished temporary
+    /// file (its path) before the rename: when it throws, nothing is replaced and the temporary file is removed.
+    /// </summary>
+    public static void Write(string path, Action<Stream> write, Action<string>? checkBeforeReplacing)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
@@ -17,6 +23,7 @@ public static class AtomicFile
             {
                 write(stream);
             }
+            checkBeforeReplacing?.Invoke(temporary);
             File.Move(temporary, path, overwrite: true);
         }
         finally
