@@ -25,7 +25,8 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>, <c>MixedCheckpoints</c>, <c>MixedData</c>,
+/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>,
+/// <c>Paired</c> (Axis, A, B, Column: per-repeat differences of two arms, paired over <c>SummarizeOver</c>), <c>MixedCheckpoints</c>, <c>MixedData</c>,
 /// <c>Slurm</c> (the resources of each task when the grid runs as a Slurm job array: <see cref="SlurmSettings"/>).
 /// </summary>
 public sealed record BenchDefinition(
@@ -48,6 +49,9 @@ public sealed record BenchDefinition(
 
     /// <summary>Column pairs (by header) whose Spearman rank correlation across the rows is reported, e.g. a distortion against the AP it costs.</summary>
     public IReadOnlyList<(string X, string Y)> Correlations { get; init; } = [];
+
+    /// <summary>Arms compared per repeat (seed): the mean difference and its paired 95 % interval (<see cref="PairedDifferences"/>).</summary>
+    public IReadOnlyList<PairedComparison> Paired { get; init; } = [];
 
     /// <summary>Row pairs (by label) whose every column is also shown as a ratio, numerator over denominator (CPU over GPU, say).</summary>
     public IReadOnlyList<(string Numerator, string Denominator)> Ratios { get; init; } = [];
@@ -138,9 +142,20 @@ public sealed record BenchDefinition(
                 : throw new PlatformException($"{r.Path}:{key}: '{r[key]}' is not the label of a row ({string.Join(", ", rows.Select(row => row.Label))}).");
             return (Row("Numerator"), Row("Denominator"));
         }).ToList();
+        var paired = bench.GetSection("Paired").GetChildren().Select(p =>
+        {
+            if (summarizeOver is null) throw new PlatformException($"{p.Path}: a paired comparison pairs rows over the repeat axis: set Bench:SummarizeOver (e.g. seed).");
+            var axis = p["Axis"] ?? throw new PlatformException($"{p.Path}:Axis: missing.");
+            string Arm(string key) => p[key] is { } value && rows.Any(r => r.Axes.GetValueOrDefault(axis) == value) ? value
+                : throw new PlatformException($"{p.Path}:{key}: no row has {axis} '{p[key]}' (values: {string.Join(", ", rows.Select(r => r.Axes.GetValueOrDefault(axis)).OfType<string>().Distinct())}).");
+            var column = p["Column"] is { } h && columns.Any(c => c.Header == h) ? h
+                : throw new PlatformException($"{p.Path}:Column: '{p["Column"]}' is not the header of a column ({string.Join(", ", columns.Select(c => c.Header))}).");
+            return new PairedComparison(axis, Arm("A"), Arm("B"), column);
+        }).ToList();
         return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect)
         {
             SummarizeOver = summarizeOver,
+            Paired = paired,
             MixedCheckpoints = bool.TryParse(bench["MixedCheckpoints"], out var mixed) && mixed,
             MixedData = bool.TryParse(bench["MixedData"], out var mixedData) && mixedData,
             Correlations = correlations,

@@ -148,7 +148,9 @@ public static class Program
         var bounds = outcomes.Select(o => definition.Columns.Select(c => !c.Interval || o.Report is null ? (double.NaN, double.NaN)
             : (Value(c with { Value = c.Value + "/lo" }, o.Row, o.Report), Value(c with { Value = c.Value + "/hi" }, o.Row, o.Report))).ToArray()).ToList();
         var summary = Summarize(definition, outcomes.Select(o => o.Row).ToList(), table);
-        WriteJson(definition, outcomes, table, bounds, summary, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
+        var paired = definition.SummarizeOver is { } repeat
+            ? PairedDifferences.Compute(definition.Paired, repeat, outcomes.Select(o => o.Row).ToList(), definition.Columns.Select(c => c.Header).ToList(), table) : [];
+        WriteJson(definition, outcomes, table, bounds, summary, paired, provenance, Path.Combine(resultsDirectory, definition.Name + ".json"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
         var plotFiles = definition.Plots.Select(p => Plot(definition, p, outcomes.Select(o => o.Row).ToList(), table, resultsDirectory)).ToList();
         foreach (var (row, match) in definition.CollectPlots)
         {
@@ -161,7 +163,7 @@ public static class Program
                 plotFiles.Add(target);
             }
         }
-        WriteMarkdown(definition, outcomes, table, bounds, summary, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
+        WriteMarkdown(definition, outcomes, table, bounds, summary, paired, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
         if (sweep && unfinished.Count > 0)
             System.Console.Error.WriteLine($"{unfinished.Count} of {outcomes.Count} rows have no finished run (Slurm tasks {SlurmSweep.ArrayIndices(unfinished)}); " +
@@ -337,7 +339,7 @@ public static class Program
     private static double? OrNull(double v) => double.IsNaN(v) ? null : v;
 
     private static void WriteJson(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
-        List<SummaryRow> summary, Dictionary<string, string> provenance, string path, string arguments, double seconds, string runsRoot)
+        List<SummaryRow> summary, List<PairedDifference> paired, Dictionary<string, string> provenance, string path, string arguments, double seconds, string runsRoot)
     {
         var rows = outcomes.Select((o, i) => new Dictionary<string, object?>
         {
@@ -375,12 +377,25 @@ public static class Program
                 ["mean"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.Mean[x.j])),
                 ["sd"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.StandardDeviation[x.j])),
             }),
+            ["paired"] = paired.Select(p => new Dictionary<string, object?>
+            {
+                ["axis"] = p.Comparison.Axis,
+                ["a"] = p.Comparison.A,
+                ["b"] = p.Comparison.B,
+                ["column"] = p.Comparison.Column,
+                ["group"] = p.Group,
+                ["over"] = d.SummarizeOver,
+                ["differences"] = p.Pairs.ToDictionary(x => x.Repeat, x => (object?)x.Difference),
+                ["mean"] = OrNull(p.Mean),
+                ["sd"] = OrNull(p.StandardDeviation),
+                ["ci95"] = new[] { OrNull(p.Low), OrNull(p.High) },
+            }),
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static void WriteMarkdown(BenchDefinition d, List<(BenchRow Row, RunReport? Report, string? Error)> outcomes, List<double[]> table, List<(double Low, double High)[]> bounds,
-        List<SummaryRow> summary, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds, string runsRoot)
+        List<SummaryRow> summary, List<PairedDifference> paired, Dictionary<string, string> provenance, List<string> plots, string path, string arguments, double seconds, string runsRoot)
     {
         var md = new StringBuilder();
         md.AppendLine($"# {d.Title}").AppendLine();
@@ -414,6 +429,20 @@ public static class Program
             foreach (var s in summary)
                 md.AppendLine($"| {s.Group} | {s.Count} | " + string.Join(" | ", d.Columns.Select((c, j) =>
                     Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)))) + " |");
+        }
+        if (paired.Count > 0)
+        {
+            md.AppendLine().AppendLine($"Paired differences over `{d.SummarizeOver}` (each {d.SummarizeOver}'s A row minus its B row; mean ± sample SD, and the 95 % Student-t interval of the mean difference):").AppendLine();
+            md.AppendLine($"| comparison (A - B) | group | column | n | per {d.SummarizeOver} | mean ± SD | 95 % interval | excludes 0 |");
+            md.AppendLine("|---|---|---|---:|---|---:|---:|---|");
+            foreach (var p in paired)
+            {
+                var format = d.Columns.First(c => c.Header == p.Comparison.Column).Format;
+                md.AppendLine($"| {p.Comparison.Axis}: {p.Comparison.Label} | {p.Group} | {p.Comparison.Column} | {p.Pairs.Count} | " +
+                    string.Join(", ", p.Pairs.Select(x => $"{x.Repeat}: {Cell(x.Difference, format)}")) + " | " +
+                    Cell(p.Mean, format) + (double.IsNaN(p.StandardDeviation) ? "" : " ± " + Cell(p.StandardDeviation, format)) + " | " +
+                    (double.IsNaN(p.Low) ? "-" : $"[{Cell(p.Low, format)}, {Cell(p.High, format)}]") + " | " + (double.IsNaN(p.Low) ? "-" : p.ExcludesZero ? "yes" : "no") + " |");
+            }
         }
         var ratios = Ratios(d, outcomes.Select(o => o.Row).ToList(), table);
         if (ratios.Count > 0)

@@ -167,4 +167,55 @@ public class BenchDefinitionTests
         var error = Assert.Throws<PlatformException>(() => Read(head + "\n  Ratios:\n    - { Numerator: on gpu, Denominator: on cuda }\n"));
         Assert.That(error!.Message, Does.Contain("Bench:Ratios:0:Numerator").And.Contain("'on gpu'"));
     }
+
+    [Test]
+    public void Paired_differences_pair_two_arms_by_seed_and_give_the_student_t_interval_of_the_mean()
+    {
+        const string head = """
+            Bench:
+              Name: b
+              Pipeline: p.json
+              SummarizeOver: seed
+              Grid:
+                - Name: method
+                  Values:
+                    - { Label: t3dnet, Overrides: ["Pipeline:Steps:0:Use=t3dnet"] }
+                    - { Label: kd, Overrides: ["Pipeline:Steps:0:Use=distill"] }
+                - Name: seed
+                  Key: Pipeline:Seed
+                  Values: ["0", "1", "2", "3"]
+              Columns:
+                - Header: accuracy
+                  Value: metric:accuracy
+            """;
+        var bench = Read(head + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: kd, Column: accuracy }\n");
+        var rows = bench.Rows.ToList();
+        Assert.That(rows.Select(r => r.Label), Is.EqualTo(new[] { "t3dnet 0", "t3dnet 1", "t3dnet 2", "t3dnet 3", "kd 0", "kd 1", "kd 2", "kd 3" }));
+        // Per seed t3dnet - kd: 1, 2, 0.5, and seed 3 is left out because its kd row failed.
+        List<double[]> table = [[90.0], [92.0], [91.0], [88.0], [89.0], [90.0], [90.5], [double.NaN]];
+        var paired = PairedDifferences.Compute(bench.Paired, "seed", rows, ["accuracy"], table).Single();
+        Assert.That(paired.Pairs.Select(p => p.Repeat), Is.EqualTo(new[] { "0", "1", "2" }));
+        Assert.That(paired.Pairs.Select(p => p.Difference), Is.EqualTo(new[] { 1.0, 2.0, 0.5 }));
+        Assert.That(paired.Mean, Is.EqualTo(3.5 / 3).Within(1e-12));
+        Assert.That(paired.StandardDeviation, Is.EqualTo(Math.Sqrt(7.0 / 12)).Within(1e-12));
+        // t(0.975, 2 degrees of freedom) = 4.302653 (statistical tables).
+        var half = 4.302653 * Math.Sqrt(7.0 / 12) / Math.Sqrt(3);
+        Assert.That(paired.Low, Is.EqualTo(3.5 / 3 - half).Within(1e-5));
+        Assert.That(paired.High, Is.EqualTo(3.5 / 3 + half).Within(1e-5));
+        Assert.That(paired.ExcludesZero, Is.False, "the interval [-0.73, 3.06] holds 0");
+
+        // With five seeds all one point apart the interval is [1, 1] and excludes 0.
+        var (mean, _, low, high) = PairedDifferences.MeanInterval([1.0, 1, 1, 1, 1]);
+        Assert.That((mean, low, high), Is.EqualTo((1.0, 1.0, 1.0)));
+        // t(0.975, 4) = 2.776445: values 0, 1, 2, 3, 4 have mean 2 and SD sqrt(2.5).
+        var (_, sd, low4, _) = PairedDifferences.MeanInterval([0.0, 1, 2, 3, 4]);
+        Assert.That(low4, Is.EqualTo(2 - 2.776445 * sd / Math.Sqrt(5)).Within(1e-5));
+
+        var noRepeat = Assert.Throws<PlatformException>(() => Read(head.Replace("  SummarizeOver: seed\n", "") + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: kd, Column: accuracy }\n"));
+        Assert.That(noRepeat!.Message, Does.Contain("Bench:Paired:0").And.Contain("SummarizeOver"));
+        var unknownArm = Assert.Throws<PlatformException>(() => Read(head + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: scratch, Column: accuracy }\n"));
+        Assert.That(unknownArm!.Message, Does.Contain("Bench:Paired:0:B").And.Contain("'scratch'").And.Contain("t3dnet, kd"));
+        var unknownColumn = Assert.Throws<PlatformException>(() => Read(head + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: kd, Column: acc }\n"));
+        Assert.That(unknownColumn!.Message, Does.Contain("Bench:Paired:0:Column").And.Contain("'acc'"));
+    }
 }
