@@ -192,7 +192,13 @@ public static class Program
         // The report's collections are get-only: filled in place, as the runner filled them.
         var options = new JsonSerializerOptions(RunReport.Json) { PreferredObjectCreationHandling = System.Text.Json.Serialization.JsonObjectCreationHandling.Populate };
         var report = JsonSerializer.Deserialize<RunReport>(File.ReadAllText(reportFile), options);
-        if (report is null || report.Status != "ok") return (null, $"not run (the run in {folder} did not finish: {report?.Status ?? "unreadable"})");
+        if (report is null || report.Status != "ok")
+        {
+            // A failed run says which step failed and why (an infeasible budget, say): the table shows that, not just "failed".
+            var failed = report?.Steps.LastOrDefault(s => s.Error is not null);
+            var why = failed is null ? report?.Status ?? "unreadable" : $"{report!.Status}: step {failed.Index} '{failed.Use}': {failed.Error}";
+            return (null, $"not run (the run in {folder} did not finish: {why})");
+        }
         return (report, null);
     }
 

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Configuration;
 using Platform.Bench;
 using Platform.Host;
+using Platform.Host.Pipeline;
 using Platform.Host.Reporting;
 
 namespace Platform.Host.Tests;
@@ -72,5 +74,30 @@ public class BenchProvenanceTests
         Assert.That(summary[1].StandardDeviation[0], Is.EqualTo(Math.Sqrt(8)).Within(1e-12));
         Assert.That(summary[1].Mean[1], Is.EqualTo(7.0), "a failed value is left out, not counted as zero");
         Assert.That(double.IsNaN(summary[1].StandardDeviation[1]), "one value has no spread");
+    }
+
+    [Test]
+    public void A_failed_run_is_reported_with_the_step_that_failed_and_its_error()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "bench-failed-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var configuration = new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?> { ["Pipeline:Name"] = "p", ["Pipeline:Seed"] = "0" }).Build();
+            File.WriteAllText(Path.Combine(folder, "config.resolved.json"), PipelineDefinition.ResolvedJson(configuration));
+            var report = new RunReport { Pipeline = "p", Device = "cpu", PipelineFile = "p.json", Status = "failed" };
+            report.Steps.Add(new StepReport { Index = 0, Use = "load", Kind = "step", Status = "ok" });
+            report.Steps.Add(new StepReport { Index = 1, Use = "hessian-dp", Kind = "compressor", Status = "failed", Error = "ArgumentException: the budget cannot be met" });
+            File.WriteAllText(Path.Combine(folder, "report.json"), System.Text.Json.JsonSerializer.Serialize(report, RunReport.Json));
+
+            var (finished, why) = Program.FinishedRun(folder, configuration);
+            Assert.That(finished, Is.Null);
+            Assert.That(why, Does.Contain("failed: step 1 'hessian-dp': ArgumentException: the budget cannot be met"));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
     }
 }
