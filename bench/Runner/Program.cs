@@ -260,8 +260,7 @@ public static class Program
             for (var j = 0; j < d.Columns.Count; j++)
             {
                 var values = group.Select(g => table[g.Index][j]).Where(v => !double.IsNaN(v)).ToArray();
-                mean[j] = values.Length == 0 ? double.NaN : values.Average();
-                sd[j] = values.Length < 2 ? double.NaN : Math.Sqrt(values.Sum(v => (v - mean[j]) * (v - mean[j])) / (values.Length - 1));
+                (mean[j], sd[j], _, _) = PairedDifferences.MeanInterval(values);
             }
             result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, group.Count(), mean, sd));
         }
