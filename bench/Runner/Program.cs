@@ -13,7 +13,7 @@ using Platform.Host.Reporting;
 namespace Platform.Bench;
 
 /// <summary>
-/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING] [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]
+/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]
 ///   [--slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N]]
 /// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
 /// .json and plots. With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
@@ -27,7 +27,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT] [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]\n" +
+            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]\n" +
                 "       bench-runner BENCH_FILE --slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N] [--runs DIR] ...");
             return 2;
         }
@@ -37,7 +37,7 @@ public static class Program
             switch (args[i])
             {
                 case "--plugins" when i + 1 < args.Length: invocation.PluginRoots.Add(args[++i]); break;
-                case "--only" when i + 1 < args.Length: invocation.Only = args[++i]; break;
+                case "--only" when i + 1 < args.Length: invocation.Only.Add(args[++i]); break;
                 case "--results" when i + 1 < args.Length: invocation.Results = args[++i]; break;
                 case "--runs" when i + 1 < args.Length: invocation.Runs = args[++i]; break;
                 case "--output-root" when i + 1 < args.Length: invocation.OutputRoot = args[++i]; break;
@@ -77,7 +77,8 @@ public static class Program
         public string File { get; } = file;
         public string Arguments { get; init; } = "";
         public List<string> PluginRoots { get; } = [];
-        public string? Only { get; set; }
+        /// <summary>Label substrings (--only, repeatable): a row runs when its label contains any of them; none given, every row runs.</summary>
+        public List<string> Only { get; } = [];
         public string Results { get; set; } = Path.Combine("bench", "results");
         /// <summary>The folder of the bench's runs, one folder per row (default runs/bench/NAME); a Slurm sweep's shared folder.</summary>
         public string? Runs { get; set; }
@@ -96,7 +97,7 @@ public static class Program
         var runsRoot = invocation.Runs ?? Path.Combine("runs", "bench", definition.Name);
         var outputRoot = Path.GetFullPath(invocation.OutputRoot ?? Directory.GetCurrentDirectory());
         var selected = definition.Rows.Select((row, index) => (Index: index, Row: row))
-            .Where(r => invocation.Only is null || r.Row.Label.Contains(invocation.Only, StringComparison.Ordinal)).ToList();
+            .Where(r => invocation.Only.Count == 0 || invocation.Only.Any(text => r.Row.Label.Contains(text, StringComparison.Ordinal))).ToList();
         if (invocation.Slurm)
         {
             var settings = SlurmSettings.From(definition.SlurmSection.Concat(invocation.SlurmFlags));

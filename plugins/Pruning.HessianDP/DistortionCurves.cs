@@ -67,17 +67,25 @@ internal static class DistortionCurves
     /// <param name="refitDamping">Not null: at each level the layer's surviving weights are first refitted by least squares
     /// (<see cref="WeightReconstruction.LayerAloneRefit"/>, this damping), so the curve is the distortion left after
     /// reconstruction. A layer that cannot be refitted is measured as it is.</param>
+    /// <param name="rest">Not null: every other layer is first pruned to its count here (in its own removal order), and each
+    /// layer's curve is the distortion it adds on top of theirs: measured minus the distortion with that layer unpruned.</param>
     public static double[][] MeasureValues(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
-        long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null, double? refitDamping = null)
+        long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null, double? refitDamping = null,
+        IReadOnlyList<long>? rest = null)
     {
         var values = new double[candidates.Count][];
-        using var task = progress.Start($"{step}: measured curves (one layer pruned alone)", grids.Sum(g => g.Length - 1L));
+        using var task = progress.Start(rest is null ? $"{step}: measured curves (one layer pruned alone)" : $"{step}: measured curves (one layer varied, the rest at the plan)",
+            grids.Sum(g => g.Length - (rest is null ? 1L : 0L)));
+        using var restOfModel = rest is null ? null : new PrunedState(candidates, orderScores, rest);
         for (var i = 0; i < candidates.Count; i++)
         {
             var candidate = candidates[i];
             var grid = grids[i];
             var weight = candidate.Layer.Weight;
             var measured = values[i] = new double[grid.Length];
+            restOfModel?.Restore(i);
+            var baseline = restOfModel is null ? 0 : calibration.Measure(model);
+            if (restOfModel is not null) task.Advance(1, $"{candidate.Name} unpruned");
             using var order = orderScores is null ? MagnitudeOrder(candidate).Order : LayerPruning.RankOrder(weight, orderScores[i]);
             using var backup = weight.detach().clone();
             using var refit = refitDamping is { } damping ? WeightReconstruction.LayerAloneRefit(model, candidate.Layer, calibration.Batches, damping) : null;
@@ -94,16 +102,74 @@ internal static class DistortionCurves
                         weight.view(-1).index_fill_(0, order.slice(0, refit is null ? grid[j - 1] : 0, grid[j], 1).to(weight.device), 0);
                         if (refit is not null) weight.copy_(refit.Apply(weight));
                     }
-                    measured[j] = calibration.Measure(model);
+                    measured[j] = calibration.Measure(model) - baseline;
                     task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
                 }
             }
             finally
             {
                 using (no_grad()) weight.copy_(backup);
+                restOfModel?.Prune(i);
             }
         }
         return values;
+    }
+
+    /// <summary>The distortion on the calibration set with every layer pruned to its count in <paramref name="plan"/> at once.</summary>
+    public static double MeasureJoint(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates, IReadOnlyList<long> plan,
+        IReadOnlyList<Tensor>? orderScores = null)
+    {
+        using var pruned = new PrunedState(candidates, orderScores, plan);
+        return calibration.Measure(model);
+    }
+
+    /// <summary>
+    /// Candidate layers pruned to given counts, each in its removal order (magnitude, or ascending scores), until disposed:
+    /// then every layer gets back the weights it had. <see cref="Restore"/> and <see cref="Prune"/> toggle one layer.
+    /// </summary>
+    private sealed class PrunedState : IDisposable
+    {
+        private readonly IReadOnlyList<PruningCandidate> candidates;
+        private readonly IReadOnlyList<long> counts;
+        private readonly Tensor[] orders;
+        private readonly Tensor[] originals;
+
+        public PrunedState(IReadOnlyList<PruningCandidate> candidates, IReadOnlyList<Tensor>? orderScores, IReadOnlyList<long> counts)
+        {
+            if (counts.Count != candidates.Count) throw new ArgumentException($"{counts.Count} counts for {candidates.Count} layers.", nameof(counts));
+            this.candidates = candidates;
+            this.counts = counts;
+            orders = candidates.Select((c, i) =>
+            {
+                if (orderScores is not null) return LayerPruning.RankOrder(c.Layer.Weight, orderScores[i]);
+                var (order, scores) = MagnitudeOrder(c);
+                scores.Dispose();
+                return order;
+            }).ToArray();
+            originals = candidates.Select(c => c.Layer.Weight.detach().clone()).ToArray();
+            for (var i = 0; i < candidates.Count; i++) Prune(i);
+        }
+
+        public void Prune(int i)
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            var weight = candidates[i].Layer.Weight;
+            weight.copy_(originals[i]);
+            weight.view(-1).index_fill_(0, orders[i].slice(0, 0, counts[i], 1).to(weight.device), 0);
+        }
+
+        public void Restore(int i)
+        {
+            using var _ = no_grad();
+            candidates[i].Layer.Weight.copy_(originals[i]);
+        }
+
+        public void Dispose()
+        {
+            for (var i = 0; i < candidates.Count; i++) Restore(i);
+            foreach (var t in orders.Concat(originals)) t.Dispose();
+        }
     }
 
     /// <summary>Curves through measured values (running maximum, linear between levels), removal order by <paramref name="orderScores"/> (null: magnitude).</summary>

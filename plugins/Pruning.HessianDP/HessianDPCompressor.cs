@@ -22,6 +22,8 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
 
     private protected override Decision Decide(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet? calibration, StepOutcome outcome)
     {
+        if (Options.PlanRounds > 1 && Options.Curves != CurveSource.Measured)
+            throw new ArgumentException($"Step '{Method}': option PlanRounds={Options.PlanRounds} needs Curves=Measured (each round measures curves around the plan).");
         var watch = Stopwatch.StartNew();
         List<LayerDistortionCurve> curves;
         if (Options.Curves == CurveSource.Measured)
@@ -46,6 +48,12 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             watch.Restart();
             var pruned = Allocate(curves, budget.CandidateBudget, Options);
             outcome.Metrics["dpSeconds"] = watch.Elapsed.TotalSeconds;
+            if (Options.PlanRounds > 1)
+            {
+                watch.Restart();
+                pruned = RefinePlan(context, model, budget, calibration!, curves, pruned, outcome);
+                outcome.Metrics["roundSeconds"] = watch.Elapsed.TotalSeconds;
+            }
 
             if (Options.Curves == CurveSource.Predicted && Options.HonestyLayers > 0)
             {
@@ -65,6 +73,52 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         finally
         {
             foreach (var c in curves) c.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Rounds 2..PlanRounds: curves measured with the other layers at the previous plan, allocated again; every plan's joint
+    /// distortion is measured, and the lowest wins (round 1's plan when no later one beats it).
+    /// </summary>
+    private long[] RefinePlan(PipelineContext context, IModel model, FlopsBudget budget, CalibrationSet calibration,
+        IReadOnlyList<LayerDistortionCurve> curves, long[] first, StepOutcome outcome)
+    {
+        var candidates = budget.Candidates;
+        var grids = curves.Select(c => c.Levels!).ToArray();
+        IReadOnlyList<Tensor>? scores = Options.MeasuredOrder == MeasuredOrder.Ranking ? curves.Select(c => c.Scores).ToArray() : null;
+        var refit = Options.CurveReconstruction ? Options.ReconstructionDamping : (double?)null;
+        var (best, bestDistortion, bestRound) = (first, DistortionCurves.MeasureJoint(model, calibration, candidates, first, scores), 1);
+        var rows = new List<IReadOnlyList<string>> { Row(1, first, bestDistortion) };
+        outcome.Metrics["roundDistortion/1"] = bestDistortion;
+        var plan = first;
+        for (var round = 2; round <= Options.PlanRounds; round++)
+        {
+            var values = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, $"{Method} round {round}", scores, refit, rest: plan);
+            var around = DistortionCurves.FromMeasured(candidates, grids, values, scores);
+            try
+            {
+                plan = Allocate(around, budget.CandidateBudget, Options);
+            }
+            finally
+            {
+                foreach (var c in around) c.Dispose();
+            }
+            var distortion = DistortionCurves.MeasureJoint(model, calibration, candidates, plan, scores);
+            outcome.Metrics[$"roundDistortion/{round}"] = distortion;
+            rows.Add(Row(round, plan, distortion));
+            if (distortion < bestDistortion) (best, bestDistortion, bestRound) = (plan, distortion, round);
+        }
+        outcome.Metrics["bestRound"] = bestRound;
+        outcome.Tables.Add(new ReportTable($"{Method}: allocation rounds (joint distortion measured on the calibration set, no batch-norm re-estimation; the lowest is kept)",
+            ["round", "joint distortion", "most pruned layer"], rows));
+        outcome.Notes.Add($"{Method}: {Options.PlanRounds} allocation rounds; round {bestRound}'s plan kept (joint distortion {bestDistortion.ToString("G4", CultureInfo.InvariantCulture)}).");
+        return best;
+
+        IReadOnlyList<string> Row(int round, long[] counts, double distortion)
+        {
+            var most = Enumerable.Range(0, counts.Length).MaxBy(i => (double)counts[i] / candidates[i].Weights);
+            return [round.ToString(CultureInfo.InvariantCulture), distortion.ToString("G4", CultureInfo.InvariantCulture),
+                $"{candidates[most].Name} {(double)counts[most] / candidates[most].Weights:P0}"];
         }
     }
 

@@ -197,6 +197,12 @@ public sealed class HessianDPOptions : PruningOptions
     [Description("Measured curves: a folder where they are kept, keyed by SHA-256 of the model's parameters and buffers, the calibration inputs, the distortion settings and the levels; a matching file is reused (metric curvesCached = 1), a file that does not match is ignored with a warning. Empty: no cache.")]
     public string CurveCache { get; set; } = "";
 
+    // Single-layer curves add up to far less than the joint distortion at 8x (issue 10: the DP then pruned the heatmap head
+    // to the cap); curves measured around the plan see what each layer adds on top of the others.
+    [Description("Measured curves: allocation rounds. Round 1 allocates on single-layer curves; each further round measures every layer's curve again with the other layers pruned as the previous round's plan (the distortion the layer adds on top of theirs), and allocates again. The plan with the lowest measured joint distortion on the calibration set is kept. Each further round costs about one uncached curve measurement.")]
+    [Range(1, 20)]
+    public int PlanRounds { get; set; } = 1;
+
     [Description("How the second-order distortion is estimated: GaussNewtonDiagonal, FirstOrderSquared or RankOneFisher.")]
     public DistortionEstimator Estimator { get; set; } = DistortionEstimator.GaussNewtonDiagonal;
 

@@ -234,6 +234,16 @@ public class BenchSlurmSweepTests
         Assert.That(TinyGrid.LocalTable.Keys, Is.EqualTo(new[] { "0 0.003", "0 0.01", "1 0.003", "1 0.01" }));
     }
 
+    [Test]
+    public void Only_given_twice_selects_the_rows_whose_label_contains_either_text()
+    {
+        // Two processes on one machine split a bench this way (bench/t3dnet.yaml): each names the rows it runs.
+        var sweep = TestPaths.NewTempDirectory("sweep-only");
+        var written = TinyGrid.Sweep(sweep, "--dry-run", "--only", "0 0.003", "--only", "1 0.01");
+        Assert.That(written.ExitCode, Is.Zero, written.ToString());
+        Assert.That(File.ReadAllLines(Path.Combine(sweep, SlurmSweep.ScriptFile)), Does.Contain("#SBATCH --array=0,3"), "rows '0 0.003' and '1 0.01', the first and last of four");
+    }
+
     private static void RunTask(string script, int task)
     {
         // As slurmd would: in the script's --chdir (the repository root), with the task's index in the environment.

@@ -37,6 +37,34 @@ public class CompressorTests
     }
 
     [Test]
+    public void Allocation_rounds_keep_the_plan_with_the_lowest_joint_distortion_and_meet_the_budget()
+    {
+        using var model = TrainedModels.Detector(seed: 15);
+        var dense = ModelStats.Measure(model);
+        var outcome = Create("hessian-dp", 6, o =>
+        {
+            var h = (HessianDPOptions)o;
+            (h.PlanRounds, h.CurveLevels, h.CalibrationSamples, h.CalibrationBatchSize, h.RecalibrateBatchNorm) = (3, 4, 8, 4, false);
+        }).Run(TestPipeline.Context(model));
+
+        var rounds = Enumerable.Range(1, 3).Select(r => outcome.Metrics[$"roundDistortion/{r}"]).ToArray();
+        var best = Array.IndexOf(rounds, rounds.Min()) + 1;
+        Assert.That(outcome.Metrics["bestRound"], Is.EqualTo(best));
+        // The model leaves the step pruned as the kept round's plan: its measured distortion is that round's.
+        Assert.That(outcome.Metrics["distortionMeasured"], Is.EqualTo(rounds.Min()).Within(1e-9 + 1e-6 * rounds.Min()));
+        Assert.That(ModelStats.Measure(model).Flops, Is.LessThanOrEqualTo(dense.DenseFlops / 6 * (1 + 1e-9)));
+        Assert.That(outcome.Tables.Single(t => t.Title.Contains("allocation rounds")).Rows, Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public void Allocation_rounds_with_predicted_curves_are_refused_by_name()
+    {
+        using var model = TrainedModels.Detector(seed: 15);
+        var error = Assert.Throws<ArgumentException>(() => Create("hessian-dp", 2, o => { var h = (HessianDPOptions)o; (h.Curves, h.PlanRounds) = (CurveSource.Predicted, 2); }).Run(TestPipeline.Context(model)))!;
+        Assert.That(error.Message, Does.Contain("PlanRounds=2 needs Curves=Measured"));
+    }
+
+    [Test]
     public void Every_method_meets_the_whole_model_flops_budget_within_one_percent(
         [Values("hessian-dp", "uniform-magnitude", "global-magnitude", "lamp")] string method, [Values(2.0, 4.0, 8.0)] double reduction)
     {

@@ -100,6 +100,66 @@ public class MeasuredCurveTests
     }
 
     [Test]
+    public void Curves_around_a_plan_that_prunes_nothing_are_the_single_layer_curves()
+    {
+        using var model = TrainedModels.Detector(seed: 13);
+        var options = new HessianDPOptions { CurveLevels = 3, CalibrationSamples = 8, CalibrationBatchSize = 4 };
+        var budget = FlopsBudget.Resolve(model, options, "test");
+        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
+        var candidates = budget.Candidates;
+        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+
+        var alone = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test");
+        var around = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test",
+            rest: candidates.Select(c => c.AlreadyZero).ToArray());
+
+        for (var i = 0; i < candidates.Count; i++)
+            Assert.That(around[i], Is.EqualTo(alone[i]).Within(1e-9), candidates[i].Name);
+    }
+
+    [Test]
+    public void A_curve_around_a_plan_is_the_distortion_its_layer_adds_to_the_rest_pruned_as_planned_and_every_layer_is_restored()
+    {
+        using var model = TrainedModels.Detector(seed: 14);
+        var options = new HessianDPOptions { CurveLevels = 3, CalibrationSamples = 8, CalibrationBatchSize = 4 };
+        var budget = FlopsBudget.Resolve(model, options, "test");
+        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
+        var candidates = budget.Candidates;
+        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var plan = grids.Select(g => g[2]).ToArray();
+        var original = candidates.Select(c => c.Layer.Weight.detach().clone()).ToList();
+
+        var around = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test", rest: plan);
+        var joint = DistortionCurves.MeasureJoint(model, calibration, candidates, plan);
+        for (var i = 0; i < candidates.Count; i++)
+            Assert.That(candidates[i].Layer.Weight.detach().equal(original[i]).all().item<bool>(), Is.True, $"{candidates[i].Name} restored");
+
+        // Built here: every layer's smallest |w| removed to the plan's count, then layer i at each of its levels.
+        void PruneTo(int layer, long count)
+        {
+            using var _ = no_grad();
+            var weight = candidates[layer].Layer.Weight;
+            weight.copy_(original[layer]);
+            weight.view(-1).index_fill_(0, original[layer].abs().flatten().argsort().slice(0, 0, count, 1), 0);
+        }
+        for (var k = 0; k < candidates.Count; k++) PruneTo(k, plan[k]);
+        Assert.That(joint, Is.EqualTo(calibration.Measure(model)).Within(1e-9), "the joint distortion of the plan");
+        foreach (var i in new[] { 0, candidates.Count - 1 })
+        {
+            PruneTo(i, 0);
+            var baseline = calibration.Measure(model);
+            for (var j = 1; j < grids[i].Length; j++)
+            {
+                PruneTo(i, grids[i][j]);
+                Assert.That(around[i][j], Is.EqualTo(calibration.Measure(model) - baseline).Within(1e-9), $"{candidates[i].Name} level {j}");
+            }
+            Assert.That(around[i][2], Is.EqualTo(joint - baseline).Within(1e-9), $"{candidates[i].Name}: at its planned level, the plan's distortion less the plan's without it");
+            PruneTo(i, plan[i]);
+        }
+        for (var k = 0; k < candidates.Count; k++) using (no_grad()) candidates[k].Layer.Weight.copy_(original[k]);
+    }
+
+    [Test]
     public void Measured_curves_along_given_scores_remove_the_lowest_scored_weights_first()
     {
         using var model = TrainedModels.Detector(seed: 11);
