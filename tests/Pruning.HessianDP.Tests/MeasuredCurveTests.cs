@@ -27,6 +27,15 @@ public class MeasuredCurveTests
         return (DistortionCurves.Measure(model, calibration, budget.Candidates, options.CurveLevels, NullProgressReporter.Instance, "test"), budget);
     }
 
+    /// <summary>The calibration set of <paramref name="model"/> (the caller disposes it), its prunable layers and their measured levels.</summary>
+    private static (CalibrationSet Calibration, IReadOnlyList<PruningCandidate> Candidates, long[][] Grids) Calibrated(IModel model, int levels, int samples)
+    {
+        var options = new HessianDPOptions { CurveLevels = levels, CalibrationSamples = samples, CalibrationBatchSize = 4 };
+        var candidates = FlopsBudget.Resolve(model, options, "test").Candidates;
+        return (CalibrationSet.Load(TestPipeline.Context(model), model, options, "test"), candidates,
+            candidates.Select(c => DistortionCurves.MeasuredLevels(c, levels)).ToArray());
+    }
+
     [Test]
     public void A_measured_curve_value_is_the_distortion_of_that_layer_alone_pruned_to_that_level()
     {
@@ -75,11 +84,8 @@ public class MeasuredCurveTests
     public void Curves_measured_after_a_refit_lie_below_the_plain_curves_of_the_output_layers_and_restore_every_layer()
     {
         using var model = TrainedModels.Detector(seed: 12);
-        var options = new HessianDPOptions { CurveLevels = 4, CalibrationSamples = 16, CalibrationBatchSize = 4 };
-        var budget = FlopsBudget.Resolve(model, options, "test");
-        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
-        var candidates = budget.Candidates;
-        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var (calibration, candidates, grids) = Calibrated(model, levels: 4, samples: 16);
+        using var _ = calibration;
         var original = model.PrunableLayers.Select(l => l.Weight.detach().clone()).ToList();
 
         var plain = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test");
@@ -103,11 +109,8 @@ public class MeasuredCurveTests
     public void Curves_around_a_plan_that_prunes_nothing_are_the_single_layer_curves()
     {
         using var model = TrainedModels.Detector(seed: 13);
-        var options = new HessianDPOptions { CurveLevels = 3, CalibrationSamples = 8, CalibrationBatchSize = 4 };
-        var budget = FlopsBudget.Resolve(model, options, "test");
-        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
-        var candidates = budget.Candidates;
-        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var (calibration, candidates, grids) = Calibrated(model, levels: 3, samples: 8);
+        using var _ = calibration;
 
         var alone = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test");
         var around = DistortionCurves.MeasureValues(model, calibration, candidates, grids, NullProgressReporter.Instance, "test",
@@ -121,11 +124,8 @@ public class MeasuredCurveTests
     public void A_curve_around_a_plan_is_the_distortion_its_layer_adds_to_the_rest_pruned_as_planned_and_every_layer_is_restored()
     {
         using var model = TrainedModels.Detector(seed: 14);
-        var options = new HessianDPOptions { CurveLevels = 3, CalibrationSamples = 8, CalibrationBatchSize = 4 };
-        var budget = FlopsBudget.Resolve(model, options, "test");
-        using var calibration = CalibrationSet.Load(TestPipeline.Context(model), model, options, "test");
-        var candidates = budget.Candidates;
-        var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, options.CurveLevels)).ToArray();
+        var (calibration, candidates, grids) = Calibrated(model, levels: 3, samples: 8);
+        using var _ = calibration;
         var plan = grids.Select(g => g[2]).ToArray();
         var original = candidates.Select(c => c.Layer.Weight.detach().clone()).ToList();
 
