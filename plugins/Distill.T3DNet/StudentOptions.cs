@@ -58,7 +58,9 @@ public sealed class T3DNetOptions : StudentOptions
     [Range(0, 100000)]
     public int DistillationEpochs { get; set; } = 20;
 
-    // A fresh one-cycle schedule warmed stage 2 up to the full peak again and partly undid stage 1 (issue 14).
+    // A fresh one-cycle schedule warmed stage 2 up to the full peak again and partly undid stage 1 (issue 14). But for a
+    // student that under-fits (width 0.0625 on Set Families), Restart beat FineTune from 5e-4 and from 2e-3 on val
+    // (bench/results/t3dnet-select.md): there stage 2 still has to train, not only to polish.
     [Description("Stage 2 after stage 1: FineTune (cosine decay from DistillationLearningRate, no warm-up) or Restart (a new one-cycle schedule at LearningRate, as if from scratch).")]
     public DistillationStart DistillationStart { get; set; } = DistillationStart.FineTune;
 
