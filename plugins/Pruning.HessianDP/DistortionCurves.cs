@@ -86,7 +86,7 @@ internal static class DistortionCurves
             restOfModel?.Restore(i);
             var baseline = restOfModel is null ? 0 : calibration.Measure(model);
             if (restOfModel is not null) task.Advance(1, $"{candidate.Name} unpruned");
-            using var order = orderScores is null ? MagnitudeOrder(candidate).Order : LayerPruning.RankOrder(weight, orderScores[i]);
+            using var order = RemovalOrder(candidate, orderScores?[i]);
             using var backup = weight.detach().clone();
             using var refit = refitDamping is { } damping ? WeightReconstruction.LayerAloneRefit(model, candidate.Layer, calibration.Batches, damping) : null;
             try
@@ -139,13 +139,7 @@ internal static class DistortionCurves
             if (counts.Count != candidates.Count) throw new ArgumentException($"{counts.Count} counts for {candidates.Count} layers.", nameof(counts));
             this.candidates = candidates;
             this.counts = counts;
-            orders = candidates.Select((c, i) =>
-            {
-                if (orderScores is not null) return LayerPruning.RankOrder(c.Layer.Weight, orderScores[i]);
-                var (order, scores) = MagnitudeOrder(c);
-                scores.Dispose();
-                return order;
-            }).ToArray();
+            orders = candidates.Select((c, i) => RemovalOrder(c, orderScores?[i])).ToArray();
             originals = candidates.Select(c => c.Layer.Weight.detach().clone()).ToArray();
             for (var i = 0; i < candidates.Count; i++) Prune(i);
         }
@@ -187,6 +181,15 @@ internal static class DistortionCurves
                 Measured = measured[i],
             };
         }).ToList();
+
+    /// <summary>The order in which the layer's weights are removed: ascending <paramref name="scores"/>, or magnitude when null.</summary>
+    private static Tensor RemovalOrder(PruningCandidate candidate, Tensor? scores)
+    {
+        if (scores is not null) return LayerPruning.RankOrder(candidate.Layer.Weight, scores);
+        var (order, magnitudes) = MagnitudeOrder(candidate);
+        magnitudes.Dispose();
+        return order;
+    }
 
     private static (Tensor Order, Tensor Scores) MagnitudeOrder(PruningCandidate candidate)
     {
