@@ -54,7 +54,8 @@ internal static class CurveCache
     public static string PathOf(string folder, string key) => Path.Combine(folder, $"curves-{key[..16]}.json");
 
     /// <summary>The cached values, or null with the reason when the file is missing, unreadable or does not match.</summary>
-    public static double[][]? TryRead(string path, string key, IReadOnlyList<PruningCandidate> candidates, long[][] grids, out string? problem)
+    /// <param name="signed">Values may be negative: curves around a plan are differences (pruning one more layer can lower the joint distortion).</param>
+    public static double[][]? TryRead(string path, string key, IReadOnlyList<PruningCandidate> candidates, long[][] grids, out string? problem, bool signed = false)
     {
         problem = null;
         if (!File.Exists(path)) return null;
@@ -68,11 +69,11 @@ internal static class CurveCache
             problem = $"cannot be read ({e.Message})";
             return null;
         }
-        problem = Mismatch(cached, key, candidates, grids);
+        problem = Mismatch(cached, key, candidates, grids, signed);
         return problem is null ? cached!.Layers.Select(l => l.Measured).ToArray() : null;
     }
 
-    private static string? Mismatch(CachedCurves? cached, string key, IReadOnlyList<PruningCandidate> candidates, long[][] grids)
+    private static string? Mismatch(CachedCurves? cached, string key, IReadOnlyList<PruningCandidate> candidates, long[][] grids, bool signed)
     {
         if (cached?.Layers is null) return "is empty";
         if (cached.Version != Version || cached.Key != key) return "belongs to another model, calibration set or setting";
@@ -83,7 +84,8 @@ internal static class CurveCache
             if (l.Name != candidates[i].Name || l.Weights != candidates[i].Weights) return $"layer {i} is '{l.Name}' ({l.Weights} weights), expected '{candidates[i].Name}' ({candidates[i].Weights})";
             if (l.Levels is null || !l.Levels.SequenceEqual(grids[i])) return $"layer '{l.Name}' has other levels";
             if (l.Measured is null || l.Measured.Length != grids[i].Length) return $"layer '{l.Name}' has {l.Measured?.Length ?? 0} values for {grids[i].Length} levels";
-            if (l.Measured.Any(v => !double.IsFinite(v) || v < 0)) return $"layer '{l.Name}' has a value that is not a finite non-negative number";
+            if (l.Measured.Any(v => !double.IsFinite(v) || (v < 0 && !signed)))
+                return $"layer '{l.Name}' has a value that is not a finite{(signed ? "" : " non-negative")} number";
         }
         return null;
     }

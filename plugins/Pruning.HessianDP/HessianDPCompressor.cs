@@ -86,14 +86,15 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         var candidates = budget.Candidates;
         var grids = curves.Select(c => c.Levels!).ToArray();
         IReadOnlyList<Tensor>? scores = Options.MeasuredOrder == MeasuredOrder.Ranking ? curves.Select(c => c.Scores).ToArray() : null;
-        var refit = Options.CurveReconstruction ? Options.ReconstructionDamping : (double?)null;
+        var roundsCached = 0;
         var (best, bestDistortion, bestRound) = (first, DistortionCurves.MeasureJoint(model, calibration, candidates, first, scores), 1);
         var rows = new List<IReadOnlyList<string>> { Row(1, first, bestDistortion) };
         outcome.Metrics["roundDistortion/1"] = bestDistortion;
         var plan = first;
         for (var round = 2; round <= Options.PlanRounds; round++)
         {
-            var values = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, $"{Method} round {round}", scores, refit, rest: plan);
+            var values = CachedOrMeasured(context, model, candidates, calibration, grids, scores, $"{Method} round {round}", outcome, out var cached, rest: plan);
+            if (cached) roundsCached++;
             var around = DistortionCurves.FromMeasured(candidates, grids, values, scores);
             try
             {
@@ -109,6 +110,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             if (distortion < bestDistortion) (best, bestDistortion, bestRound) = (plan, distortion, round);
         }
         outcome.Metrics["bestRound"] = bestRound;
+        if (!string.IsNullOrWhiteSpace(Options.CurveCache)) outcome.Metrics["roundCurvesCached"] = roundsCached;
         outcome.Tables.Add(new ReportTable($"{Method}: allocation rounds (joint distortion measured on the calibration set, no batch-norm re-estimation; the lowest is kept)",
             ["round", "joint distortion", "most pruned layer"], rows));
         outcome.Notes.Add($"{Method}: {Options.PlanRounds} allocation rounds; round {bestRound}'s plan kept (joint distortion {bestDistortion.ToString("G4", CultureInfo.InvariantCulture)}).");
@@ -149,35 +151,50 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
         Tensor[]? scores, StepOutcome outcome)
     {
         var grids = candidates.Select(c => DistortionCurves.MeasuredLevels(c, Options.CurveLevels)).ToArray();
+        var measured = CachedOrMeasured(context, model, candidates, calibration, grids, scores, Method, outcome, out var cached);
+        outcome.Metrics["curvePasses"] = cached ? 0 : grids.Sum(g => g.Length - 1);
+        if (!string.IsNullOrWhiteSpace(Options.CurveCache)) outcome.Metrics["curvesCached"] = cached ? 1 : 0;
+        return DistortionCurves.FromMeasured(candidates, grids, measured, scores);
+    }
+
+    /// <summary>
+    /// Measured curve values, read from CurveCache when a file there matches, else measured (and written there). Curves
+    /// around a plan (<paramref name="rest"/>, the allocation rounds) are cached under a key that includes the plan, so a
+    /// pipeline run again (another fine-tuning seed, say) repeats no round.
+    /// </summary>
+    private double[][] CachedOrMeasured(PipelineContext context, IModel model, IReadOnlyList<PruningCandidate> candidates, CalibrationSet calibration,
+        long[][] grids, IReadOnlyList<Tensor>? scores, string step, StepOutcome outcome, out bool cached, IReadOnlyList<long>? rest = null)
+    {
+        cached = false;
+        var refit = Options.CurveReconstruction ? Options.ReconstructionDamping : (double?)null;
         string? path = null, key = null;
         if (!string.IsNullOrWhiteSpace(Options.CurveCache))
         {
-            key = CurveCache.Key(model, calibration, candidates, grids, scores, Options.CurveReconstruction ? $"refit {Options.ReconstructionDamping:R}" : null);
+            // The variant strings of curves cached before rounds existed stay as they were, so those files still match.
+            string?[] variants = [refit is { } d ? $"refit {d:R}" : null, rest is null ? null : $"around {string.Join(",", rest)}"];
+            var variant = variants.All(v => v is null) ? null : string.Join("; ", variants.Where(v => v is not null));
+            key = CurveCache.Key(model, calibration, candidates, grids, scores, variant);
             path = CurveCache.PathOf(Options.CurveCache, key);
-            var cached = CurveCache.TryRead(path, key, candidates, grids, out var problem);
-            if (cached is not null)
+            var values = CurveCache.TryRead(path, key, candidates, grids, out var problem, signed: rest is not null);
+            if (values is not null)
             {
-                outcome.Metrics["curvesCached"] = 1;
-                outcome.Metrics["curvePasses"] = 0;
-                outcome.Notes.Add($"{Method}: measured curves read from the cache {path}.");
-                return DistortionCurves.FromMeasured(candidates, grids, cached, scores);
+                cached = true;
+                outcome.Notes.Add($"{step}: measured curves read from the cache {path}.");
+                return values;
             }
             if (problem is not null)
             {
-                context.Logger.LogWarning("{Method}: curve cache {Path} ignored: it {Problem}; measuring again", Method, path, problem);
-                outcome.Notes.Add($"{Method}: curve cache {path} ignored: it {problem}.");
+                context.Logger.LogWarning("{Step}: curve cache {Path} ignored: it {Problem}; measuring again", step, path, problem);
+                outcome.Notes.Add($"{step}: curve cache {path} ignored: it {problem}.");
             }
         }
-        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, Method, scores,
-            Options.CurveReconstruction ? Options.ReconstructionDamping : null);
-        outcome.Metrics["curvePasses"] = grids.Sum(g => g.Length - 1);
+        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, step, scores, refit, rest);
         if (path is not null)
         {
-            outcome.Metrics["curvesCached"] = 0;
             CurveCache.Write(path, key!, candidates, grids, measured);
-            outcome.Notes.Add($"{Method}: measured curves written to the cache {path}.");
+            outcome.Notes.Add($"{step}: measured curves written to the cache {path}.");
         }
-        return DistortionCurves.FromMeasured(candidates, grids, measured, scores);
+        return measured;
     }
 
     /// <summary>Grid levels → DP (or Lagrangian) → fill the budget's remainder at one-weight resolution.</summary>

@@ -54,6 +54,39 @@ public class CurveCacheTests
         Assert.That(Prune(seed: 25, reduction: 2, cache, curveReconstruction: true).Outcome.Metrics["curvesCached"], Is.EqualTo(1));
     }
 
+    [Test]
+    public void Allocation_rounds_read_their_curves_around_the_plan_from_the_cache_on_a_second_run_and_prune_alike()
+    {
+        var cache = Platform.TestKit.TestPaths.NewTempDirectory("curve-cache");
+        StepOutcome Run(string folder, out bool[][] masks)
+        {
+            using var model = TrainedModels.Detector(seed: 26);
+            var outcome = new HessianDPCompressor(new HessianDPOptions
+            {
+                FlopsReduction = 6, CurveLevels = 4, CurveCache = folder, PlanRounds = 3, CalibrationSamples = 8, CalibrationBatchSize = 4, RecalibrateBatchNorm = false,
+            }).Run(TestPipeline.Context(model));
+            masks = model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
+            return outcome;
+        }
+
+        var first = Run(cache, out var firstMasks);
+        Assert.That(first.Metrics["roundCurvesCached"], Is.EqualTo(0));
+        // The single-layer curves and one file per later round (each measured around another plan, unless a round repeats one).
+        var files = Directory.GetFiles(cache, "curves-*.json");
+        Assert.That(files, Has.Length.InRange(2, 3));
+
+        var second = Run(cache, out var secondMasks);
+        Assert.That(second.Metrics["curvesCached"], Is.EqualTo(1));
+        Assert.That(second.Metrics["roundCurvesCached"], Is.EqualTo(2));
+        Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(files.Length), "nothing measured again");
+        var fresh = Run("", out var freshMasks);
+        Assert.That(fresh.Metrics, Does.Not.ContainKey("roundCurvesCached"), "no cache, no metric");
+        Assert.That(secondMasks, Is.EqualTo(freshMasks));
+        Assert.That(firstMasks, Is.EqualTo(freshMasks));
+        for (var r = 1; r <= 3; r++)
+            Assert.That(second.Metrics[$"roundDistortion/{r}"], Is.EqualTo(fresh.Metrics[$"roundDistortion/{r}"]).Within(1e-12));
+    }
+
     [TestCase("truncated")]
     [TestCase("level")]
     [TestCase("name")]
