@@ -13,12 +13,13 @@ using Platform.Host.Reporting;
 namespace Platform.Bench;
 
 /// <summary>
-/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]
+/// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]
 ///   [--slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N]]
 /// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
 /// .json and plots. With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
 /// a Slurm sweep) finished, each used only if its resolved configuration is the one this bench file gives the row; other
-/// rows are marked not run. With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
+/// rows are marked not run. With --compare, the new table is checked against a committed results file (exit 3 when a value lies
+/// outside its committed interval). With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
 /// (<see cref="SlurmSweep"/>).
 /// </summary>
 public static class Program
@@ -27,7 +28,7 @@ public static class Program
     {
         if (args.Length == 0)
         {
-            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs]\n" +
+            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]\n" +
                 "       bench-runner BENCH_FILE --slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N] [--runs DIR] ...");
             return 2;
         }
@@ -41,6 +42,7 @@ public static class Program
                 case "--results" when i + 1 < args.Length: invocation.Results = args[++i]; break;
                 case "--runs" when i + 1 < args.Length: invocation.Runs = args[++i]; break;
                 case "--output-root" when i + 1 < args.Length: invocation.OutputRoot = args[++i]; break;
+                case "--compare" when i + 1 < args.Length: invocation.Compare = args[++i]; break;
                 case "--from-runs": invocation.FromRuns = true; break;
                 case "--slurm": invocation.Slurm = true; break;
                 case "--dry-run": invocation.DryRun = true; break;
@@ -53,6 +55,11 @@ public static class Program
         if ((invocation.DryRun || invocation.SlurmFlags.Count > 0) && !invocation.Slurm)
         {
             System.Console.Error.WriteLine("error: --dry-run and the Slurm resource flags go with --slurm.");
+            return 2;
+        }
+        if (invocation.Slurm && invocation.Compare is not null)
+        {
+            System.Console.Error.WriteLine("error: --compare checks a table this invocation writes; --slurm writes none (compare after --from-runs).");
             return 2;
         }
         if (invocation.Slurm && invocation.FromRuns)
@@ -85,6 +92,8 @@ public static class Program
         /// <summary>The folder runs may write below (the host's --output-root); default: the current folder.</summary>
         public string? OutputRoot { get; set; }
         public bool FromRuns { get; set; }
+        /// <summary>A committed results .json to compare the new table with (<see cref="RegenerationCheck"/>); read before it can be overwritten.</summary>
+        public string? Compare { get; set; }
         public bool Slurm { get; set; }
         public bool DryRun { get; set; }
         public List<(string Key, string Value, string Source)> SlurmFlags { get; } = [];
@@ -105,6 +114,23 @@ public static class Program
         }
         var resultsDirectory = invocation.Results;
         var arguments = invocation.Arguments;
+        // The committed table, read now: this invocation may overwrite that very file.
+        JsonDocument? committed = null;
+        if (invocation.Compare is { } compareFile)
+        {
+            // A results file is kilobytes; anything past this cap is not one, and is not read into memory.
+            const long maxBytes = 64L << 20;
+            if (File.Exists(compareFile) && new FileInfo(compareFile).Length > maxBytes)
+                throw new PlatformException($"--compare {compareFile}: {new FileInfo(compareFile).Length} bytes is more than a results file can be ({maxBytes} at most).");
+            try
+            {
+                committed = JsonDocument.Parse(File.ReadAllText(compareFile));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+            {
+                throw new PlatformException($"--compare {compareFile}: cannot be read as JSON ({e.Message})", e);
+            }
+        }
         var fromRuns = invocation.FromRuns;
         using var host = PlatformHost.Build(invocation.PluginRoots);
         foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
@@ -166,10 +192,17 @@ public static class Program
         }
         WriteMarkdown(definition, outcomes, table, bounds, summary, paired, provenance, plotFiles, Path.Combine(resultsDirectory, definition.Name + ".md"), arguments, watch.Elapsed.TotalSeconds, runsRoot);
         System.Console.WriteLine($"Wrote {Path.Combine(resultsDirectory, definition.Name)}.md and .json ({outcomes.Count} runs, {watch.Elapsed.TotalMinutes:F1} min).");
+        var outside = 0;
+        if (committed is not null)
+        {
+            using (committed)
+            using (var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(resultsDirectory, definition.Name + ".json"))))
+                outside = RegenerationCheck.Print(RegenerationCheck.Compare(committed.RootElement, written.RootElement, invocation.Compare!), invocation.Compare!, System.Console.Out);
+        }
         if (sweep && unfinished.Count > 0)
             System.Console.Error.WriteLine($"{unfinished.Count} of {outcomes.Count} rows have no finished run (Slurm tasks {SlurmSweep.ArrayIndices(unfinished)}); " +
                 $"submit only them with: bench-runner {file} --slurm --runs {runsRoot}");
-        return outcomes.Any(o => o.Error is not null) ? 1 : 0;
+        return outcomes.Any(o => o.Error is not null) ? 1 : outside > 0 ? 3 : 0;
     }
 
     /// <summary>
