@@ -73,15 +73,7 @@ public class BenchRegenerationTests
     {
         var folder = TestPaths.NewTempDirectory("bench-compare");
         var bench = Path.Combine(folder, "bench.yaml");
-        File.WriteAllText(bench, """
-            Bench:
-              Name: b
-              Pipeline: p.json
-              Rows:
-                - Label: x
-              Columns:
-                - Value: run.seconds
-            """);
+        File.WriteAllText(bench, "Bench:\n  Name: b\n  Pipeline: p.json\n  Rows:\n    - Label: x\n  Columns:\n    - Value: run.seconds\n");
         Assert.That(Program.Main([bench, "--slurm", "--compare", "x.json"]), Is.EqualTo(2));
         var broken = Path.Combine(folder, "broken.json");
         File.WriteAllText(broken, "{ not json");
