@@ -18,8 +18,8 @@ namespace Platform.Bench;
 /// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
 /// .json and plots. With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
 /// a Slurm sweep) finished, each used only if its resolved configuration is the one this bench file gives the row; other
-/// rows are marked not run. With --compare, the new table is checked against a committed results file (exit 3 when a value lies
-/// outside its committed interval). With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
+/// rows are marked not run. With --compare, the new table is checked against a committed results file (exit 3 when a value
+/// with a committed interval lies outside it or is missing; a failed row's exit 1 comes first). With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
 /// (<see cref="SlurmSweep"/>).
 /// </summary>
 public static class Program
@@ -114,23 +114,8 @@ public static class Program
         }
         var resultsDirectory = invocation.Results;
         var arguments = invocation.Arguments;
-        // The committed table, read now: this invocation may overwrite that very file.
-        JsonDocument? committed = null;
-        if (invocation.Compare is { } compareFile)
-        {
-            // A results file is kilobytes; anything past this cap is not one, and is not read into memory.
-            const long maxBytes = 64L << 20;
-            if (File.Exists(compareFile) && new FileInfo(compareFile).Length > maxBytes)
-                throw new PlatformException($"--compare {compareFile}: {new FileInfo(compareFile).Length} bytes is more than a results file can be ({maxBytes} at most).");
-            try
-            {
-                committed = JsonDocument.Parse(File.ReadAllText(compareFile));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-            {
-                throw new PlatformException($"--compare {compareFile}: cannot be read as JSON ({e.Message})", e);
-            }
-        }
+        // The committed table, read and checked now: this invocation may overwrite that very file.
+        var committed = invocation.Compare is { } compareFile ? ReadCommitted(compareFile) : null;
         var fromRuns = invocation.FromRuns;
         using var host = PlatformHost.Build(invocation.PluginRoots);
         foreach (var refused in host.Catalog.Plugins.Where(p => !p.Loaded))
@@ -195,14 +180,46 @@ public static class Program
         var outside = 0;
         if (committed is not null)
         {
-            using (committed)
-            using (var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(resultsDirectory, definition.Name + ".json"))))
-                outside = RegenerationCheck.Print(RegenerationCheck.Compare(committed.RootElement, written.RootElement, invocation.Compare!), invocation.Compare!, System.Console.Out);
+            using var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(resultsDirectory, definition.Name + ".json")));
+            outside = RegenerationCheck.Print(RegenerationCheck.Compare(committed, written.RootElement), invocation.Compare!, System.Console.Out);
         }
         if (sweep && unfinished.Count > 0)
             System.Console.Error.WriteLine($"{unfinished.Count} of {outcomes.Count} rows have no finished run (Slurm tasks {SlurmSweep.ArrayIndices(unfinished)}); " +
                 $"submit only them with: bench-runner {file} --slurm --runs {runsRoot}");
         return outcomes.Any(o => o.Error is not null) ? 1 : outside > 0 ? 3 : 0;
+    }
+
+    /// <summary>A --compare file's rows. A results file is kilobytes: at most a cap is read (a pipe or a device gives no length to trust).</summary>
+    private static IReadOnlyDictionary<string, RegenerationCheck.Row> ReadCommitted(string file)
+    {
+        const int maxBytes = 64 << 20;
+        byte[] bytes;
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[1 << 16];
+            int read;
+            while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+                if (buffer.Length > maxBytes) throw new PlatformException($"--compare {file}: more than {maxBytes} bytes; a results file is far smaller.");
+            }
+            bytes = buffer.ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new PlatformException($"--compare {file}: cannot be read ({e.Message})", e);
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            return RegenerationCheck.Committed(document.RootElement, file);
+        }
+        catch (JsonException e)
+        {
+            throw new PlatformException($"--compare {file}: cannot be read as JSON ({e.Message})", e);
+        }
     }
 
     /// <summary>

@@ -19,21 +19,31 @@ public static class RegenerationCheck
     /// <summary>Relative difference under which two values count as the same number (float rounding of a re-run).</summary>
     public const double SameTolerance = 1e-9;
 
-    /// <param name="committedFile">Named in the message when the committed document is not a results file.</param>
-    public static List<Finding> Compare(JsonElement committed, JsonElement regenerated, string committedFile)
+    /// <summary>The committed table's rows by label, checked when the file is read (before any row runs).</summary>
+    public static IReadOnlyDictionary<string, Row> Committed(JsonElement committed, string committedFile)
+    {
+        var rows = new Dictionary<string, Row>();
+        foreach (var row in Rows(committed, $"--compare {committedFile}"))
+            if (!rows.TryAdd(row.Label, row)) throw new PlatformException($"--compare {committedFile}: two rows are labelled '{row.Label}'.");
+        return rows;
+    }
+
+    /// <summary>
+    /// Every value of every regenerated row that the committed table also has, and every committed value such a row lost
+    /// (Missing). Committed rows this invocation did not run (--only) are left out.
+    /// </summary>
+    public static List<Finding> Compare(IReadOnlyDictionary<string, Row> committed, JsonElement regenerated)
     {
         var findings = new List<Finding>();
-        var before = new Dictionary<string, Row>();
-        foreach (var row in Rows(committed, committedFile))
-            if (!before.TryAdd(row.Label, row)) throw new PlatformException($"--compare {committedFile}: two rows are labelled '{row.Label}'.");
-        foreach (var (label, values, intervals) in Rows(regenerated, "the table written now"))
+        foreach (var (label, values, _) in Rows(regenerated, "the table bench-runner wrote"))
         {
-            if (!before.TryGetValue(label, out var old)) continue;
-            foreach (var (column, value) in values)
+            if (!committed.TryGetValue(label, out var old)) continue;
+            foreach (var column in old.Values.Keys.Union(values.Keys))
             {
-                old.Values.TryGetValue(column, out var was);
-                old.Intervals.TryGetValue(column, out var interval);
-                findings.Add(new Finding(label, column, was, value, interval.Low, interval.High, Judge(was, value, interval)));
+                var was = old.Values.GetValueOrDefault(column);
+                var now = values.GetValueOrDefault(column);
+                var interval = old.Intervals.GetValueOrDefault(column);
+                findings.Add(new Finding(label, column, was, now, interval.Low, interval.High, Judge(was, now, interval)));
             }
         }
         return findings;
@@ -48,20 +58,21 @@ public static class RegenerationCheck
         return Verdict.Differs;
     }
 
-    private sealed record Row(string Label, Dictionary<string, double?> Values, Dictionary<string, (double? Low, double? High)> Intervals)
+    public sealed record Row(string Label, Dictionary<string, double?> Values, Dictionary<string, (double? Low, double? High)> Intervals)
     {
         public void Deconstruct(out string label, out Dictionary<string, double?> values, out Dictionary<string, (double? Low, double? High)> intervals) =>
             (label, values, intervals) = (Label, Values, Intervals);
     }
 
-    private static IEnumerable<Row> Rows(JsonElement document, string file)
+    /// <param name="what">How messages name the document.</param>
+    private static IEnumerable<Row> Rows(JsonElement document, string what)
     {
         if (document.ValueKind != JsonValueKind.Object || !document.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)
-            throw new PlatformException($"--compare {file}: it has no 'rows' array (is it a bench-runner results .json?)");
+            throw new PlatformException($"{what}: it has no 'rows' array (is it a bench-runner results .json?)");
         foreach (var row in rows.EnumerateArray())
         {
             var label = row.TryGetProperty("label", out var l) && l.ValueKind == JsonValueKind.String ? l.GetString()!
-                : throw new PlatformException($"--compare {file}: a row has no label.");
+                : throw new PlatformException($"{what}: a row has no label.");
             var values = new Dictionary<string, double?>();
             if (row.TryGetProperty("values", out var v) && v.ValueKind == JsonValueKind.Object)
                 foreach (var p in v.EnumerateObject()) values[p.Name] = Number(p.Value);
@@ -75,11 +86,19 @@ public static class RegenerationCheck
 
     private static double? Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : null;
 
-    /// <summary>Prints one line per value that is not identical and a count per verdict; returns how many lie outside their interval.</summary>
+    /// <summary>
+    /// Prints one line per value that is not identical and a count per verdict; returns the failures: values outside their
+    /// committed interval, values with a committed interval that are now missing, and a comparison of nothing at all.
+    /// </summary>
     public static int Print(IReadOnlyList<Finding> findings, string committedFile, TextWriter output)
     {
         static string F(double? x) => x?.ToString("0.####", CultureInfo.InvariantCulture) ?? "-";
         output.WriteLine($"Compared with {committedFile}: {findings.Select(f => f.Row).Distinct().Count()} rows, {findings.Count} values.");
+        if (findings.Count == 0)
+        {
+            output.WriteLine("No row of the new table has a committed row of the same label: nothing was compared.");
+            return 1;
+        }
         foreach (var f in findings.Where(f => f.Verdict != Verdict.Identical))
         {
             var interval = f.Low is null ? "" : $" (committed interval [{F(f.Low)}, {F(f.High)}])";
@@ -87,10 +106,10 @@ public static class RegenerationCheck
         }
         foreach (var group in findings.GroupBy(f => f.Verdict).OrderBy(g => g.Key))
             output.WriteLine($"  {group.Key}: {group.Count()}");
-        var outside = findings.Count(f => f.Verdict == Verdict.OutsideInterval);
-        output.WriteLine(outside == 0
+        var failures = findings.Count(f => f.Verdict == Verdict.OutsideInterval || (f.Verdict == Verdict.Missing && f.Low is not null));
+        output.WriteLine(failures == 0
             ? "Every value with a committed interval regenerated within it (values without one, such as seconds, are listed above when they differ)."
-            : $"{outside} values lie outside their committed interval.");
-        return outside;
+            : $"{failures} values with a committed interval lie outside it or are missing.");
+        return failures;
     }
 }

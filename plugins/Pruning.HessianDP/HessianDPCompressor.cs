@@ -184,7 +184,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
             }
             if (problem is not null)
             {
-                context.Logger.LogWarning("{Step}: curve cache {Path} ignored: it {Problem}; measuring again", step, path, problem);
+                context.Logger.LogWarning("{Method}: curve cache {Path} ignored: it {Problem}; measuring again", step, path, problem);
                 outcome.Notes.Add($"{step}: curve cache {path} ignored: it {problem}.");
             }
         }

@@ -25,7 +25,7 @@ public class BenchRegenerationTests
     public void A_table_regenerated_to_the_same_numbers_is_identical_everywhere()
     {
         var committed = Results(("hessian-dp 2", 39.7059, 37.71, 42.64, 57.6), ("lamp 2", 37.96, 35.86, 40.6, 45.9));
-        var findings = Compare(committed, committed, "c.json");
+        var findings = Compare(Committed(committed, "c.json"), committed);
         Assert.That(findings, Has.Count.EqualTo(4));
         Assert.That(findings.Select(f => f.Verdict), Is.All.EqualTo(Verdict.Identical));
         Assert.That(Print(findings, "c.json", new StringWriter()), Is.EqualTo(0));
@@ -36,7 +36,7 @@ public class BenchRegenerationTests
     {
         var committed = Results(("hessian-dp 2", 39.70, 37.71, 42.64, 57.6), ("lamp 2", 37.96, 35.86, 40.60, 45.9));
         var regenerated = Results(("hessian-dp 2", 41.00, 39.0, 43.9, 60.1), ("lamp 2", 35.10, 33.0, 37.9, 45.9));
-        var findings = Compare(committed, regenerated, "c.json");
+        var findings = Compare(Committed(committed, "c.json"), regenerated);
         Assert.That(findings.Single(f => f.Row == "hessian-dp 2" && f.Column == "mAP 3D").Verdict, Is.EqualTo(Verdict.WithinInterval));
         Assert.That(findings.Single(f => f.Row == "lamp 2" && f.Column == "mAP 3D").Verdict, Is.EqualTo(Verdict.OutsideInterval), "35.10 is below the committed 35.86");
         Assert.That(findings.Single(f => f.Row == "hessian-dp 2" && f.Column == "prune s").Verdict, Is.EqualTo(Verdict.Differs), "no interval: reported, not judged");
@@ -45,50 +45,69 @@ public class BenchRegenerationTests
         var output = new StringWriter();
         Assert.That(Print(findings, "c.json", output), Is.EqualTo(1));
         Assert.That(output.ToString(), Does.Contain("OutsideInterval: 'lamp 2' / 'mAP 3D': committed 37.96, now 35.1 (committed interval [35.86, 40.6])"));
-        Assert.That(output.ToString(), Does.Contain("1 values lie outside their committed interval"));
+        Assert.That(output.ToString(), Does.Contain("1 values with a committed interval lie outside it or are missing"));
     }
 
     [Test]
-    public void Rows_not_regenerated_are_left_out_and_a_value_that_vanished_is_missing()
+    public void Rows_not_regenerated_are_left_out_and_a_value_that_vanished_is_missing_and_fails()
     {
         var committed = Results(("hessian-dp 2", 39.70, 37.71, 42.64, 57.6), ("lamp 2", 37.96, 35.86, 40.60, 45.9));
         var regenerated = Results(("hessian-dp 2", null, 0, 0, 57.6), ("new row", 1, 0, 2, 1));
-        var findings = Compare(committed, regenerated, "c.json");
+        var findings = Compare(Committed(committed, "c.json"), regenerated);
         Assert.That(findings.Select(f => f.Row).Distinct(), Is.EqualTo(new[] { "hessian-dp 2" }), "lamp 2 was not run (--only); 'new row' has nothing to compare with");
         Assert.That(findings.Single(f => f.Column == "mAP 3D").Verdict, Is.EqualTo(Verdict.Missing));
+        Assert.That(Print(findings, "c.json", new StringWriter()), Is.EqualTo(1), "a value with a committed interval that is gone fails the check");
+    }
+
+    [Test]
+    public void A_committed_column_the_new_table_lacks_is_missing_and_a_comparison_of_nothing_fails()
+    {
+        var committed = Committed(Results(("a", 1, 0, 2, 1)), "c.json");
+        var withoutColumns = JsonDocument.Parse("""{ "rows": [ { "label": "a", "values": {} } ] }""").RootElement;
+        var findings = Compare(committed, withoutColumns);
+        Assert.That(findings.Select(f => (f.Column, f.Verdict)), Is.EquivalentTo(new[] { ("mAP 3D", Verdict.Missing), ("prune s", Verdict.Missing) }));
+
+        var output = new StringWriter();
+        Assert.That(Print(Compare(committed, Results(("b", 1, 0, 2, 1))), "c.json", output), Is.EqualTo(1));
+        Assert.That(output.ToString(), Does.Contain("nothing was compared"));
     }
 
     [Test]
     public void A_file_that_is_not_a_results_table_is_refused_by_name()
     {
         var notResults = JsonDocument.Parse("""{ "Pipeline": { "Name": "x" } }""").RootElement;
-        var e = Assert.Throws<PlatformException>(() => Compare(notResults, Results(("a", 1, 0, 2, 1)), "bench/results/x.json"))!;
+        var e = Assert.Throws<PlatformException>(() => Committed(notResults, "bench/results/x.json"))!;
         Assert.That(e.Message, Does.Contain("--compare bench/results/x.json").And.Contain("no 'rows' array"));
         var twice = Results(("a", 1, 0, 2, 1), ("a", 2, 0, 3, 1));
-        Assert.That(Assert.Throws<PlatformException>(() => Compare(twice, twice, "d.json"))!.Message, Does.Contain("two rows are labelled 'a'"));
+        Assert.That(Assert.Throws<PlatformException>(() => Committed(twice, "d.json"))!.Message, Does.Contain("two rows are labelled 'a'"));
     }
 
-    [Test]
-    public void The_command_line_refuses_compare_with_slurm_and_an_unreadable_compare_file_before_any_row_runs()
+    [TestCase("{ not json", "cannot be read as JSON")]
+    [TestCase("{}", "no 'rows' array")]
+    public void The_command_line_refuses_compare_with_slurm_and_a_bad_compare_file_before_any_row_runs(string content, string expected)
     {
         var folder = TestPaths.NewTempDirectory("bench-compare");
         var bench = Path.Combine(folder, "bench.yaml");
         File.WriteAllText(bench, "Bench:\n  Name: b\n  Pipeline: p.json\n  Rows:\n    - Label: x\n  Columns:\n    - Value: run.seconds\n");
         Assert.That(Program.Main([bench, "--slurm", "--compare", "x.json"]), Is.EqualTo(2));
         var broken = Path.Combine(folder, "broken.json");
-        File.WriteAllText(broken, "{ not json");
-        var error = new StringWriter();
-        var previous = System.Console.Error;
+        File.WriteAllText(broken, content);
+        var (error, output) = (new StringWriter(), new StringWriter());
+        var (previousError, previousOutput) = (System.Console.Error, System.Console.Out);
         System.Console.SetError(error);
+        System.Console.SetOut(output);
         try
         {
             Assert.That(Program.Main([bench, "--compare", broken, "--results", Path.Combine(folder, "results"), "--runs", Path.Combine(folder, "runs")]), Is.EqualTo(2));
+            Assert.That(Program.Main([bench, "--compare", Path.Combine(folder, "absent.json")]), Is.EqualTo(2));
         }
         finally
         {
-            System.Console.SetError(previous);
+            System.Console.SetError(previousError);
+            System.Console.SetOut(previousOutput);
         }
-        Assert.That(error.ToString(), Does.Contain($"--compare {broken}: cannot be read as JSON"));
-        Assert.That(Directory.Exists(Path.Combine(folder, "runs")), Is.False, "no row ran");
+        Assert.That(error.ToString(), Does.Contain($"--compare {broken}").And.Contain(expected));
+        Assert.That(error.ToString(), Does.Contain("absent.json: cannot be read"));
+        Assert.That(output.ToString(), Does.Not.Contain("=== b: x"), "the file is refused before the first row");
     }
 }

@@ -71,20 +71,38 @@ public class CurveCacheTests
 
         var first = Run(cache, out var firstMasks);
         Assert.That(first.Metrics["roundCurvesCached"], Is.EqualTo(0));
-        // The single-layer curves and one file per later round (each measured around another plan, unless a round repeats one).
+        // The single-layer curves and one file per later round, each measured around its own plan (a round that repeated a
+        // plan would have read its curves from the cache and counted in roundCurvesCached above).
         var files = Directory.GetFiles(cache, "curves-*.json");
-        Assert.That(files, Has.Length.InRange(2, 3));
+        Assert.That(files, Has.Length.EqualTo(3));
+        var written = files.ToDictionary(f => f, File.GetLastWriteTimeUtc);
+        Thread.Sleep(20);
 
         var second = Run(cache, out var secondMasks);
         Assert.That(second.Metrics["curvesCached"], Is.EqualTo(1));
         Assert.That(second.Metrics["roundCurvesCached"], Is.EqualTo(2));
-        Assert.That(Directory.GetFiles(cache, "curves-*.json"), Has.Length.EqualTo(files.Length), "nothing measured again");
+        Assert.That(Directory.GetFiles(cache, "curves-*.json").ToDictionary(f => f, File.GetLastWriteTimeUtc), Is.EqualTo(written), "no file written again");
         var fresh = Run("", out var freshMasks);
         Assert.That(fresh.Metrics, Does.Not.ContainKey("roundCurvesCached"), "no cache, no metric");
         Assert.That(secondMasks, Is.EqualTo(freshMasks));
         Assert.That(firstMasks, Is.EqualTo(freshMasks));
         for (var r = 1; r <= 3; r++)
             Assert.That(second.Metrics[$"roundDistortion/{r}"], Is.EqualTo(fresh.Metrics[$"roundDistortion/{r}"]).Within(1e-12));
+    }
+
+    [Test]
+    public void Curves_around_a_plan_may_hold_negative_values_single_layer_curves_may_not()
+    {
+        using var model = TrainedModels.Detector(seed: 27);
+        var candidates = model.PrunableLayers.Take(2).Select(l => new PruningCandidate(l, l.Weight.numel(), 0, l.Weight.numel() * 9 / 10)).ToList();
+        long[][] grids = [[0, 10], [0, 20]];
+        double[][] values = [[0, -0.001], [0, 0.5]];
+        var path = Path.Combine(Platform.TestKit.TestPaths.NewTempDirectory("curve-cache"), "curves.json");
+        CurveCache.Write(path, "key", candidates, grids, values);
+        Assert.That(CurveCache.TryRead(path, "key", candidates, grids, out var problem, signed: true), Is.EqualTo(values));
+        Assert.That(problem, Is.Null);
+        Assert.That(CurveCache.TryRead(path, "key", candidates, grids, out problem), Is.Null);
+        Assert.That(problem, Does.Contain("not a finite non-negative number"));
     }
 
     [TestCase("truncated")]
