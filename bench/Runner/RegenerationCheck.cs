@@ -58,11 +58,7 @@ public static class RegenerationCheck
         return Verdict.Differs;
     }
 
-    public sealed record Row(string Label, Dictionary<string, double?> Values, Dictionary<string, (double? Low, double? High)> Intervals)
-    {
-        public void Deconstruct(out string label, out Dictionary<string, double?> values, out Dictionary<string, (double? Low, double? High)> intervals) =>
-            (label, values, intervals) = (Label, Values, Intervals);
-    }
+    public sealed record Row(string Label, Dictionary<string, double?> Values, Dictionary<string, (double? Low, double? High)> Intervals);
 
     /// <param name="what">How messages name the document.</param>
     private static IEnumerable<Row> Rows(JsonElement document, string what)

@@ -1,3 +1,4 @@
+using Platform.Abstractions.Models;
 using Platform.Abstractions.Pipeline;
 using static TorchSharp.torch;
 
@@ -10,9 +11,11 @@ public class CurveCacheTests
         using var model = TrainedModels.Detector(seed);
         var outcome = new HessianDPCompressor(new HessianDPOptions { FlopsReduction = reduction, CurveLevels = 4, CurveCache = cache, CurveReconstruction = curveReconstruction })
             .Run(TestPipeline.Context(model));
-        var masks = model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
-        return (outcome, masks);
+        return (outcome, MasksOf(model));
     }
+
+    private static bool[][] MasksOf(IModel model) =>
+        model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
 
     [Test]
     public void A_second_run_on_the_same_model_and_calibration_reads_the_curves_and_prunes_as_a_fresh_measurement_would()
@@ -65,7 +68,7 @@ public class CurveCacheTests
             {
                 FlopsReduction = 6, CurveLevels = 4, CurveCache = folder, PlanRounds = 3, CalibrationSamples = 8, CalibrationBatchSize = 4, RecalibrateBatchNorm = false,
             }).Run(TestPipeline.Context(model));
-            masks = model.PrunableLayers.Select(l => l.Weight.detach().ne(0).flatten().data<bool>().ToArray()).ToArray();
+            masks = MasksOf(model);
             return outcome;
         }
 
