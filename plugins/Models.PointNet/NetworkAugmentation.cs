@@ -5,32 +5,32 @@ using static TorchSharp.torch;
 namespace Platform.Plugins.Models.PointNet;
 
 /// <summary>
-/// Network augmentation for PointNet (Cai et al., ICLR 2022, Sec. 3; T3DNet stage 1): the augmented network's
-/// weight of each layer is the block matrix [[W, C], [R]] where W is the tiny model's own weight and C (extra
-/// input columns) and R (extra output rows) are the augmentation weights. An augmented width takes the leading
-/// (out, in) slice, so the tiny model is always the top-left block and gradients of the augmented loss reach W.
-/// The T-Nets are shared at the tiny width; the feature transform acts on the tiny model's leading channels and
-/// the extra channels bypass it.
+/// Network augmentation (Cai et al., ICLR 2022, Sec. 3; T3DNet stage 1) over a chain of matrix layers, for PointNet and
+/// PointNet++: the augmented network's weight of each layer is the block matrix [[W, C], [R]] where W is the tiny
+/// model's own weight and C (extra input columns) and R (extra output rows) are the augmentation weights. An augmented
+/// width takes the leading (out, in) slice, so the tiny model is always the top-left block and gradients of the
+/// augmented loss reach W. A layer's input is what its network feeds it: the previous layer's output, possibly behind
+/// channels of its own (PointNet++ puts each group's 3 local coordinates first); the previous layer's extra channels
+/// come last. The network runs the augmented pass by calling <see cref="Layer"/> in place of each layer (PointNet: the
+/// T-Nets stay at the tiny width, the feature transform acts on the leading channels and the extras bypass it).
 /// </summary>
 public sealed class NetworkAugmentation : IDisposable
 {
     private sealed record Extra(Parameter? Columns, Parameter? Rows, Parameter? Gamma, Parameter? Beta, long InWide, long OutWide);
 
-    private readonly PointNetNetwork network;
     private readonly IReadOnlyList<IMatrixLayer> layers;
     private readonly List<Extra> extras = [];
 
-    public NetworkAugmentation(PointNetNetwork network, double maxWidthFactor, Device device)
+    /// <param name="layers">The network's matrix layers in forward order, each reading the one before (the first reads the input).</param>
+    public NetworkAugmentation(IReadOnlyList<IMatrixLayer> layers, double maxWidthFactor, Device device)
     {
         if (maxWidthFactor < 1) throw new ArgumentOutOfRangeException(nameof(maxWidthFactor), maxWidthFactor, "The augmented width factor must be at least 1.");
-        this.network = network;
-        layers = network.Trunk;
+        this.layers = layers;
         MaxWidthFactor = maxWidthFactor;
-        long previousWide = layers[0].InChannels;
         for (var i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            var inWide = i == 0 ? layer.InChannels : previousWide;
+            var inWide = i == 0 ? layer.InChannels : layer.InChannels + (extras[i - 1].OutWide - layers[i - 1].OutChannels);
             var outWide = i == layers.Count - 1 ? layer.OutChannels : Widen(layer.OutChannels, maxWidthFactor);
             // The default init of torch's linear and conv layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(inWide);
@@ -45,7 +45,6 @@ public sealed class NetworkAugmentation : IDisposable
                 beta = nn.Parameter(zeros(outWide - layer.OutChannels, device: device));
             }
             extras.Add(new Extra(columns, rows, gamma, beta, inWide, outWide));
-            previousWide = outWide;
         }
     }
 
@@ -60,7 +59,8 @@ public sealed class NetworkAugmentation : IDisposable
     public long OutWidth(int index, double factor) =>
         index == layers.Count - 1 ? layers[index].OutChannels : Math.Min(extras[index].OutWide, Widen(layers[index].OutChannels, factor));
 
-    public long InWidth(int index, double factor) => index == 0 ? layers[0].InChannels : OutWidth(index - 1, factor);
+    public long InWidth(int index, double factor) =>
+        index == 0 ? layers[0].InChannels : layers[index].InChannels + (OutWidth(index - 1, factor) - layers[index - 1].OutChannels);
 
     /// <summary>The augmented (out, in) weight of layer <paramref name="index"/>: the leading slice of [[W, C], [R]].</summary>
     public Tensor Weight(int index, double factor)
@@ -71,11 +71,15 @@ public sealed class NetworkAugmentation : IDisposable
         return full[TensorIndex.Slice(0, OutWidth(index, factor)), TensorIndex.Slice(0, InWidth(index, factor))];
     }
 
-    private Tensor Layer(int index, Tensor x, double factor)
+    /// <summary>
+    /// Layer <paramref name="index"/> at <paramref name="factor"/> x the tiny width on x of (B, in), (B, in, N) or
+    /// (B, in, K, S): the matrix, then the layer's batch norm (on the batch's statistics) and ReLU, or its bias.
+    /// </summary>
+    public Tensor Layer(int index, Tensor x, double factor)
     {
         var layer = layers[index];
         var w = Weight(index, factor);
-        var y = x.dim() == 3 ? w.matmul(x) : x.matmul(w.t());
+        var y = x.dim() == 2 ? x.matmul(w.t()) : w.matmul(x.flatten(2)).view([x.shape[0], w.shape[0], .. x.shape[2..]]);
         if (layer.Norm is null) return layer.Bias is null ? y : y + layer.Bias;
         var extra = extras[index];
         var outF = OutWidth(index, factor);
@@ -85,21 +89,50 @@ public sealed class NetworkAugmentation : IDisposable
         beta = beta[TensorIndex.Slice(0, outF)];
         // Batch statistics: the augmented widths have no running statistics of their own (NetAug trains
         // them only as a training-time supervision, Sec. 3.2), and the tiny model's must not absorb theirs.
-        long[] dims = x.dim() == 3 ? [0, 2] : [0];
+        var dims = Enumerable.Range(0, (int)y.dim()).Where(d => d != 1).Select(d => (long)d).ToArray();
         var mean = y.mean(dims, keepdim: true);
         var variance = (y - mean).square().mean(dims, keepdim: true);
         var normalized = (y - mean) / (variance + layer.Norm.eps).sqrt();
-        var shape = x.dim() == 3 ? new long[] { 1, outF, 1 } : [1, outF];
+        var shape = Enumerable.Range(0, (int)y.dim()).Select(d => d == 1 ? outF : 1L).ToArray();
         return nn.functional.relu(normalized * gamma.view(shape) + beta.view(shape));
     }
-
-    /// <summary>The augmented network's logits and the feature transform, for points (B, C, N).</summary>
-    public (Tensor Logits, Tensor? FeatureTransform) Run(Tensor points, double factor, bool training) =>
-        network.Run(points, (index, x) => Layer(index, x, factor), training);
 
     public void Dispose()
     {
         foreach (var p in Parameters) p.Dispose();
         extras.Clear();
+    }
+}
+
+/// <summary>
+/// A model's network augmentation while it is enabled: the <see cref="Platform.Abstractions.Models.IWidthAugmentable"/>
+/// plumbing that PointNet and PointNet++ share (each runs its own forward pass with <see cref="LayerAt"/>'s layers).
+/// </summary>
+internal sealed class AugmentationSlot(nn.Module network, Func<IReadOnlyList<IMatrixLayer>> layers) : IDisposable
+{
+    /// <summary>The augmentation in use (null when disabled).</summary>
+    public NetworkAugmentation? Current { get; private set; }
+
+    public IReadOnlyList<Parameter> Parameters => Current?.Parameters ?? [];
+
+    public void Enable(double maxWidthFactor)
+    {
+        Dispose();
+        Current = new NetworkAugmentation(layers(), maxWidthFactor, network.parameters().First().device);
+    }
+
+    /// <summary>Layer i of the augmented network at <paramref name="widthFactor"/> x the model's width, applied to x.</summary>
+    public Func<int, Tensor, Tensor> LayerAt(double widthFactor)
+    {
+        var augmentation = Current ?? throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
+        if (widthFactor > augmentation.MaxWidthFactor + 1e-9)
+            throw new ArgumentOutOfRangeException(nameof(widthFactor), widthFactor, $"Augmentation was enabled up to {augmentation.MaxWidthFactor}x.");
+        return (index, x) => augmentation.Layer(index, x, widthFactor);
+    }
+
+    public void Dispose()
+    {
+        Current?.Dispose();
+        Current = null;
     }
 }

@@ -52,7 +52,7 @@ public sealed class PointNet2SsgOptions
 }
 
 /// <summary>A shared MLP over grouped points: 1x1 conv on (B, C, K, S), batch norm, ReLU.</summary>
-public sealed class GroupedMlp : nn.Module<Tensor, Tensor>
+public sealed class GroupedMlp : nn.Module<Tensor, Tensor>, IMatrixLayer
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d norm;
@@ -61,8 +61,15 @@ public sealed class GroupedMlp : nn.Module<Tensor, Tensor>
     {
         conv = nn.Conv2d(inChannels, outChannels, 1, bias: false);
         norm = nn.BatchNorm2d(outChannels);
+        (InChannels, OutChannels) = (inChannels, outChannels);
         RegisterComponents();
     }
+
+    public long InChannels { get; }
+    public long OutChannels { get; }
+    public Tensor Matrix => conv.weight!.flatten(1);
+    public BatchNorm? Norm => norm;
+    public Parameter? Bias => null;
 
     public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(conv.call(x)));
 
@@ -104,8 +111,11 @@ public sealed class SetAbstraction : nn.Module
     /// <summary>The output width of each layer of the level's MLP.</summary>
     public IReadOnlyList<long> Widths { get; }
 
-    /// <summary>xyz (B, N, 3), features (B, N, C) or null: centroids (B, S, 3) and their features (B, S, C').</summary>
-    public (Tensor Xyz, Tensor Features) Run(Tensor xyz, Tensor? features)
+    /// <summary>
+    /// xyz (B, N, 3), features (B, N, C) or null: centroids (B, S, 3) and their features (B, S, C'). With
+    /// <paramref name="layer"/>(i, x) in place of the MLP's layer i (network augmentation runs wider ones).
+    /// </summary>
+    public (Tensor Xyz, Tensor Features) Run(Tensor xyz, Tensor? features, Func<int, Tensor, Tensor>? layer = null)
     {
         Tensor centres, grouped;
         if (Centroids is not { } count)
@@ -129,7 +139,10 @@ public sealed class SetAbstraction : nn.Module
             grouped = features is null ? local : cat([local, PointCloudOps.Gather(features, groups)], -1);
         }
         // (B, S, K, C) -> (B, C, K, S); max over the K neighbours of each centroid.
-        var h = mlp.forward(grouped.permute(0, 3, 2, 1)).amax(2);                                 // (B, C', S)
+        var h = grouped.permute(0, 3, 2, 1);
+        if (layer is null) h = mlp.forward(h);
+        else for (var i = 0; i < Widths.Count; i++) h = layer(i, h);
+        h = h.amax(2);                                                                           // (B, C', S)
         return (centres, h.transpose(1, 2));
     }
 }
@@ -225,22 +238,36 @@ public sealed class PointNet2SsgNetwork : nn.Module
         return classifier.WriteGraph(g, fc2.WriteGraph(g, fc1.WriteGraph(g, g.Squeeze(f3, 1))));
     }
 
+    /// <summary>The matrix layers in forward order (the three levels' MLPs, fc1, fc2, the classifier): what network augmentation widens.</summary>
+    public IReadOnlyList<IMatrixLayer> Trunk => [.. sa1.Mlp, .. sa2.Mlp, .. sa3.Mlp, fc1, fc2, classifier];
+
     /// <summary>(B, C, N) points, xyz first: logits (B, classes).</summary>
     public Tensor Run(Tensor points)
+    {
+        var trunk = Trunk;
+        return Run(points, (index, x) => ((nn.Module<Tensor, Tensor>)trunk[index]).forward(x), training);
+    }
+
+    /// <summary>The forward pass with <paramref name="layer"/>(i, x) applying <see cref="Trunk"/>[i] (network augmentation runs wider layers).</summary>
+    public Tensor Run(Tensor points, Func<int, Tensor, Tensor> layer, bool training)
     {
         var rows = points.transpose(1, 2);                                                      // (B, N, C)
         var xyz = rows[TensorIndex.Ellipsis, TensorIndex.Slice(0, 3)].contiguous();
         Tensor? features = extraFeatures > 0 ? rows[TensorIndex.Ellipsis, TensorIndex.Slice(3, null)] : null;
-        var (xyz1, f1) = sa1.Run(xyz, features);
-        var (xyz2, f2) = sa2.Run(xyz1, f1);
-        var (_, f3) = sa3.Run(xyz2, f2);
-        var h = nn.functional.dropout(fc1.forward(f3.squeeze(1)), dropout, training);
-        h = nn.functional.dropout(fc2.forward(h), dropout, training);
-        return classifier.forward(h);
+        var first2 = sa1.Widths.Count;
+        var first3 = first2 + sa2.Widths.Count;
+        var firstHead = first3 + sa3.Widths.Count;
+        var (xyz1, f1) = sa1.Run(xyz, features, layer);
+        var (xyz2, f2) = sa2.Run(xyz1, f1, (i, x) => layer(first2 + i, x));
+        var (_, f3) = sa3.Run(xyz2, f2, (i, x) => layer(first3 + i, x));
+        var h = nn.functional.dropout(layer(firstHead, f3.squeeze(1)), dropout, training);
+        h = nn.functional.dropout(layer(firstHead + 1, h), dropout, training);
+        return layer(firstHead + 2, h);
     }
 }
 
-public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExportable
+/// <summary>PointNet++ SSG classifier; supports network augmentation (T3DNet's backbone in its paper).</summary>
+public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExportable, IWidthAugmentable
 {
     private readonly PointNet2SsgOptions options;
     private readonly PointNet2SsgNetwork network;
@@ -256,11 +283,13 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExpor
         channels = Math.Max(3, dataset.PointFeatures);
         ChannelSurgery.CheckWidths("PointNet++", nameof(options.ChannelWidths), options.ChannelWidths);
         network = new PointNet2SsgNetwork(channels, dataset.ClassNames.Count, options);
+        augmentation = new AugmentationSlot(network, () => network.Trunk);
         ChannelSurgery.CheckWidths("PointNet++", nameof(options.ChannelWidths), options.ChannelWidths, ChannelGroups);
         this.dataset = dataset;
     }
 
     private readonly DatasetInfo dataset;
+    private readonly AugmentationSlot augmentation;
     private IReadOnlyList<ChannelGroup>? _groups;
 
     public IReadOnlyList<ChannelGroup> ChannelGroups => _groups ??= network.ChannelGroups().ToList();
@@ -303,4 +332,24 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExpor
     }
 
     public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => ClassificationBatch.Predict(output["logits"]);
+
+    // ---- network augmentation (IWidthAugmentable) ----
+
+    public void EnableAugmentation(double maxWidthFactor) => augmentation.Enable(maxWidthFactor);
+
+    public IReadOnlyList<Parameter> AugmentationParameters => augmentation.Parameters;
+
+    /// <summary>The augmentation in use (null when disabled): exposes the augmented weights for inspection.</summary>
+    public NetworkAugmentation? Augmentation => augmentation.Current;
+
+    public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor) =>
+        new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"], augmentation.LayerAt(widthFactor), network.training) });
+
+    public void DisableAugmentation() => augmentation.Dispose();
+
+    public override void Dispose()
+    {
+        DisableAugmentation();
+        base.Dispose();
+    }
 }

@@ -5,7 +5,10 @@ using static TorchSharp.torch;
 
 namespace Platform.Plugins.Models.PointNet;
 
-/// <summary>A layer of PointNet whose weight is a (out, in) matrix: a shared MLP (1x1 conv over points) or a fully connected layer.</summary>
+/// <summary>
+/// A layer of PointNet or PointNet++ whose weight is a (out, in) matrix: a shared MLP (1x1 conv over points or over grouped
+/// points) or a fully connected layer.
+/// </summary>
 public interface IMatrixLayer
 {
     /// <summary>The weight as a (out, in) view (a 1x1 conv's kernel dimension squeezed away).</summary>
@@ -13,7 +16,7 @@ public interface IMatrixLayer
     long InChannels { get; }
     long OutChannels { get; }
     /// <summary>The batch norm after the layer (null for the classifier's last layer).</summary>
-    BatchNorm1d? Norm { get; }
+    BatchNorm? Norm { get; }
     /// <summary>The layer's own bias (only the classifier's last layer has one: the others are followed by batch norm).</summary>
     Parameter? Bias { get; }
 
@@ -38,7 +41,7 @@ public sealed class SharedMlp : nn.Module<Tensor, Tensor>, IMatrixLayer
     public long InChannels { get; }
     public long OutChannels { get; }
     public Tensor Matrix => conv.weight!.squeeze(-1);
-    public BatchNorm1d? Norm => norm;
+    public BatchNorm? Norm => norm;
     public Parameter? Bias => null;
 
     /// <summary>(B, in, N) to (B, out, N).</summary>
@@ -64,7 +67,7 @@ public sealed class FullyConnected : nn.Module<Tensor, Tensor>, IMatrixLayer
     public long InChannels { get; }
     public long OutChannels { get; }
     public Tensor Matrix => linear.weight!;
-    public BatchNorm1d? Norm => norm;
+    public BatchNorm? Norm => norm;
     public Parameter? Bias => null;
 
     public override Tensor forward(Tensor x) => nn.functional.relu(norm.forward(linear.call(x)));
@@ -87,7 +90,7 @@ public sealed class ClassScores : nn.Module<Tensor, Tensor>, IMatrixLayer
     public long InChannels { get; }
     public long OutChannels { get; }
     public Tensor Matrix => linear.weight!;
-    public BatchNorm1d? Norm => null;
+    public BatchNorm? Norm => null;
     public Parameter? Bias => linear.bias;
 
     public override Tensor forward(Tensor x) => linear.call(x);

@@ -43,7 +43,7 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
     private readonly PointNetOptions options;
     private readonly PointNetNetwork network;
     private readonly int channels;
-    private NetworkAugmentation? augmentation;
+    private readonly AugmentationSlot augmentation;
 
     public PointNetModel(PointNetOptions options, DatasetInfo dataset) : base("pointnet", options, dataset)
     {
@@ -55,6 +55,7 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
         ChannelSurgery.CheckWidths("PointNet", nameof(options.ChannelWidths), options.ChannelWidths);
         network = new PointNetNetwork(channels, dataset.ClassNames.Count, options.WidthMultiplier, options.InputTransform, options.FeatureTransform, options.Dropout,
             options.ChannelWidths);
+        augmentation = new AugmentationSlot(network, () => network.Trunk);
         ChannelSurgery.CheckWidths("PointNet", nameof(options.ChannelWidths), options.ChannelWidths, ChannelGroups);
         this.dataset = dataset;
     }
@@ -138,31 +139,17 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
 
     // ---- network augmentation (IWidthAugmentable) ----
 
-    public void EnableAugmentation(double maxWidthFactor)
-    {
-        augmentation?.Dispose();
-        var device = network.parameters().First().device;
-        augmentation = new NetworkAugmentation(network, maxWidthFactor, device);
-    }
+    public void EnableAugmentation(double maxWidthFactor) => augmentation.Enable(maxWidthFactor);
 
-    public IReadOnlyList<Parameter> AugmentationParameters => augmentation?.Parameters ?? [];
+    public IReadOnlyList<Parameter> AugmentationParameters => augmentation.Parameters;
 
     /// <summary>The augmentation in use (null when disabled): exposes the augmented weights for inspection.</summary>
-    public NetworkAugmentation? Augmentation => augmentation;
+    public NetworkAugmentation? Augmentation => augmentation.Current;
 
-    public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor)
-    {
-        if (augmentation is null) throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
-        if (widthFactor > augmentation.MaxWidthFactor + 1e-9)
-            throw new ArgumentOutOfRangeException(nameof(widthFactor), widthFactor, $"Augmentation was enabled up to {augmentation.MaxWidthFactor}x.");
-        return Output(augmentation.Run(batch["points"], widthFactor, network.training));
-    }
+    public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor) =>
+        Output(network.Run(batch["points"], augmentation.LayerAt(widthFactor), network.training));
 
-    public void DisableAugmentation()
-    {
-        augmentation?.Dispose();
-        augmentation = null;
-    }
+    public void DisableAugmentation() => augmentation.Dispose();
 
     public override void Dispose()
     {

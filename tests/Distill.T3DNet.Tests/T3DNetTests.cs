@@ -12,12 +12,14 @@ using static TorchSharp.torch;
 
 namespace Platform.Distill.T3DNet.Tests;
 
-/// <summary>Stands in for the host's factory: builds PointNet directly.</summary>
+/// <summary>Stands in for the host's factory: builds PointNet and PointNet++ directly.</summary>
 internal sealed class PointNetFactory : IComponentFactory
 {
     public IModel CreateModel(string use, string? optionsJson, DatasetInfo dataset)
     {
-        Assert.That(use, Is.EqualTo("pointnet"));
+        Assert.That(use, Is.AnyOf("pointnet", "pointnet2-ssg"));
+        if (use == "pointnet2-ssg")
+            return new PointNet2SsgModel(optionsJson is null ? new PointNet2SsgOptions() : JsonSerializer.Deserialize<PointNet2SsgOptions>(optionsJson)!, dataset);
         var options = optionsJson is null ? new PointNetOptions() : JsonSerializer.Deserialize<PointNetOptions>(optionsJson)!;
         return new PointNetModel(options, dataset);
     }
@@ -123,6 +125,29 @@ public class T3DNetCompressorTests
         Assert.That(reloaded.Forward(batch)["logits"].allclose(student.Forward(batch)["logits"]), Is.True);
         student.Dispose();
         teacher.Dispose();
+    }
+
+    [Test]
+    public void T3dnet_on_a_pointnet2_teacher_trains_a_tiny_pointnet2_with_its_augmented_widths()
+    {
+        var services = RunServices.ForTesting(seed: 0, outputDirectory: TestPaths.NewTempDirectory("t3dnet-pn2"));
+        var dataset = new ShapesDataset(new ShapesOptions { Classes = 3, TrainCount = 16, ValCount = 4, TestCount = 4, Points = 32, Augment = false }, services);
+        var context = new PipelineContext(services, dataset, new PointNetFactory());
+        torch.manual_seed(0);
+        var small = new PointNet2SsgOptions { WidthMultiplier = 0.25, NumPoints = 32, Sa1Centroids = 8, Sa1Samples = 4, Sa1Radius = 0.5, Sa2Centroids = 4, Sa2Samples = 4, Sa2Radius = 1 };
+        using var teacher = new PointNet2SsgModel(small, dataset.Info);
+        context.Model = teacher;
+        var outcome = new T3DNetCompressor(new T3DNetOptions { StudentWidth = 0.0625, AugmentationEpochs = 1, DistillationEpochs = 1, BatchSize = 8 }).Run(context);
+
+        using var student = (PointNet2SsgModel)context.Model!;
+        Assert.That(context.Teacher, Is.SameAs(teacher));
+        Assert.That(student.AugmentationParameters, Is.Empty);
+        Assert.That(outcome.Metrics["studentParams"], Is.EqualTo(student.Module.parameters().Sum(p => p.numel())));
+        Assert.That(outcome.Metrics["parameterReduction"], Is.GreaterThan(8));
+        // Stage 1 trained the augmented network (NetAug's widths 1.8x and 2.6x, in its first half), stage 2 distilled.
+        Assert.That(outcome.Metrics["augmentation/augmented/classification"], Is.GreaterThan(0));
+        Assert.That(outcome.Metrics["augmentation/widthFactor"], Is.GreaterThan(0));
+        Assert.That(outcome.Metrics["distillation/kl"], Is.GreaterThan(0));
     }
 
     [Test]
