@@ -14,7 +14,7 @@ namespace Platform.Plugins.Models.CenterPoint;
 /// Batch tensors: pillars (points, counts, coords) and, when the samples carry boxes, the targets.
 /// Outputs: hm (class logits), center, center_z, dim (log l, w, h), rot (sin, cos), all [B, C, H, W].
 /// </summary>
-public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPrunable, IGraphExportable
+public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPrunable, IGraphExportable, IStagedForward
 {
     public const string Name = "centerpoint";
 
@@ -150,11 +150,20 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         };
     }
 
-    public override ModelOutput Forward(ModelBatch batch)
-    {
-        var pillars = new Pillars(batch["pillar_points"], batch["pillar_counts"], batch["pillar_coords"]);
-        return new ModelOutput(_net.forward(pillars, batch.Samples.Count));
-    }
+    public override ModelOutput Forward(ModelBatch batch) => new(_net.forward(PillarsOf(batch), batch.Samples.Count));
+
+    private static Pillars PillarsOf(ModelBatch batch) => new(batch["pillar_points"], batch["pillar_counts"], batch["pillar_coords"]);
+
+    // ---- IStagedForward: the pillar net, each backbone stage's block and deblock, the shared conv, the branches ----
+
+    public int StageCount => _net.StageCount;
+
+    public int StageOf(string layer) => _net.StageOf(layer);
+
+    public IReadOnlyList<Tensor> Enter(int stage, ModelBatch batch) => _net.RunStages(0, stage, [], PillarsOf(batch), batch.Samples.Count);
+
+    public ModelOutput ForwardFrom(int stage, IReadOnlyList<Tensor> state, ModelBatch batch) =>
+        new(_net.ForwardFrom(stage, state, PillarsOf(batch), batch.Samples.Count));
 
     /// <summary>
     /// One frame's pillars (the tensors <see cref="CollateInputs"/> makes; any number of pillars) to the head's maps: hm,

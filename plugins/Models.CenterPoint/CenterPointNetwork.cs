@@ -237,11 +237,22 @@ internal sealed class BevBackbone : nn.Module<Tensor, Tensor>
         var ups = new List<Tensor>();
         for (var i = 0; i < blocks.Count; i++)
         {
-            x = blocks[i].forward(x);
-            ups.Add(deblocks[i].forward(x));
+            x = Block(i, x);
+            ups.Add(Deblock(i, x));
         }
-        return ups.Count == 1 ? ups[0] : cat(ups, 1);
+        return Neck(ups);
     }
+
+    public int Stages => blocks.Count;
+
+    /// <summary>Stage <paramref name="i"/>'s convs on the previous stage's output (the pseudo-image for 0).</summary>
+    public Tensor Block(int i, Tensor x) => blocks[i].forward(x);
+
+    /// <summary>Stage <paramref name="i"/>'s upsampling to the neck's resolution.</summary>
+    public Tensor Deblock(int i, Tensor x) => deblocks[i].forward(x);
+
+    /// <summary>The neck's output: the upsampled stage outputs, concatenated over channels.</summary>
+    public static Tensor Neck(IReadOnlyList<Tensor> ups) => ups.Count == 1 ? ups[0] : cat([.. ups], 1);
 
     /// <summary><see cref="forward"/> as ONNX operators (every block and deblock is a standard layer sequence).</summary>
     public GraphValue WriteGraph(IGraphWriter graph, GraphValue pseudoImage)
@@ -369,9 +380,14 @@ internal sealed class CenterHead : nn.Module
             }
     }
 
-    public Dictionary<string, Tensor> forward(Tensor features)
+    public Dictionary<string, Tensor> forward(Tensor features) => Branches(Shared(features));
+
+    /// <summary>The shared conv on the neck's features.</summary>
+    public Tensor Shared(Tensor features) => shared.forward(features);
+
+    /// <summary>Every branch's output map from the shared conv's output.</summary>
+    public Dictionary<string, Tensor> Branches(Tensor x)
     {
-        var x = shared.forward(features);
         var outputs = new Dictionary<string, Tensor>();
         foreach (var (name, branch) in heads.Branches) outputs[name] = branch.forward(x);
         return outputs;
@@ -420,6 +436,49 @@ internal sealed class CenterPointNet : nn.Module
 
     public Dictionary<string, Tensor> forward(Pillars pillars, int batchSize) =>
         head.forward(backbone.forward(pfn.forward(pillars, batchSize)));
+
+    // ---- the forward pass in stages (IStagedForward): pillar net; per backbone stage its block, then its deblock;
+    // the head's shared conv; the branches. The state between stages is [x, upsampled outputs so far...]: the last
+    // block's output and the deblocks' outputs the neck will concatenate; before the branches, the shared conv's output.
+
+    public int StageCount => 2 * backbone.Stages + 3;
+
+    /// <summary>The stage reading a prunable layer's weights, by the layer's name; -1 for a name that is not one of them.</summary>
+    public int StageOf(string layer)
+    {
+        var backboneStages = backbone.Stages;
+        if (layer.StartsWith(LayerNames.PillarNet + ".", StringComparison.Ordinal)) return 0;
+        if (layer.StartsWith("head.heads.", StringComparison.Ordinal)) return 2 * backboneStages + 2;
+        if (layer.StartsWith("head.shared.", StringComparison.Ordinal)) return 2 * backboneStages + 1;
+        foreach (var (prefix, offset) in new[] { ("backbone.blocks.", 1), ("backbone.deblocks.", 2) })
+        {
+            if (!layer.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var rest = layer[prefix.Length..];
+            var dot = rest.IndexOf('.');
+            return int.TryParse(dot < 0 ? rest : rest[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) && i < backboneStages
+                ? 2 * i + offset : -1;
+        }
+        return -1;
+    }
+
+    /// <summary>Runs stages [<paramref name="from"/>, <paramref name="to"/>) below the branches from <paramref name="state"/>.</summary>
+    public IReadOnlyList<Tensor> RunStages(int from, int to, IReadOnlyList<Tensor> state, Pillars pillars, int batchSize)
+    {
+        if (from < 0 || to > StageCount - 1 || from > to) throw new ArgumentOutOfRangeException(nameof(to), $"Stages [{from}, {to}) of {StageCount}, the branches excluded.");
+        var s = state.ToList();
+        for (var k = from; k < to; k++)
+        {
+            if (k == 0) s = [pfn.forward(pillars, batchSize)];
+            else if (k == StageCount - 2) s = [head.Shared(BevBackbone.Neck(s.Skip(1).ToList()))];
+            else if (k % 2 == 1) s[0] = backbone.Block(k / 2, s[0]);
+            else s.Add(backbone.Deblock(k / 2 - 1, s[0]));
+        }
+        return s;
+    }
+
+    /// <summary>Runs stages [<paramref name="from"/>, StageCount) from <paramref name="state"/>: the head's maps.</summary>
+    public Dictionary<string, Tensor> ForwardFrom(int from, IReadOnlyList<Tensor> state, Pillars pillars, int batchSize) =>
+        head.Branches(RunStages(from, StageCount - 1, state, pillars, batchSize)[0]);
 
     /// <summary>The detector for one frame as ONNX operators: pillar tensors in, the head's maps out.</summary>
     public void WriteGraph(IGraphWriter graph, GraphValue points, GraphValue counts, GraphValue coords, long maxPoints) =>

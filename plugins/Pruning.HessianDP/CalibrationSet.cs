@@ -98,7 +98,9 @@ internal sealed class CalibrationSet : IDisposable
     public double Measure(IModel model) => Measure(model, [Weights])[0];
 
     /// <summary>The distortion under each of <paramref name="weights"/>, from one forward pass over the calibration batches.</summary>
-    public double[] Measure(IModel model, IReadOnlyList<DistortionWeights> weights)
+    public double[] Measure(IModel model, IReadOnlyList<DistortionWeights> weights) => Measure(model, weights, b => model.Forward(_batches[b]));
+
+    private double[] Measure(IModel model, IReadOnlyList<DistortionWeights> weights, Func<int, ModelOutput> forward)
     {
         model.Module.eval();
         using var _ = no_grad();
@@ -108,11 +110,54 @@ internal sealed class CalibrationSet : IDisposable
             using var scope = NewDisposeScope();
             // Thousands of these passes per run (measured curves): keep the collector out of the native calls (Kit/NoGcRegion).
             using var quiet = NoGcRegion.Enter();
-            var output = model.Forward(_batches[b]);
+            var output = forward(b);
             for (var k = 0; k < weights.Count; k++)
                 sums[k] += OutputDistortion.Between(model, _reference[b], output, weights[k]).to_type(ScalarType.Float64).item<double>();
         }
         return sums.Select(s => s / _batches.Count).ToArray();
+    }
+
+    /// <summary>
+    /// Where measurements that change only the weights of <paramref name="layers"/> (module names) can start: with a model
+    /// that runs in stages (<see cref="IStagedForward"/>), the calibration batches' state entering the first stage that reads
+    /// any of them, computed once from the model as it is now; each <see cref="StartingPoint.Measure"/> then runs only the
+    /// rest of the network. Valid while no layer of an earlier stage changes. Other models, and layers the model cannot
+    /// place, measure with the whole forward pass.
+    /// </summary>
+    public StartingPoint StartAt(IModel model, IEnumerable<string> layers)
+    {
+        var stage = model is IStagedForward s ? layers.Select(s.StageOf).DefaultIfEmpty(-1).Min() : -1;
+        if (stage <= 0) return new StartingPoint(this, model, null, 0, []);
+        var staged = (IStagedForward)model;
+        model.Module.eval();
+        using var _ = no_grad();
+        var states = new List<IReadOnlyList<Tensor>>();
+        foreach (var batch in _batches)
+        {
+            using var scope = NewDisposeScope();
+            using var quiet = NoGcRegion.Enter();
+            states.Add(staged.Enter(stage, batch).Select(t => t.detach().DetachFromDisposeScope()).ToList());
+        }
+        return new StartingPoint(this, model, staged, stage, states);
+    }
+
+    /// <summary>The calibration set's distortion measured from a stage's cached entering state (see <see cref="StartAt"/>).</summary>
+    public sealed class StartingPoint(CalibrationSet calibration, IModel model, IStagedForward? staged, int stage, List<IReadOnlyList<Tensor>> states) : IDisposable
+    {
+        /// <summary>The stage the passes start at (0: the whole network runs).</summary>
+        public int Stage => stage;
+
+        /// <summary>The distortion of the model as it is now, exactly as <see cref="CalibrationSet.Measure(IModel)"/> gives it.</summary>
+        public double Measure() => staged is null
+            ? calibration.Measure(model)
+            : calibration.Measure(model, [calibration.Weights], b => staged.ForwardFrom(stage, states[b], calibration._batches[b]))[0];
+
+        public void Dispose()
+        {
+            foreach (var state in states)
+                foreach (var t in state) t.Dispose();
+            states.Clear();
+        }
     }
 
     public void Dispose()

@@ -360,13 +360,15 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
             for (var i = 0; i < groups.Count; i++)
             {
                 distortion[i] = new double[levels[i].Length];
+                // Cutting a group changes only its members' tensors: the stages before the first that reads one run once, here.
+                using var start = calibration!.StartAt(planning.Model, groups[i].Members.Select(m => ModuleOf(m.Tensor)));
                 for (var j = 0; j < levels[i].Length; j++)
                 {
                     if (levels[i][j] == groups[i].Channels) continue; // the group whole: the dense outputs, distortion 0
                     var zeroed = ChannelSurgery.ZeroRemoved(module, groups[i], ChannelSurgery.MostImportant(planning.Importance[i], levels[i][j]));
                     try
                     {
-                        distortion[i][j] = calibration!.Measure(planning.Model);
+                        distortion[i][j] = start.Measure();
                     }
                     finally
                     {
@@ -388,6 +390,9 @@ public sealed class ChannelDPCompressor(ChannelPruningOptions options) : Channel
         outcome.Metrics["distortionPredicted"] = predicted;
         return counts;
     }
+
+    /// <summary>The module a state-dict tensor belongs to ("backbone.blocks.0.1.running_mean" to "backbone.blocks.0.1").</summary>
+    private static string ModuleOf(string tensor) => tensor[..Math.Max(0, tensor.LastIndexOf('.'))];
 
     /// <summary>
     /// The exact DP on costs linearised at a plan (full width first): a layer's FLOPs F·r_in·r_out are shared half and half

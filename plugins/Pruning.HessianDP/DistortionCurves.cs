@@ -84,7 +84,9 @@ internal static class DistortionCurves
             var weight = candidate.Layer.Weight;
             var measured = values[i] = new double[grid.Length];
             restOfModel?.Restore(i);
-            var baseline = restOfModel is null ? 0 : calibration.Measure(model);
+            // Every pass below changes this layer only: the stages before the one that reads it run once, here.
+            using var start = calibration.StartAt(model, [candidate.Name]);
+            var baseline = restOfModel is null ? 0 : start.Measure();
             if (restOfModel is not null) task.Advance(1, $"{candidate.Name} unpruned");
             using var order = RemovalOrder(candidate, orderScores?[i]);
             using var backup = weight.detach().clone();
@@ -102,7 +104,7 @@ internal static class DistortionCurves
                         weight.view(-1).index_fill_(0, order.slice(0, refit is null ? grid[j - 1] : 0, grid[j], 1).to(weight.device), 0);
                         if (refit is not null) weight.copy_(refit.Apply(weight));
                     }
-                    measured[j] = calibration.Measure(model) - baseline;
+                    measured[j] = start.Measure() - baseline;
                     task.Advance(1, $"{candidate.Name} {(double)grid[j] / candidate.Weights:P0}");
                 }
             }

@@ -140,6 +140,53 @@ public class ModelTests
     }
 
     [Test]
+    public void The_staged_pass_from_any_stage_gives_the_forward_outputs_bit_for_bit_and_no_stage_before_a_modules_reads_its_parameters()
+    {
+        Seeding.Seed(4);
+        var options = Scenes.TinyOptions();
+        options.Head.HeadConvLayers = 1;
+        using var model = new CenterPointModel(options, Scenes.Info());
+        var frames = new[] { Scenes.Frame("a", 1, Scenes.Car(8, 2, 0.3f)), Scenes.Frame("b", 2, Scenes.Pedestrian(5, -1)) };
+        new Trainer(RunServices.ForTesting()).Fit(model, new Abstractions.Data.InMemorySampleSource("t", frames), new TrainOptions { Epochs = 1, BatchSize = 2 });
+        model.Module.eval();
+        using var batch = model.Collate(frames, CPU);
+        using var _ = no_grad();
+        var full = model.Forward(batch);
+        // Pillar net, 3 x (block, deblock), shared conv, branches.
+        Assert.That(model.StageCount, Is.EqualTo(9));
+        for (var stage = 0; stage < model.StageCount; stage++)
+        {
+            var staged = model.ForwardFrom(stage, model.Enter(stage, batch), batch);
+            foreach (var name in full.Tensors.Keys)
+                Assert.That(staged[name].equal(full[name]).all().item<bool>(), $"stage {stage}, output {name}");
+        }
+
+        var stages = model.PrunableLayers.ToDictionary(l => l.Name, l => model.StageOf(l.Name));
+        Assert.That(stages["pfn.linear"], Is.Zero);
+        Assert.That(stages["backbone.blocks.1.3"], Is.EqualTo(3));
+        Assert.That(stages["backbone.deblocks.2.0"], Is.EqualTo(6));
+        Assert.That(stages["head.shared.0"], Is.EqualTo(7));
+        Assert.That(stages.Where(kv => kv.Key.StartsWith("head.heads.", StringComparison.Ordinal)).Select(kv => kv.Value), Is.All.EqualTo(8));
+        Assert.That(model.StageOf("backbone.blocks.7.0"), Is.EqualTo(-1), "no such backbone stage");
+        Assert.That(model.StageOf("backbone.blocks.0.1"), Is.EqualTo(1), "a block's norm is in its conv's stage");
+        // Every parameter (conv, norm) belongs to a module with a stage. Changing it leaves the state entering that stage
+        // as it was and changes the outputs from there: channel pruning cuts a conv and its norm together.
+        foreach (var group in model.Module.named_parameters().GroupBy(p => p.name[..p.name.LastIndexOf('.')]))
+        {
+            var stage = model.StageOf(group.Key);
+            Assert.That(stage, Is.GreaterThanOrEqualTo(0), group.Key);
+            var before = model.Enter(stage, batch);
+            var backups = group.Select(p => p.parameter.detach().clone()).ToList();
+            foreach (var (_, parameter) in group) parameter.add_(1);
+            var after = model.Enter(stage, batch);
+            Assert.That(before.Zip(after).All(p => p.First.equal(p.Second).all().item<bool>()), $"{group.Key}: the state entering stage {stage} changed");
+            var changed = model.ForwardFrom(stage, after, batch);
+            Assert.That(full.Tensors.Keys.All(name => changed[name].equal(full[name]).all().item<bool>()), Is.False, $"{group.Key}: no output changed");
+            foreach (var ((_, parameter), backup) in group.Zip(backups)) parameter.copy_(backup);
+        }
+    }
+
+    [Test]
     public void A_checkpoint_with_masks_reloads_to_bit_identical_outputs()
     {
         Seeding.Seed(3);

@@ -106,6 +106,35 @@ public class MeasuredCurveTests
     }
 
     [Test]
+    public void Curves_measured_from_the_cached_input_of_each_layers_stage_equal_whole_pass_curves_and_run_earlier_stages_once_per_layer()
+    {
+        using var plain = TrainedModels.Detector(seed: 15);
+        using var staged = TrainedModels.Detector(seed: 15, staged: true);
+        Assert.That(staged, Is.InstanceOf<IStagedForward>());
+        var (plainCalibration, candidates, grids) = Calibrated(plain, levels: 3, samples: 8);
+        var (stagedCalibration, stagedCandidates, _) = Calibrated(staged, levels: 3, samples: 8);
+        using var a = plainCalibration;
+        using var b = stagedCalibration;
+        var plan = grids.Select(g => g[1]).ToArray();
+
+        foreach (var rest in new[] { null, plan })
+        {
+            var passes = (plain.FirstStagePasses, staged.FirstStagePasses);
+            var whole = DistortionCurves.MeasureValues(plain, plainCalibration, candidates, grids, NullProgressReporter.Instance, "test", rest: rest);
+            var fromStage = DistortionCurves.MeasureValues(staged, stagedCalibration, stagedCandidates, grids, NullProgressReporter.Instance, "test", rest: rest);
+            for (var i = 0; i < candidates.Count; i++)
+                Assert.That(fromStage[i], Is.EqualTo(whole[i]), $"{candidates[i].Name}, {(rest is null ? "alone" : "around a plan")}: the same values, bit for bit");
+
+            // 2 calibration batches. The whole pass runs conv1 at every measurement; the staged one only for conv1's own
+            // levels and once per other layer, to cache its stage's input.
+            var measurements = grids.Sum(g => g.Length - (rest is null ? 1 : 0));
+            var conv1 = candidates.Select(c => c.Name).ToList().IndexOf("conv1");
+            Assert.That(plain.FirstStagePasses - passes.Item1, Is.EqualTo(2 * measurements));
+            Assert.That(staged.FirstStagePasses - passes.Item2, Is.EqualTo(2 * (grids[conv1].Length - (rest is null ? 1 : 0) + candidates.Count - 1)));
+        }
+    }
+
+    [Test]
     public void Curves_around_a_plan_that_prunes_nothing_are_the_single_layer_curves()
     {
         using var model = TrainedModels.Detector(seed: 13);

@@ -12,10 +12,10 @@ namespace Platform.Plugins.Pruning.HessianDP.Tests;
 /// number of points), max-pool, a hidden linear layer, then a confidence head (sigmoid scores) and a
 /// locality head (box regression) - or a logits head in classifier mode.
 /// </summary>
-internal sealed class TinyPointModel : ModelBase, IDescribesInput
+internal class TinyPointModel : ModelBase, IDescribesInput
 {
     public const int Points = 32;
-    private readonly Net _net;
+    private protected readonly Net _net;
     private readonly bool _classifier;
     private readonly bool _inputCosts;
 
@@ -67,6 +67,9 @@ internal sealed class TinyPointModel : ModelBase, IDescribesInput
 
     public override ModelOutput Forward(ModelBatch batch) => _net.Run(batch["points"]);
 
+    /// <summary>How many times the first conv has run: the passes that started from the input.</summary>
+    public int FirstStagePasses => _net.FirstStagePasses;
+
     public override LossTerms Loss(ModelOutput output, ModelBatch batch)
     {
         var loss = _classifier
@@ -83,7 +86,7 @@ internal sealed class TinyPointModel : ModelBase, IDescribesInput
         return ids.Select(i => new Prediction { ClassId = (int)i }).ToList();
     }
 
-    private sealed class Net : nn.Module
+    private protected sealed class Net : nn.Module
     {
         private readonly TorchSharp.Modules.Conv1d conv1, conv2;
         private readonly TorchSharp.Modules.Linear fc1;
@@ -103,16 +106,48 @@ internal sealed class TinyPointModel : ModelBase, IDescribesInput
             RegisterComponents();
         }
 
-        public ModelOutput Run(Tensor points)
+        public int FirstStagePasses { get; private set; }
+
+        public ModelOutput Run(Tensor points) => Heads(Stage(2, Stage(1, Stage(0, points))));
+
+        // call, not forward: weight reconstruction sees layer inputs through forward hooks.
+        public Tensor Stage(int k, Tensor x)
         {
-            // call, not forward: weight reconstruction sees layer inputs through forward hooks.
-            var x = nn.functional.relu(conv2.call(nn.functional.relu(conv1.call(points))));
-            var pooled = x.amax([2]);
-            var h = nn.functional.relu(fc1.call(pooled));
-            return logits is not null
-                ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.call(h) })
-                : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.call(h), ["boxes"] = boxes!.call(h) });
+            if (k == 0) FirstStagePasses++;
+            return k switch
+            {
+                0 => nn.functional.relu(conv1.call(x)),
+                1 => nn.functional.relu(conv2.call(x)).amax([2]),
+                _ => nn.functional.relu(fc1.call(x)),
+            };
         }
+
+        public ModelOutput Heads(Tensor h) => logits is not null
+            ? new ModelOutput(new Dictionary<string, Tensor> { ["logits"] = logits.call(h) })
+            : new ModelOutput(new Dictionary<string, Tensor> { ["heatmap"] = heatmap!.call(h), ["boxes"] = boxes!.call(h) });
+    }
+}
+
+/// <summary>The same model run in stages (IStagedForward): conv1; conv2 and the pooling; fc1; the heads.</summary>
+internal sealed class StagedTinyPointModel(bool classifier = false) : TinyPointModel(classifier), IStagedForward
+{
+    public int StageCount => 4;
+
+    public int StageOf(string layer) => layer switch { "conv1" => 0, "conv2" => 1, "fc1" => 2, _ => 3 };
+
+    public IReadOnlyList<Tensor> Enter(int stage, ModelBatch batch)
+    {
+        if (stage == 0) return [];
+        var x = batch["points"];
+        for (var k = 0; k < stage; k++) x = _net.Stage(k, x);
+        return [x];
+    }
+
+    public ModelOutput ForwardFrom(int stage, IReadOnlyList<Tensor> state, ModelBatch batch)
+    {
+        var x = stage == 0 ? batch["points"] : state[0];
+        for (var k = stage; k < 3; k++) x = _net.Stage(k, x);
+        return _net.Heads(x);
     }
 }
 
@@ -231,10 +266,11 @@ internal static class TestPipeline
 internal static class TrainedModels
 {
     /// <summary>A TinyPointModel trained briefly on the synthetic split with the kit's trainer, so the pruner sees a trained network.</summary>
-    public static TinyPointModel Detector(int seed = 0, bool classifier = false)
+    /// <param name="staged">The model as <see cref="StagedTinyPointModel"/>: the same weights for the same seed.</param>
+    public static TinyPointModel Detector(int seed = 0, bool classifier = false, bool staged = false)
     {
         Platform.Abstractions.Kit.Seeding.Seed(seed);
-        var model = new TinyPointModel(classifier);
+        var model = staged ? new StagedTinyPointModel(classifier) : new TinyPointModel(classifier);
         var services = RunServices.ForTesting(seed);
         new Platform.Abstractions.Kit.Trainer(services).Fit(model, new SyntheticPointDataset(seed).GetSplit("train"),
             new Platform.Abstractions.Kit.TrainOptions { Epochs = 8, BatchSize = 8, LearningRate = 1e-2 });
