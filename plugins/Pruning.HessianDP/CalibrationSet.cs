@@ -15,8 +15,10 @@ internal sealed class CalibrationSet : IDisposable
     private readonly List<ModelBatch> _batches;
     private readonly List<ModelOutput> _reference;
 
-    private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples, IReadOnlyDictionary<string, double> input)
+    private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples, IReadOnlyDictionary<string, double> input,
+        bool useStages)
     {
+        UseStages = useStages;
         _batches = batches;
         _reference = reference;
         Weights = weights;
@@ -31,6 +33,9 @@ internal sealed class CalibrationSet : IDisposable
     public InputCosts? CostsOf(IModel model) => model is IDescribesInput describes && Input.Count > 0 ? describes.CostsAt(Input) : null;
 
     public IReadOnlyList<ModelBatch> Batches => _batches;
+
+    /// <summary>Whether <see cref="StartAt"/> may start at a stage (the option CurveStages).</summary>
+    public bool UseStages { get; }
     public DistortionWeights Weights { get; }
     public int Samples { get; }
 
@@ -89,7 +94,7 @@ internal sealed class CalibrationSet : IDisposable
             }
             progress.Advance(samples.Length);
         }
-        return new CalibrationSet(batches, reference, weights, count, input);
+        return new CalibrationSet(batches, reference, weights, count, input, options.CurveStages);
     }
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];
@@ -121,12 +126,12 @@ internal sealed class CalibrationSet : IDisposable
     /// Where measurements that change only the weights of <paramref name="layers"/> (module names) can start: with a model
     /// that runs in stages (<see cref="IStagedForward"/>), the calibration batches' state entering the first stage that reads
     /// any of them, computed once from the model as it is now; each <see cref="StartingPoint.Measure"/> then runs only the
-    /// rest of the network. Valid while no layer of an earlier stage changes. Other models, and layers the model cannot
-    /// place, measure with the whole forward pass.
+    /// rest of the network. Valid while no layer of an earlier stage changes. Other models, layers the model cannot place,
+    /// and <see cref="UseStages"/> false measure with the whole forward pass.
     /// </summary>
     public StartingPoint StartAt(IModel model, IEnumerable<string> layers)
     {
-        var stage = model is IStagedForward s ? layers.Select(s.StageOf).DefaultIfEmpty(-1).Min() : -1;
+        var stage = UseStages && model is IStagedForward s ? layers.Select(s.StageOf).DefaultIfEmpty(-1).Min() : -1;
         if (stage <= 0) return new StartingPoint(this, model, null, 0, []);
         var staged = (IStagedForward)model;
         model.Module.eval();

@@ -57,6 +57,11 @@ public class PruningBudgetOptions
     [Range(1, 1024)]
     public int CalibrationBatchSize { get; set; } = 4;
 
+    // Issue 10 §1: "cache each layer's input so only the rest of the network runs". The values are the same either way
+    // (tested); false is for timing the difference (bench/hessiandp-timing.yaml).
+    [Description("Measured curves start each layer's passes at the cached input of the stage that reads it, where the model runs in stages (IStagedForward; centerpoint does): the same values, fewer passes through the early layers. false runs the whole network for every measurement.")]
+    public bool CurveStages { get; set; } = true;
+
     [Description("How the output distortion compares outputs: Raw (mean squared difference of every element) or DetectionAware (confidence logits in sigmoid space with foreground cells weighted by ForegroundWeight; locality outputs only at the dense model's peak cells).")]
     public DistortionKind Distortion { get; set; } = DistortionKind.Raw;
 
