@@ -92,6 +92,9 @@ public sealed record BenchDefinition(
                     if (key is null) throw new PlatformException($"{a.Path}:Key: missing for the plain value '{v.Value}'.");
                     return (Label: v.Value, Overrides: (IReadOnlyDictionary<string, string>)new Dictionary<string, string> { [key] = v.Value });
                 }
+                // A field this reader does not know would be dropped without a word (a "Value" beside the axis's Key was).
+                if (v.GetChildren().Select(c => c.Key).FirstOrDefault(k => k is not ("Label" or "Overrides")) is { } unknown)
+                    throw new PlatformException($"{v.Path}:{unknown}: a grid value is a plain value for the axis's Key, or Label and Overrides; '{unknown}' is neither.");
                 return (Label: v["Label"] ?? throw new PlatformException($"{v.Path}:Label: missing."), Overrides: (IReadOnlyDictionary<string, string>)Pairs(v.GetSection("Overrides")));
             }).ToArray());
         }).ToList();

@@ -115,6 +115,22 @@ public class BenchDefinitionTests
     }
 
     [Test]
+    public void A_grid_value_with_a_field_other_than_label_and_overrides_is_refused_with_its_path()
+    {
+        var error = Assert.Throws<PlatformException>(() => Read("""
+            Bench:
+              Pipeline: p.json
+              Grid:
+                - Name: curves
+                  Key: Pipeline:Steps:1:Options:CurveStages
+                  Values:
+                    - Label: whole
+                      Value: "false"
+            """));
+        Assert.That(error!.Message, Does.Contain("Bench:Grid:0:Values:0:Value").And.Contain("Label and Overrides"));
+    }
+
+    [Test]
     public void Correlations_rank_two_columns_over_the_rows_that_have_both_and_an_unknown_header_is_named()
     {
         const string head = """
