@@ -443,7 +443,7 @@ internal sealed class CenterPointNet : nn.Module
 
     public int StageCount => 2 * backbone.Stages + 3;
 
-    /// <summary>The stage reading a prunable layer's weights, by the layer's name; -1 for a name that is not one of them.</summary>
+    /// <summary>The stage that reads a module's parameters (a conv, its norm), by the module's name; -1 for a name of no stage.</summary>
     public int StageOf(string layer)
     {
         var backboneStages = backbone.Stages;
