@@ -16,7 +16,7 @@ namespace Platform.Plugins.Models.PointNet;
 /// </summary>
 public sealed class NetworkAugmentation : IDisposable
 {
-    private sealed record Extra(Parameter? Columns, Parameter? Rows, Parameter? Gamma, Parameter? Beta, long InWide, long OutWide);
+    private sealed record Extra(Parameter? Columns, Parameter? Rows, Parameter? Gamma, Parameter? Beta, long OutWide);
 
     private readonly IReadOnlyList<IMatrixLayer> layers;
     private readonly List<Extra> extras = [];
@@ -30,7 +30,7 @@ public sealed class NetworkAugmentation : IDisposable
         for (var i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            var inWide = i == 0 ? layer.InChannels : layer.InChannels + (extras[i - 1].OutWide - layers[i - 1].OutChannels);
+            var inWide = InWidth(i, maxWidthFactor);   // reads the layers before this one, already widened
             var outWide = i == layers.Count - 1 ? layer.OutChannels : Widen(layer.OutChannels, maxWidthFactor);
             // The default init of torch's linear and conv layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
             var bound = 1.0 / Math.Sqrt(inWide);
@@ -44,7 +44,7 @@ public sealed class NetworkAugmentation : IDisposable
                 gamma = nn.Parameter(ones(outWide - layer.OutChannels, device: device));
                 beta = nn.Parameter(zeros(outWide - layer.OutChannels, device: device));
             }
-            extras.Add(new Extra(columns, rows, gamma, beta, inWide, outWide));
+            extras.Add(new Extra(columns, rows, gamma, beta, outWide));
         }
     }
 
