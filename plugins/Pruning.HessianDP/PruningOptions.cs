@@ -107,7 +107,7 @@ public class PruningOptions : PruningBudgetOptions
     [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
     public string KeepDense { get; set; } = "";
 
-    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) or ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency).")]
+    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency) or ObsSequential (the same count, chosen column block by column block with OBS updates between removals: SparseGPT).")]
     public ReconstructionSelection ReconstructionSelection { get; set; } = ReconstructionSelection.CompressorMasks;
 }
 
@@ -122,6 +122,13 @@ public enum ReconstructionSelection
     /// calibration inputs (H = XᵀX + λI), which accounts for correlated inputs that magnitude ignores; then refit.
     /// </summary>
     ObsSaliency,
+
+    /// <summary>
+    /// As many as the compressor kept in the layer, chosen column by column with Optimal Brain Surgeon updates (SparseGPT,
+    /// Frantar &amp; Alistarh 2023): each removal's error is pushed onto the columns not yet visited, so the weights that
+    /// compensate for a removed one are never removed with it (one-shot ObsSaliency's failure at high sparsity); then refit.
+    /// </summary>
+    ObsSequential,
 }
 
 /// <summary>How the second-order term of the output distortion is estimated (dm3d-method.md lists all three).</summary>

@@ -13,7 +13,8 @@ namespace Platform.Plugins.Pruning.HessianDP;
 /// inputs S: w_S = (X_Sᵀ X_S + λI)⁻¹ X_Sᵀ X_d w_r,dense, λ = Damping · mean diag(XᵀX). Masked weights stay zero.
 /// Inputs are seen through forward pre-hooks, so a layer is reconstructed only if the model calls it with
 /// <c>call</c> (hooks do not run on <c>forward</c>); the others are counted as skipped. With
-/// <see cref="ReconstructionSelection.ObsSaliency"/> a layer first re-chooses which weights survive (same count).
+/// <see cref="ReconstructionSelection.ObsSaliency"/> or <see cref="ReconstructionSelection.ObsSequential"/> a layer first
+/// re-chooses which weights survive (same count).
 /// </summary>
 internal static class WeightReconstruction
 {
@@ -172,9 +173,13 @@ internal static class WeightReconstruction
         if (model.Masks.TryGet(layer.Name, out var mask)) keep = AsMatrix(module, mask.to(weight.device));
         var target = cross!.matmul(wDense.t());                                    // Xᵀ X_d W_denseᵀ: [d, rows]
         var h = Damped(gram!, damping);
-        if (selection == ReconstructionSelection.ObsSaliency)
+        if (selection != ReconstructionSelection.CompressorMasks)
         {
-            keep = ObsKeep(wDense, h, keep);
+            keep = selection == ReconstructionSelection.ObsSaliency
+                ? ObsKeep(wDense, h, keep)
+                // The unconstrained refit W* = (H⁻¹ target)ᵀ minimises ‖XW − X_d W_d‖², which equals ‖X(W − W*)‖² plus a
+                // constant: so choosing the mask on W* with H is SparseGPT's problem exactly, input shift included.
+                : SequentialObsKeep(linalg.solve(h, target).t(), h, keep, wDense.eq(0));
             model.Masks.Set(layer, FromMatrix(module, keep, weight.shape));
         }
         weight.copy_(FromMatrix(module, Solve(h, target, keep), weight.shape).to_type(weight.dtype));
@@ -272,6 +277,58 @@ internal static class WeightReconstruction
         var chosen = ones(saliency.shape[0], dtype: ScalarType.Bool, device: saliency.device);
         chosen.index_put_(zeros(1, dtype: ScalarType.Bool), drop);
         return chosen.reshape(keep.shape);
+    }
+
+    /// <summary>Columns per block of <see cref="SequentialObsKeep"/>: each block's mask is chosen at once (SparseGPT's default).</summary>
+    internal const int SequentialBlock = 128;
+
+    /// <summary>
+    /// SparseGPT's mask selection (Frantar &amp; Alistarh, ICML 2023, Algorithm 1) for the objective ‖X(W − <paramref name="w"/>)‖²,
+    /// H = XᵀX + λI: with U the upper Cholesky factor of H⁻¹, columns are visited in order; at the start of each block of
+    /// <paramref name="blockColumns"/> columns, the block's weights of lowest w²/Uⱼⱼ² (as updated so far) are marked for removal,
+    /// as many as keeps the removed count on track for <paramref name="keep"/>'s; then each column's removals are made and
+    /// their error err = w/Uⱼⱼ is compensated on the columns after it (W[:, j:] −= err·U[j, j:]). Weights in
+    /// <paramref name="mustRemove"/> (zero before this step) go first in their block. Returns the kept weights, [rows, d].
+    /// </summary>
+    internal static Tensor SequentialObsKeep(Tensor w, Tensor h, Tensor keep, Tensor mustRemove, int blockColumns = SequentialBlock)
+    {
+        using var scope = NewDisposeScope();
+        var (rows, d) = (w.shape[0], w.shape[1]);
+        var toRemove = keep.numel() - keep.count_nonzero().item<long>();
+        var chosen = ones(rows, d, dtype: ScalarType.Bool, device: w.device);
+        if (toRemove == 0) return chosen.MoveToOuterDisposeScope();
+        // cholesky(H⁻¹)ᵀ is upper; U = that: H⁻¹ = UᵀU. Row j of U from column j on is the OBS update direction.
+        var u = linalg.cholesky(linalg.inv(h)).t().contiguous();
+        var current = w.clone();
+        long removed = 0;
+        for (long start = 0; start < d; start += blockColumns)
+        {
+            var end = Math.Min(start + blockColumns, d);
+            var width = end - start;
+            var block = current.narrow(1, start, width).clone();
+            var ub = u.narrow(0, start, width).narrow(1, start, width);
+            var pivots = ub.diagonal();
+            // Removals due by the block's end, pro rata to columns, at least the block's forced zeros.
+            var due = (long)Math.Round(toRemove * (double)end / d) - removed;
+            var forced = mustRemove.narrow(1, start, width);
+            var saliency = where(forced, full_like(block, -1.0), block.square() / pivots.square().unsqueeze(0)).flatten();
+            var count = Math.Clamp(due, forced.count_nonzero().item<long>(), block.numel());
+            var drop = zeros(block.numel(), dtype: ScalarType.Bool, device: w.device);
+            if (count > 0) drop.index_put_(ones(1, dtype: ScalarType.Bool), saliency.argsort().narrow(0, 0, count));
+            drop = drop.reshape(rows, width);
+            removed += count;
+            var errors = zeros_like(block);
+            for (long j = 0; j < width; j++)
+            {
+                var column = block.select(1, j);
+                var err = column * drop.select(1, j).to_type(column.dtype) / pivots[j];
+                block.narrow(1, j, width - j).sub_(err.unsqueeze(1) * ub[j].narrow(0, j, width - j).unsqueeze(0));
+                errors.select(1, j).copy_(err);
+            }
+            if (end < d) current.narrow(1, end, d - end).sub_(errors.matmul(u.narrow(0, start, width).narrow(1, end, d - end)));
+            chosen.narrow(1, start, width).copy_(drop.logical_not());
+        }
+        return chosen.MoveToOuterDisposeScope();
     }
 
     /// <summary>The layer's input on one batch, in the current network or (with <paramref name="dense"/>) the dense one.</summary>

@@ -122,11 +122,52 @@ public class ReconstructionTests
     }
 
     [Test]
+    public void Sequential_obs_with_uncorrelated_inputs_removes_the_lowest_w2_h_like_one_shot_obs()
+    {
+        // H diagonal: U = diag(1/√hⱼ) has no off-diagonal update, so the saliency is w²·hⱼ throughout: (1, 3), (1, 2), (0, 3) go.
+        var w = tensor(new double[] { 1, 2, 3, 0.2, 0.5, 4, 1, 0.1 }).reshape(2, 4);
+        var h = diag(tensor(new double[] { 100, 1, 1, 1 }));
+        var keep = tensor(new[] { true, true, false, false, true, false, true, true }).reshape(2, 4);   // 3 removed
+        var chosen = WeightReconstruction.SequentialObsKeep(w, h, keep, zeros_like(w, dtype: ScalarType.Bool));
+        Assert.That(chosen.to_type(ScalarType.Int32).data<int>().ToArray(), Is.EqualTo(new[] { 1, 1, 1, 0, 1, 1, 0, 0 }));
+        Assert.That(chosen.to_type(ScalarType.Int32).data<int>().ToArray(), Is.EqualTo(WeightReconstruction.ObsKeep(w, h, keep).to_type(ScalarType.Int32).data<int>().ToArray()));
+    }
+
+    [Test]
+    public void Sequential_obs_keeps_one_of_two_duplicated_inputs_where_one_shot_obs_removes_both([Values(1, 128)] int blockColumns)
+    {
+        // x₀ = x₁ (up to noise 1e-3), x₂ independent, all of unit variance; w = [1, 1, 0.5]; two of three weights go. One-shot
+        // OBS sees each duplicate as free to remove (the other one compensates) and removes both: error ‖2x₀‖² = 4 per sample.
+        // The optimum keeps one duplicate at weight 2 and removes x₂: error 0.25. Sequential updates find it.
+        var generator = new Generator(7);
+        var x0 = randn(4000, 1, dtype: ScalarType.Float64, generator: generator);
+        var x = cat([x0, x0 + 1e-3 * randn(4000, 1, dtype: ScalarType.Float64, generator: generator), randn(4000, 1, dtype: ScalarType.Float64, generator: generator)], 1);
+        var h = x.t().matmul(x) / 4000 + 1e-6 * eye(3, dtype: ScalarType.Float64);
+        var w = tensor(new double[] { 1, 1, 0.5 }).reshape(1, 3);
+        var keep = tensor(new[] { true, false, false }).reshape(1, 3);
+        var oneShot = WeightReconstruction.ObsKeep(w, h, keep).to_type(ScalarType.Int32).data<int>().ToArray();
+        var sequential = WeightReconstruction.SequentialObsKeep(w, h, keep, zeros_like(w, dtype: ScalarType.Bool), blockColumns).to_type(ScalarType.Int32).data<int>().ToArray();
+        Assert.That(oneShot, Is.EqualTo(new[] { 0, 0, 1 }));
+        Assert.That(sequential[2], Is.Zero, "x₂ removed");
+        Assert.That(sequential[0] + sequential[1], Is.EqualTo(1), "exactly one duplicate kept");
+    }
+
+    [Test]
+    public void Sequential_obs_removes_weights_that_were_already_zero_first()
+    {
+        var w = tensor(new double[] { 5, 0, 3, 4, 0.1, 2 }).reshape(2, 3);
+        var h = eye(3, dtype: ScalarType.Float64);
+        var keep = tensor(new[] { true, false, true, true, true, false }).reshape(2, 3);   // 2 removed
+        var chosen = WeightReconstruction.SequentialObsKeep(w, h, keep, w.eq(0)).to_type(ScalarType.Int32).data<int>().ToArray();
+        Assert.That(chosen, Is.EqualTo(new[] { 1, 0, 1, 1, 0, 1 }), "the zero at (0, 1), then the smallest, 0.1");
+    }
+
+    [Test]
     public void Obs_selection_keeps_the_compressors_count_per_layer_and_distorts_the_outputs_less()
     {
         var distortion = new Dictionary<ReconstructionSelection, double>();
         var kept = new Dictionary<ReconstructionSelection, long[]>();
-        foreach (var selection in new[] { ReconstructionSelection.CompressorMasks, ReconstructionSelection.ObsSaliency })
+        foreach (var selection in new[] { ReconstructionSelection.CompressorMasks, ReconstructionSelection.ObsSaliency, ReconstructionSelection.ObsSequential })
         {
             using var model = TrainedModels.Detector(seed: 14);
             var outcome = new LampCompressor(new PruningOptions { FlopsReduction = 4, Reconstruct = true, ReconstructionSelection = selection }).Run(TestPipeline.Context(model));
@@ -136,9 +177,13 @@ public class ReconstructionTests
                 Assert.That(l.Weight.detach().masked_select(model.Masks.TryGet(l.Name, out var m) ? m.logical_not() : zeros_like(l.Weight, dtype: ScalarType.Bool)).count_nonzero().item<long>(),
                     Is.Zero, $"{l.Name}: weights outside the mask stay zero");
         }
-        TestContext.Out.WriteLine($"lamp 4x + reconstruction: distortion {distortion[ReconstructionSelection.CompressorMasks]:G4} with lamp's masks, {distortion[ReconstructionSelection.ObsSaliency]:G4} with OBS selection");
-        Assert.That(kept[ReconstructionSelection.ObsSaliency], Is.EqualTo(kept[ReconstructionSelection.CompressorMasks]), "weights kept per layer");
-        Assert.That(distortion[ReconstructionSelection.ObsSaliency], Is.LessThan(distortion[ReconstructionSelection.CompressorMasks]));
+        TestContext.Out.WriteLine($"lamp 4x + reconstruction: distortion {distortion[ReconstructionSelection.CompressorMasks]:G4} with lamp's masks, " +
+                                  $"{distortion[ReconstructionSelection.ObsSaliency]:G4} with one-shot OBS selection, {distortion[ReconstructionSelection.ObsSequential]:G4} with sequential OBS");
+        foreach (var selection in new[] { ReconstructionSelection.ObsSaliency, ReconstructionSelection.ObsSequential })
+        {
+            Assert.That(kept[selection], Is.EqualTo(kept[ReconstructionSelection.CompressorMasks]), $"{selection}: weights kept per layer");
+            Assert.That(distortion[selection], Is.LessThan(distortion[ReconstructionSelection.CompressorMasks]), selection.ToString());
+        }
     }
 
     [Test]
