@@ -73,7 +73,7 @@ public class PruningBudgetOptions
     [Range(0.0, 1e6)]
     public double ForegroundWeight { get; set; } = 10;
 
-    [Description("DetectionAware: the highest local maxima kept per sample and class; locality outputs are compared at these cells.")]
+    [Description("DetectionAware: the highest local maxima kept per sample and class; locality outputs are compared at these cells. Fewer keep weak peaks that are no object from outweighing the objects: on CenterPoint kitti-small 5 was best on val (bench/results/hessiandp-peaks-select.md) and pipelines/default.json uses it.")]
     [Range(1, 100000)]
     public int PeaksPerClass { get; set; } = 50;
 
