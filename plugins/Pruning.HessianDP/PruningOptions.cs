@@ -107,7 +107,7 @@ public class PruningOptions : PruningBudgetOptions
     [Description("Layers kept dense: comma-separated layer-name patterns, '*' matches any run of characters (e.g. 'head.*,backbone.0').")]
     public string KeepDense { get; set; } = "";
 
-    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice) ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency) or ObsSequential (the same count, chosen column block by column block with OBS updates between removals: SparseGPT).")]
+    [Description("Reconstruction: which weights of a layer it keeps: CompressorMasks (the compressor's choice), ObsSaliency (the compressor's count per layer, the weights with the lowest w²/[H⁻¹]ᵢᵢ removed, H the layer's damped input Gram matrix: Optimal Brain Surgeon's saliency) or ObsSequential (the same count, chosen column block by column block with OBS updates between removals: SparseGPT).")]
     public ReconstructionSelection ReconstructionSelection { get; set; } = ReconstructionSelection.CompressorMasks;
 }
 
