@@ -25,4 +25,16 @@ public class CheckpointFuzzTests
             Checkpoint.LoadInto(target, file);
         });
     }
+
+    [Test]
+    public void A_header_length_whose_encoding_never_ends_is_refused_by_name()
+    {
+        // A variant the fuzz test above produced (its valid checkpoint holds random weights, so its variants differ from run
+        // to run): magic, version, then a string length prefix of six bytes with the continuation bit set. It threw
+        // FormatException from BinaryReader.ReadString.
+        var path = Path.Combine(TestPaths.NewTempDirectory("checkpoint-length"), "damaged.ckpt");
+        File.WriteAllBytes(path, Convert.FromBase64String("UENLUAEAAAC52NXXpgF7IlNwZWMiOnsiVXNlIjoidGlueSIsIk9wdGlzb24iOiJ7fSIsIkRhdGFzZXQACr2ch9W+RiDuvlIZuj7eUIC+VofHPgjTcj6EMfe+"));
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.ReadHeader(path));
+        Assert.That(error!.Message, Does.Contain(path).And.Contain("header is damaged"));
+    }
 }

@@ -147,9 +147,10 @@ public static class Checkpoint
         {
             throw new InvalidDataException($"{path}: checkpoint is truncated.");
         }
-        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or DecoderFallbackException)
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or DecoderFallbackException or FormatException)
         {
-            // A damaged header (found by the checkpoint fuzz test: a zero byte inside the JSON).
+            // A damaged header (found by the checkpoint fuzz test: a zero byte inside the JSON; a length prefix whose
+            // 7-bit encoding never ends, FormatException).
             throw new InvalidDataException($"{path}: the checkpoint header is damaged ({e.Message}).", e);
         }
     }
