@@ -99,6 +99,24 @@ internal sealed class CalibrationSet : IDisposable
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];
 
+    /// <summary>
+    /// Per batch, [B, 1, H, W]: <paramref name="weight"/> where the dense model's first confidence map (in sigmoid space,
+    /// its highest class) exceeds ForegroundThreshold, 1 elsewhere; the row weights of a reconstruction. Null when
+    /// <paramref name="weight"/> is 1 or the model has no confidence output of shape [B, K, H, W].
+    /// </summary>
+    public IReadOnlyList<Tensor>? ForegroundCells(IModel model, double weight, StepOutcome outcome, string step)
+    {
+        if (weight == 1) return null;
+        var confidence = model.DistortionOutputs.FirstOrDefault(o => o.Group == DistortionGroup.Confidence);
+        if (confidence is null || _reference.Any(r => r[confidence.Name].dim() != 4))
+        {
+            outcome.Notes.Add($"{step}: ReconstructionForegroundWeight={weight} has no effect: '{model.Spec.Use}' has no confidence map of shape [B, K, H, W] to find objects on; every row weighs 1.");
+            return null;
+        }
+        using var _ = no_grad();
+        return _reference.Select(r => r[confidence.Name].sigmoid().amax([1], keepdim: true).gt(Weights.ForegroundThreshold).to(ScalarType.Float32) * (weight - 1) + 1).ToList();
+    }
+
     /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches.</summary>
     public double Measure(IModel model) => Measure(model, [Weights])[0];
 

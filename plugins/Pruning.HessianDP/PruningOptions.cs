@@ -46,6 +46,12 @@ public class PruningBudgetOptions
     [Range(0.0, 1e6)]
     public double ReconstructionDamping { get; set; } = 1e-4;
 
+    // The BEV maps of a detector are mostly empty background, and every cell is a row of the least-squares fit: unweighted,
+    // the refit spends its freedom on reproducing background (issue 10: the allocation's distortion was reweighted the same way).
+    [Description("Reconstruction: weight of the rows at cells where the dense model sees an object (its sigmoid confidence map above ForegroundThreshold, taken to each layer's grid); other rows weigh 1. Needs a confidence output of shape [B, K, H, W]; layers whose rows are not map cells keep weight 1. 1: every row alike.")]
+    [Range(1.0, 1e6)]
+    public double ReconstructionForegroundWeight { get; set; } = 1;
+
     [Description("Split the calibration samples come from (the first CalibrationSamples of it).")]
     public string CalibrationSplit { get; set; } = "train";
 

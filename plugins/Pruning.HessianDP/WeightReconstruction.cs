@@ -33,8 +33,11 @@ internal static class WeightReconstruction
         }
     }
 
+    /// <param name="cellWeights">Per batch, [B, 1, H, W]: how much each spatial cell's rows weigh in the fit (see
+    /// <see cref="RowWeights"/>); null weighs every row alike.</param>
     public static Result Run(IModel model, IReadOnlyList<PrunableLayer> layers, IReadOnlyDictionary<string, Tensor> dense,
-        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection, IProgressReporter progress, string step)
+        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection, IProgressReporter progress, string step,
+        IReadOnlyList<Tensor>? cellWeights = null)
     {
         var modules = model.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         var order = ForwardOrder(model, layers, modules, batches[0]);
@@ -47,7 +50,7 @@ internal static class WeightReconstruction
             var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
             if (!Supported(module)) { skipped.Add(layer.Name); task.Advance(); continue; }
             var denseSide = new DenseLayer(module, batch => CaptureInput(model, module, batch, dense), dense[layer.Name]);
-            Reconstruct(model, layer, module, denseSide, batches, damping, selection);
+            Reconstruct(model, layer, module, denseSide, batches, damping, selection, cellWeights);
             done++;
             task.Advance(1, layer.Name);
         }
@@ -106,6 +109,27 @@ internal static class WeightReconstruction
         }
     }
 
+    /// <summary>
+    /// The weight of each of <see cref="Rows"/>' rows, [N], from per-cell weights <paramref name="cells"/> [B, 1, h, w]
+    /// taken to the grid the rows live on: a conv's output cells, a deblock's input cells. A coarser grid takes the largest
+    /// weight of the cells it covers, a finer one repeats them. Null for layers whose rows are not cells of a 2-D map
+    /// (linear layers, 1-D convs), which keep weight 1.
+    /// </summary>
+    internal static Tensor? RowWeights(nn.Module<Tensor, Tensor> module, Tensor input, Tensor cells)
+    {
+        if (module is not Convolution { kernel_size.Length: 2 } c || input.dim() != 4) return null;
+        if (cells.dim() != 4 || cells.shape[0] != input.shape[0] || cells.shape[1] != 1)
+            throw new ArgumentException($"Cell weights of shape [{string.Join(", ", cells.shape)}] do not fit a batch of {input.shape[0]} maps ([B, 1, H, W] expected).");
+        long OutputSize(int axis) => c.transposed
+            ? input.shape[2 + axis]
+            : (input.shape[2 + axis] + 2 * c.padding![axis] - c.dilation[axis] * (c.kernel_size[axis] - 1) - 1) / c.stride[axis] + 1;
+        var (h, w) = (OutputSize(0), OutputSize(1));
+        var grid = (cells.shape[2], cells.shape[3]) == (h, w) ? cells
+            : h <= cells.shape[2] && w <= cells.shape[3] ? nn.functional.adaptive_max_pool2d(cells, [h, w])
+            : nn.functional.interpolate(cells, [h, w], mode: InterpolationMode.Nearest);
+        return grid.reshape(-1).to(input.device);
+    }
+
     /// <summary>The weight as [rows, d] matching <see cref="Rows"/>, and back.</summary>
     private static Tensor AsMatrix(nn.Module<Tensor, Tensor> module, Tensor w) => module is Convolution { transposed: true }
         ? w.permute(1, 2, 3, 0).reshape(-1, w.shape[0])      // [in, out, kh, kw] -> rows (out, kh, kw) over in
@@ -126,7 +150,7 @@ internal static class WeightReconstruction
     /// channels the pruned layer kept). The input widths may differ (removed input channels).
     /// </summary>
     public static Result RunAgainst(IModel pruned, IModel dense, IReadOnlyDictionary<string, Tensor> denseWeights, IReadOnlyList<ModelBatch> batches,
-        double damping, IProgressReporter progress, string step)
+        double damping, IProgressReporter progress, string step, IReadOnlyList<Tensor>? cellWeights = null)
     {
         var layerNames = denseWeights.Keys;
         var modules = pruned.Module.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
@@ -142,7 +166,7 @@ internal static class WeightReconstruction
             var module = (nn.Module<Tensor, Tensor>)modules[layer.Name];
             if (!Supported(module) || denseModules.GetValueOrDefault(layer.Name) is not nn.Module<Tensor, Tensor> denseModule) { skipped.Add(layer.Name); task.Advance(); continue; }
             Reconstruct(pruned, layer, module, new DenseLayer(denseModule, batch => CaptureInput(dense, denseModule, batch, null), denseWeights[layer.Name]),
-                batches, damping, ReconstructionSelection.CompressorMasks);
+                batches, damping, ReconstructionSelection.CompressorMasks, cellWeights);
             done++;
             task.Advance(1, layer.Name);
         }
@@ -150,19 +174,28 @@ internal static class WeightReconstruction
     }
 
     private static void Reconstruct(IModel model, PrunableLayer layer, nn.Module<Tensor, Tensor> module, DenseLayer dense,
-        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection)
+        IReadOnlyList<ModelBatch> batches, double damping, ReconstructionSelection selection, IReadOnlyList<Tensor>? cellWeights)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var weight = layer.Weight;
         Tensor? gram = null, cross = null;
-        foreach (var batch in batches)
+        for (var b = 0; b < batches.Count; b++)
         {
+            var batch = batches[b];
             using var batchScope = NewDisposeScope();
             using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
             // Rows stay in the layer's dtype (a 3x3 conv's unfolded input is [B·H·W, 9C]); only the d x d sums go to float64.
             var xDense = Rows(dense.Module, dense.Input(batch));
-            var x = Rows(module, CaptureInput(model, module, batch, null));
+            var input = CaptureInput(model, module, batch, null);
+            var x = Rows(module, input);
+            if (cellWeights is not null && RowWeights(module, input, cellWeights[b]) is { } rowWeights)
+            {
+                // Weighted least squares: scaling both sides' rows by √w weighs each row's squared error by w.
+                var scale = rowWeights.sqrt().unsqueeze(1).to(x.dtype);
+                x = x * scale;
+                xDense = xDense * scale;
+            }
             var g = x.t().matmul(x).to_type(ScalarType.Float64);
             var c = x.t().matmul(xDense).to_type(ScalarType.Float64);
             gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);

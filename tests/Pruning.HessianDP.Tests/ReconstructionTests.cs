@@ -187,6 +187,75 @@ public class ReconstructionTests
     }
 
     [Test]
+    public void Cell_weights_make_reconstruction_the_weighted_least_squares_fit_and_favour_the_heavy_cells()
+    {
+        Seeding.Seed(33);
+        using var model = new OneConvModel(3, 2);
+        var layer = model.PrunableLayers.Single();
+        var dense = layer.Weight.detach().clone();
+        // Two regions whose inputs relate differently: no sparse refit reproduces both, so the weights decide which it favours.
+        var x = randn(2, 3, 6, 6);
+        x[.., 1, ..3, ..].copy_(x[.., 0, ..3, ..] * 2);
+        x[.., 1, 3.., ..].copy_(-x[.., 2, 3.., ..]);
+        var cells = ones(2, 1, 6, 6);
+        cells[.., .., ..3, ..] = 50;                                    // the top half is "foreground"
+        var batches = new[] { new ModelBatch([], new Dictionary<string, Tensor> { ["x"] = x }) };
+        var keep = ones_like(dense, dtype: ScalarType.Bool);
+        keep[.., 1] = false;                                            // every output loses input channel 1
+        const double damping = 1e-3;
+
+        Tensor Refit(IReadOnlyList<Tensor>? weights)
+        {
+            layer.Weight.detach().copy_(dense);
+            model.Masks.Set(layer, keep);
+            WeightReconstruction.Run(model, [layer], new Dictionary<string, Tensor> { [layer.Name] = dense }, batches, damping,
+                ReconstructionSelection.CompressorMasks, NullProgressReporter.Instance, "test", weights);
+            return layer.Weight.detach().clone();
+        }
+        var weighted = Refit([cells]);
+        var plain = Refit(null);
+
+        // Closed form: w_S = (X_Sᵀ Ω X_S + λI)⁻¹ X_Sᵀ Ω X w_dense, Ω the rows' weights, λ = damping · mean diag(Xᵀ Ω X).
+        var conv = (nn.Module<Tensor, Tensor>)model.Module.named_children().Single().module;
+        var rows = WeightReconstruction.Rows(conv, x).to_type(ScalarType.Float64);
+        var omega = cells.reshape(-1).to_type(ScalarType.Float64);
+        var gram = rows.t().matmul(rows * omega.unsqueeze(1));
+        var lambda = damping * gram.diagonal().mean().item<double>();
+        var keepRows = keep.reshape(2, -1);
+        for (var r = 0; r < 2; r++)
+        {
+            var s = keepRows[r].nonzero().flatten();
+            var xs = rows.index_select(1, s);
+            var target = rows.matmul(dense.reshape(2, -1)[r].to_type(ScalarType.Float64));
+            var expected = linalg.solve(xs.t().matmul(xs * omega.unsqueeze(1)) + eye(s.shape[0], dtype: ScalarType.Float64) * lambda, xs.t().matmul(target * omega));
+            var got = weighted.reshape(2, -1)[r].to_type(ScalarType.Float64);
+            Assert.That((got.index_select(0, s) - expected).abs().max().item<double>(), Is.LessThan(1e-4), $"row {r}");
+        }
+
+        // The weighted refit reproduces the heavy top half better than the plain one, and the light bottom half worse.
+        using var _ = no_grad();
+        var reference = nn.functional.conv2d(x, dense, padding: [1, 1]);
+        double Error(Tensor w, int from, int to) => (nn.functional.conv2d(x, w, padding: [1, 1]) - reference)[.., .., from..to, ..].square().sum().item<float>();
+        Assert.That(Error(weighted, 0, 3), Is.LessThan(Error(plain, 0, 3) * 0.5));
+        Assert.That(Error(weighted, 3, 6), Is.GreaterThan(Error(plain, 3, 6)));
+    }
+
+    [Test]
+    public void Cell_weights_follow_each_layer_onto_its_own_grid()
+    {
+        var cells = ones(1, 1, 4, 4);
+        cells[0, 0, 1, 2] = 5;
+        var coarse = WeightReconstruction.RowWeights(nn.Conv2d(3, 4, 3, stride: 2, padding: 1), zeros(1, 3, 4, 4), cells)!;
+        Assert.That(coarse.data<float>().ToArray(), Is.EqualTo(new float[] { 1, 5, 1, 1 }), "a 2x2 output grid takes the largest weight it covers");
+        var deblock = WeightReconstruction.RowWeights(nn.ConvTranspose2d(3, 4, 2, stride: 2), zeros(1, 3, 2, 2), cells)!;
+        Assert.That(deblock.data<float>().ToArray(), Is.EqualTo(new float[] { 1, 5, 1, 1 }), "a deblock's rows are its input cells");
+        var fine = WeightReconstruction.RowWeights(nn.Conv2d(3, 4, 3, padding: 1), zeros(1, 3, 8, 8), cells)!.reshape(8, 8);
+        Assert.That(fine.eq(5).nonzero().data<long>().ToArray(), Is.EqualTo(new long[] { 2, 4, 2, 5, 3, 4, 3, 5 }), "a finer grid repeats each cell");
+        Assert.That(WeightReconstruction.RowWeights(nn.Linear(3, 4), zeros(1, 3), cells), Is.Null, "a linear layer's rows are no cells");
+        Assert.Throws<ArgumentException>(() => WeightReconstruction.RowWeights(nn.Conv2d(3, 4, 3, padding: 1), zeros(2, 3, 4, 4), cells), "one map per sample");
+    }
+
+    [Test]
     public void Lamp_with_reconstruction_distorts_the_outputs_less_than_lamp_alone()
     {
         var distortion = new Dictionary<bool, double>();

@@ -299,3 +299,25 @@ internal sealed class OneLinearModel : ModelBase
     public override LossTerms Loss(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
     public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
 }
+
+/// <summary>One 3x3 conv (padding 1, no bias) on a map batch["x"] [B, C, H, W], its output a confidence map: reconstruction with cell weights.</summary>
+internal sealed class OneConvModel : ModelBase
+{
+    private readonly TorchSharp.Modules.Conv2d _conv;
+    private readonly nn.Module _root;
+
+    public OneConvModel(int inputs, int outputs) : base("one-conv", new { inputs, outputs }, new DatasetInfo("synthetic", ModelTask.Detection3D, ["a"], 3))
+    {
+        _conv = nn.Conv2d(inputs, outputs, 3, padding: 1, bias: false);
+        _root = nn.Sequential(("conv", _conv));
+    }
+
+    public override ModelTask Task => ModelTask.Detection3D;
+    public override nn.Module Module => _root;
+    public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("heatmap", DistortionGroup.Confidence, ApplySigmoid: true)];
+    protected override double FlopsPerWeight(string layerName, nn.Module layer) => 1;
+    public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) => throw new NotSupportedException();
+    public override ModelOutput Forward(ModelBatch batch) => new(new Dictionary<string, Tensor> { ["heatmap"] = _conv.call(batch["x"]) });
+    public override LossTerms Loss(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
+    public override IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch) => throw new NotSupportedException();
+}
