@@ -247,6 +247,27 @@ public class CompressorTests
     }
 
     [Test]
+    public void A_mask_built_through_a_permute_saves_and_reloads()
+    {
+        // OBS selection on a deblock builds its mask as rows over input channels, permuted back to [in, out, kh, kw]: a
+        // non-contiguous tensor, which the checkpoint writer refused ("Bytes() called on non-contiguous tensor").
+        Seeding.Seed(21);
+        using var model = new OneConvModel(3, 4);
+        var layer = model.PrunableLayers.Single();
+        var keep = rand(3, 3, 3, 4).gt(0.5).permute(3, 2, 0, 1);
+        Assert.That(keep.is_contiguous(), Is.False, "the case under test");
+        model.Masks.Set(layer, keep);
+        var path = Path.Combine(Platform.TestKit.TestPaths.NewTempDirectory("permuted-mask"), "model.ckpt");
+        Checkpoint.Save(model, path);
+
+        using var reloaded = new OneConvModel(3, 4);
+        Checkpoint.LoadInto(reloaded, path);
+        Assert.That(reloaded.Masks.TryGet(layer.Name, out var mask), Is.True);
+        Assert.That(mask.equal(keep).all().item<bool>(), Is.True);
+        Assert.That(reloaded.PrunableLayers.Single().Weight.detach().equal(layer.Weight.detach()).all().item<bool>(), Is.True);
+    }
+
+    [Test]
     public void The_step_leaves_its_plan_table_series_and_file()
     {
         Seeding.Seed(9);

@@ -20,8 +20,9 @@ public sealed class WeightMasks : IDisposable
         if (!keep.shape.SequenceEqual(layer.Weight.shape))
             throw new ArgumentException($"Mask for layer '{layer.Name}' has shape [{string.Join(",", keep.shape)}], the weight has [{string.Join(",", layer.Weight.shape)}].");
         if (_masks.Remove(layer.Name, out var old)) old.Dispose();
-        // Masks live as long as the model, not as long as the caller's dispose scope.
-        _masks[layer.Name] = keep.to_type(ScalarType.Bool).to(layer.Weight.device).detach().DetachFromDisposeScope();
+        // Masks live as long as the model, not as long as the caller's dispose scope; contiguous, because a mask built
+        // through a permute (a deblock's [in, out, kh, kw] weight seen as rows) cannot be written to a checkpoint otherwise.
+        _masks[layer.Name] = keep.to_type(ScalarType.Bool).to(layer.Weight.device).contiguous().detach().DetachFromDisposeScope();
         Apply(layer);
     }
 
