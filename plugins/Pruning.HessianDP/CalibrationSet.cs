@@ -14,6 +14,7 @@ internal sealed class CalibrationSet : IDisposable
 {
     private readonly List<ModelBatch> _batches;
     private readonly List<ModelOutput> _reference;
+    private List<Tensor>? _foregroundCells;
 
     private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples, IReadOnlyDictionary<string, double> input,
         bool useStages)
@@ -102,7 +103,8 @@ internal sealed class CalibrationSet : IDisposable
     /// <summary>
     /// Per batch, [B, 1, H, W]: <paramref name="weight"/> where the dense model's first confidence map (in sigmoid space,
     /// its highest class) exceeds ForegroundThreshold, 1 elsewhere; the row weights of a reconstruction. Null when
-    /// <paramref name="weight"/> is 1 or the model has no confidence output of shape [B, K, H, W].
+    /// <paramref name="weight"/> is 1 or the model has no confidence output of shape [B, K, H, W]. The maps belong to
+    /// this set, like the reference outputs they are read from, and go with it.
     /// </summary>
     public IReadOnlyList<Tensor>? ForegroundCells(IModel model, double weight, StepOutcome outcome, string step)
     {
@@ -114,7 +116,9 @@ internal sealed class CalibrationSet : IDisposable
             return null;
         }
         using var _ = no_grad();
-        return _reference.Select(r => r[confidence.Name].sigmoid().amax([1], keepdim: true).gt(Weights.ForegroundThreshold).to(ScalarType.Float32) * (weight - 1) + 1).ToList();
+        foreach (var t in _foregroundCells ?? []) t.Dispose();
+        return _foregroundCells = _reference.Select(r =>
+            (r[confidence.Name].sigmoid().amax([1], keepdim: true).gt(Weights.ForegroundThreshold).to(ScalarType.Float32) * (weight - 1) + 1).DetachFromDisposeScope()).ToList();
     }
 
     /// <summary>The real output distortion of the model as it is now, averaged over the calibration batches.</summary>
@@ -188,7 +192,9 @@ internal sealed class CalibrationSet : IDisposable
         foreach (var b in _batches) b.Dispose();
         foreach (var r in _reference)
             foreach (var t in r.Tensors.Values) t.Dispose();
+        foreach (var t in _foregroundCells ?? []) t.Dispose();
         _batches.Clear();
         _reference.Clear();
+        _foregroundCells = null;
     }
 }

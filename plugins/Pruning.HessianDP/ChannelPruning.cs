@@ -223,16 +223,8 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
             var watch = Stopwatch.StartNew();
             outcome.Metrics["distortionMeasuredBeforeReconstruction"] = calibration!.Measure(pruned);
             var targets = ReconstructionTargets(model, groups, kept);
-            var cells = calibration!.ForegroundCells(model, Options.ReconstructionForegroundWeight, outcome, Method);
-            WeightReconstruction.Result result;
-            try
-            {
-                result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration.Batches, Options.ReconstructionDamping, context.Services.Progress, Method, cells);
-            }
-            finally
-            {
-                foreach (var t in cells ?? []) t.Dispose();
-            }
+            var result = WeightReconstruction.RunAgainst(pruned, model, targets, calibration.Batches, Options.ReconstructionDamping, context.Services.Progress, Method,
+                calibration.ForegroundCells(model, Options.ReconstructionForegroundWeight, outcome, Method));
             foreach (var t in targets.Values) t.Dispose();
             result.Report(outcome, Method, watch.Elapsed.TotalSeconds);
         }

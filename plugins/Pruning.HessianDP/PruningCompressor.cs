@@ -61,17 +61,9 @@ public abstract class PruningCompressor<TOptions>(TOptions options) : ICompresso
         {
             watch.Restart();
             if (calibration is not null) outcome.Metrics["distortionMeasuredBeforeReconstruction"] = calibration.Measure(model);
-            var cells = calibration!.ForegroundCells(model, Options.ReconstructionForegroundWeight, outcome, Method);
-            WeightReconstruction.Result result;
-            try
-            {
-                result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration.Batches,
-                    Options.ReconstructionDamping, Options.ReconstructionSelection, context.Services.Progress, Method, cells);
-            }
-            finally
-            {
-                foreach (var t in cells ?? []) t.Dispose();
-            }
+            var result = WeightReconstruction.Run(model, budget.Candidates.Select(c => c.Layer).ToList(), dense, calibration!.Batches,
+                Options.ReconstructionDamping, Options.ReconstructionSelection, context.Services.Progress, Method,
+                calibration.ForegroundCells(model, Options.ReconstructionForegroundWeight, outcome, Method));
             foreach (var t in dense.Values) t.Dispose();
             result.Report(outcome, Method, watch.Elapsed.TotalSeconds);
         }
