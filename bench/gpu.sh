@@ -44,8 +44,8 @@ run)
   }
   shift
   # Every row with its own limit in seconds, most important first; `run LABEL...` runs only those.
-  for entry in gpu-pipeline-cuda:260 default-pipeline-cuda:90 every-step-cuda:100 kitti-latency-cuda:45 kitti-latency-cpu:60 \
-               small-latency-cuda:45 small-latency-cpu:45 default-pipeline-cpu:240 pointnet-t3dnet-cuda:60 pointnet-t3dnet-cpu:60; do
+  for entry in gpu-pipeline-cuda:220 small-latency-cuda:45 small-latency-cuda-device-voxels:45 small-latency-cpu:45 kitti-latency-cuda:45 \
+               kitti-latency-cpu:60 default-pipeline-cuda:90 every-step-cuda:100 default-pipeline-cpu:240 pointnet-t3dnet-cuda:60 pointnet-t3dnet-cpu:60; do
     label=${entry%%:*}
     if [ $# -eq 0 ] || [[ " $* " == *" $label "* ]]; then row "$label" "${entry##*:}"; fi
   done

@@ -94,6 +94,9 @@ public sealed class CenterPointModel : ModelBase, IDescribesInput, IChannelPruna
         return new InputCosts(perWeight, other);
     }
 
+    /// <summary>Voxelization and target drawing read only the samples and draw no random numbers.</summary>
+    public override bool CollatesOffThread => true;
+
     public override ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => new(samples, Pillars(samples, device));
 
     private Dictionary<string, Tensor> Pillars(IReadOnlyList<Sample> samples, Device device)

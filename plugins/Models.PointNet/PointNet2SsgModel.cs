@@ -314,6 +314,9 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExpor
     public override double OtherFlopsPerSample =>
         2.0 * 3 * ((double)options.Sa1Centroids * options.NumPoints + (double)options.Sa2Centroids * options.Sa1Centroids);
 
+    /// <summary>The point subset is seeded by the sample id (ClassificationBatch): no shared random state.</summary>
+    public override bool CollatesOffThread => true;
+
     public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) =>
         ClassificationBatch.Collate(samples, options.NumPoints, channels, device);
 

@@ -75,6 +75,9 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
     public override double OtherFlopsPerSample =>
         (double)options.NumPoints * ((network.InputTransform is null ? 0 : 9) + (network.FeatureTransform is { } ft ? ft.K * ft.K : 0));
 
+    /// <summary>The point subset is seeded by the sample id (ClassificationBatch): no shared random state.</summary>
+    public override bool CollatesOffThread => true;
+
     public override ModelBatch Collate(IReadOnlyList<Sample> samples, Device device) =>
         ClassificationBatch.Collate(samples, options.NumPoints, channels, device);
 

@@ -16,6 +16,10 @@ internal sealed class MeanPointClassifier : ModelBase
 
     public override ModelTask Task => ModelTask.Classification;
     public override nn.Module Module => _net;
+
+    /// <summary>Collation here reads only the samples; tests turn prefetching on and off with it.</summary>
+    public bool OffThread { get; init; } = true;
+    public override bool CollatesOffThread => OffThread;
     public override IReadOnlyList<DistortionOutput> DistortionOutputs => [new("logits", DistortionGroup.Logits)];
     protected override double FlopsPerWeight(string layerName, nn.Module layer) => 1;
 
@@ -57,14 +61,43 @@ internal sealed class MeanPointClassifier : ModelBase
 
 public class TrainerTests
 {
-    private static (float[] Weights, TrainHistory History) Train(int seed)
+    private static (float[] Weights, TrainHistory History) Train(int seed, bool prefetch = true)
     {
         Seeding.Seed(seed);
         using var model = new MeanPointClassifier();
         var history = new Trainer(RunServices.ForTesting(seed)).Fit(model, MeanPointClassifier.TwoBlobs(32, 1),
-            new TrainOptions { Epochs = 5, BatchSize = 8, LearningRate = 0.05 });
+            new TrainOptions { Epochs = 5, BatchSize = 8, LearningRate = 0.05, PrefetchBatch = prefetch });
         var weights = model.Module.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
         return (weights, history);
+    }
+
+    [Test]
+    public void Collating_the_next_batch_during_the_step_trains_to_the_same_weights()
+    {
+        var prefetched = Train(5, prefetch: true);
+        var inTurn = Train(5, prefetch: false);
+        Assert.That(prefetched.Weights, Is.EqualTo(inTurn.Weights));
+        Assert.That(prefetched.History.EpochLoss, Is.EqualTo(inTurn.History.EpochLoss));
+    }
+
+    [Test]
+    public void A_batch_that_fails_to_collate_during_a_step_stops_training_with_its_own_error()
+    {
+        Seeding.Seed(1);
+        using var model = new MeanPointClassifier();
+        var samples = Enumerable.Range(0, 8).Select(i => new Sample { Id = $"s{i}", Points = [i, 0f, 0f], PointFeatures = 3, Label = i % 2 }).ToArray();
+        var data = new FailingSource(new InMemorySampleSource("train", samples), failAt: 5);
+        var error = Assert.Throws<InvalidDataException>(() => new Trainer(RunServices.ForTesting(1)).Fit(model, data,
+            new TrainOptions { Epochs = 1, BatchSize = 1, LearningRate = 0.05, PrefetchBatch = true }));
+        Assert.That(error!.Message, Does.Contain("sample 5"));
+    }
+
+    /// <summary>A source whose one sample cannot be read, as a damaged file would be.</summary>
+    private sealed class FailingSource(ISampleSource inner, int failAt) : ISampleSource
+    {
+        public string Name => inner.Name;
+        public int Count => inner.Count;
+        public Sample Get(int index) => index == failAt ? throw new InvalidDataException($"sample {index} is damaged") : inner.Get(index);
     }
 
     [Test]

@@ -39,6 +39,13 @@ public interface IModel : IDisposable
     /// </summary>
     ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => Collate(samples, device);
 
+    /// <summary>
+    /// Whether <see cref="Collate"/> may run on another thread while the previous batch trains: it draws no torch random
+    /// numbers and touches nothing the forward or backward pass uses. The trainer then prepares the next batch during the
+    /// step (TrainingLoopOptions.PrefetchBatch), which hides host-side collation on a GPU. False unless the model says so.
+    /// </summary>
+    bool CollatesOffThread => false;
+
     ModelOutput Forward(ModelBatch batch);
 
     /// <summary>The training criterion: a scalar loss and its named terms (for logs).</summary>

@@ -46,6 +46,8 @@ public abstract class ModelBase : IModel
 
     public abstract ModelBatch Collate(IReadOnlyList<Sample> samples, Device device);
     public virtual ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => Collate(samples, device);
+
+    public virtual bool CollatesOffThread => false;
     public abstract ModelOutput Forward(ModelBatch batch);
     public abstract LossTerms Loss(ModelOutput output, ModelBatch batch);
     public abstract IReadOnlyList<Prediction> Predict(ModelOutput output, ModelBatch batch);
