@@ -67,11 +67,13 @@ internal static class DistortionCurves
     /// <param name="refitDamping">Not null: at each level the layer's surviving weights are first refitted by least squares
     /// (<see cref="WeightReconstruction.LayerAloneRefit"/>, this damping), so the curve is the distortion left after
     /// reconstruction. A layer that cannot be refitted is measured as it is.</param>
+    /// <param name="refitCellWeights">With <paramref name="refitDamping"/>: the refit's row weights per calibration batch
+    /// (<see cref="CalibrationSet.ForegroundCells"/>); null weighs every row alike.</param>
     /// <param name="rest">Not null: every other layer is first pruned to its count here (in its own removal order), and each
     /// layer's curve is the distortion it adds on top of theirs: measured minus the distortion with that layer unpruned.</param>
     public static double[][] MeasureValues(IModel model, CalibrationSet calibration, IReadOnlyList<PruningCandidate> candidates,
         long[][] grids, IProgressReporter progress, string step, IReadOnlyList<Tensor>? orderScores = null, double? refitDamping = null,
-        IReadOnlyList<long>? rest = null)
+        IReadOnlyList<long>? rest = null, IReadOnlyList<Tensor>? refitCellWeights = null)
     {
         var values = new double[candidates.Count][];
         using var task = progress.Start(rest is null ? $"{step}: measured curves (one layer pruned alone)" : $"{step}: measured curves (one layer varied, the rest at the plan)",
@@ -90,7 +92,7 @@ internal static class DistortionCurves
             if (restOfModel is not null) task.Advance(1, $"{candidate.Name} unpruned");
             using var order = RemovalOrder(candidate, orderScores?[i]);
             using var backup = weight.detach().clone();
-            using var refit = refitDamping is { } damping ? WeightReconstruction.LayerAloneRefit(model, candidate.Layer, calibration.Batches, damping) : null;
+            using var refit = refitDamping is { } damping ? WeightReconstruction.LayerAloneRefit(model, candidate.Layer, calibration.Batches, damping, refitCellWeights) : null;
             try
             {
                 for (var j = 1; j < grid.Length; j++)

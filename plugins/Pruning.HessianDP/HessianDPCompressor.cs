@@ -167,11 +167,14 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
     {
         cached = false;
         var refit = Options.CurveReconstruction ? Options.ReconstructionDamping : (double?)null;
+        // The curves' refit weighs rows as the final one does; the maps are the calibration set's, disposed with it.
+        var refitCells = refit is null ? null : calibration.ForegroundCells(model, Options.ReconstructionForegroundWeight, outcome, step);
         string? path = null, key = null;
         if (!string.IsNullOrWhiteSpace(Options.CurveCache))
         {
             // The variant strings of curves cached before rounds existed stay as they were, so those files still match.
-            string?[] variants = [refit is { } d ? $"refit {d:R}" : null, rest is null ? null : $"around {string.Join(",", rest)}"];
+            string?[] variants = [refit is { } d ? $"refit {d:R}" : null, rest is null ? null : $"around {string.Join(",", rest)}",
+                refitCells is null ? null : $"refit rows weighted {Options.ReconstructionForegroundWeight:R} above {Options.ForegroundThreshold:R}"];
             var variant = variants.All(v => v is null) ? null : string.Join("; ", variants.Where(v => v is not null));
             key = CurveCache.Key(model, calibration, candidates, grids, scores, variant);
             path = CurveCache.PathOf(Options.CurveCache, key);
@@ -188,7 +191,7 @@ public sealed class HessianDPCompressor(HessianDPOptions options) : PruningCompr
                 outcome.Notes.Add($"{step}: curve cache {path} ignored: it {problem}.");
             }
         }
-        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, step, scores, refit, rest);
+        var measured = DistortionCurves.MeasureValues(model, calibration, candidates, grids, context.Services.Progress, step, scores, refit, rest, refitCells);
         if (path is not null)
         {
             CurveCache.Write(path, key!, candidates, grids, measured);

@@ -243,7 +243,9 @@ internal static class WeightReconstruction
     /// its input is the dense network's), as a function from the layer's current zero pattern to refitted weights.
     /// Null when the layer's input cannot be captured (not called through hooks) or its kind is not supported.
     /// </summary>
-    public static LayerRefit? LayerAloneRefit(IModel model, PrunableLayer layer, IReadOnlyList<ModelBatch> batches, double damping)
+    /// <param name="cellWeights">As in <see cref="Run"/>: per batch, how much each cell's rows weigh; null weighs them alike.</param>
+    public static LayerRefit? LayerAloneRefit(IModel model, PrunableLayer layer, IReadOnlyList<ModelBatch> batches, double damping,
+        IReadOnlyList<Tensor>? cellWeights = null)
     {
         var module = model.Module.named_modules().FirstOrDefault(m => m.name == layer.Name).module as nn.Module<Tensor, Tensor>;
         if (module is null || !Supported(module)) return null;
@@ -254,11 +256,15 @@ internal static class WeightReconstruction
         {
             try
             {
-                foreach (var batch in batches)
+                for (var b = 0; b < batches.Count; b++)
                 {
                     using var batchScope = NewDisposeScope();
                     using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
-                    var x = Rows(module, CaptureInput(model, module, batch, null));
+                    var input = CaptureInput(model, module, batches[b], null);
+                    var x = Rows(module, input);
+                    // Weighted as the final refit is (Reconstruct): √w on each row weighs its squared error by w.
+                    if (cellWeights is not null && RowWeights(module, input, cellWeights[b]) is { } rowWeights)
+                        x = x * rowWeights.sqrt().unsqueeze(1).to(x.dtype);
                     var g = x.t().matmul(x).to_type(ScalarType.Float64);
                     gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
                 }
@@ -267,7 +273,7 @@ internal static class WeightReconstruction
             {
                 return null;   // the hook never saw the input
             }
-            // X = X_dense here: the right-hand side is the undamped XᵀX W_denseᵀ; the damping only regularises the solve.
+            // X = X_dense here: the right-hand side is the undamped XᵀΩX W_denseᵀ; the damping only regularises the solve.
             var dense = AsMatrix(module, layer.Weight.detach().to_type(ScalarType.Float64));
             target = gram!.matmul(dense.t()).DetachFromDisposeScope();
             h = Damped(gram, damping).DetachFromDisposeScope();

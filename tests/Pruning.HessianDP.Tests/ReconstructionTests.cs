@@ -232,6 +232,17 @@ public class ReconstructionTests
             Assert.That((got.index_select(0, s) - expected).abs().max().item<double>(), Is.LessThan(1e-4), $"row {r}");
         }
 
+        // The curves' refit of this layer alone (CurveReconstruction) weighs its rows the same way: on a one-layer model it is
+        // the final refit exactly. It reads the dense weights from the layer, as the curves find it.
+        layer.Weight.detach().copy_(dense);
+        using (var alone = WeightReconstruction.LayerAloneRefit(model, layer, batches, damping, [cells])!)
+        {
+            var masked = dense * keep;
+            Assert.That((alone.Apply(masked) - weighted).abs().max().item<float>(), Is.LessThan(1e-5), "layer-alone refit, weighted");
+            using var unweighted = WeightReconstruction.LayerAloneRefit(model, layer, batches, damping)!;
+            Assert.That((unweighted.Apply(masked) - plain).abs().max().item<float>(), Is.LessThan(1e-5), "layer-alone refit, plain");
+        }
+
         // The weighted refit reproduces the heavy top half better than the plain one, and the light bottom half worse.
         using var _ = no_grad();
         var reference = nn.functional.conv2d(x, dense, padding: [1, 1]);
