@@ -211,7 +211,7 @@ public sealed class HessianDPOptions : PruningOptions
     public int CurveLevels { get; set; } = 12;
 
     // With Reconstruct, the DP otherwise allocates on distortions that reconstruction then changes unevenly across layers.
-    [Description("Measured curves: at each level, refit the layer's surviving weights by least squares (ReconstructionDamping) before measuring, so the allocation reads the distortion left after reconstruction. Meant with Reconstruct=true; about one extra solve per output row and level.")]
+    [Description("Measured curves: at each level, refit the layer's surviving weights by least squares (ReconstructionDamping, rows weighted by ReconstructionForegroundWeight as in the final refit) before measuring, so the allocation reads the distortion left after reconstruction. Meant with Reconstruct=true; about one extra solve per output row and level.")]
     public bool CurveReconstruction { get; set; }
 
     // Bench rows that differ only in the budget measure the same curves (issue 10 §1).
