@@ -81,6 +81,22 @@ public class TrainerTests
     }
 
     [Test]
+    public void Inference_collating_ahead_gives_the_same_predictions_in_the_same_order()
+    {
+        Seeding.Seed(3);
+        using var model = new MeanPointClassifier();
+        var data = MeanPointClassifier.TwoBlobs(11, 4);   // 11 samples in batches of 4: the last batch is short
+        model.Module.eval();
+        var ahead = Inference.Predict(model, data, RunServices.ForTesting(3), batchSize: 4);
+        using var inTurn = new MeanPointClassifier { OffThread = false };
+        inTurn.Module.load_state_dict(model.Module.state_dict());
+        var plain = Inference.Predict(inTurn, data, RunServices.ForTesting(3), batchSize: 4);
+        Assert.That(ahead.Select(r => r.Sample.Id), Is.EqualTo(Enumerable.Range(0, 11).Select(i => $"s{i}")));
+        Assert.That(ahead.Select(r => r.Prediction.ClassId), Is.EqualTo(plain.Select(r => r.Prediction.ClassId)));
+        Assert.That(plain.Select(r => r.Sample.Id), Is.EqualTo(ahead.Select(r => r.Sample.Id)));
+    }
+
+    [Test]
     public void A_batch_that_fails_to_collate_during_a_step_stops_training_with_its_own_error()
     {
         Seeding.Seed(1);

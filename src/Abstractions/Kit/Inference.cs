@@ -15,15 +15,19 @@ public static class Inference
         model.Module.eval();
         using var _ = no_grad();
         using var progress = services.Progress.Start(description, count);
-        for (var start = 0; start < count; start += batchSize)
+        var batchCount = (count + batchSize - 1) / batchSize;
+        using var batches = new BatchPrefetch(b => model.CollateInputs(
+            Enumerable.Range(b * batchSize, Math.Min(batchSize, count - b * batchSize)).Select(data.Get).ToArray(), services.Device),
+            batchCount, model.CollatesOffThread);
+        for (var b = 0; b < batchCount; b++)
         {
-            var samples = Enumerable.Range(start, Math.Min(batchSize, count - start)).Select(data.Get).ToArray();
             using var quiet = NoGcRegion.Enter();
             using var scope = NewDisposeScope();
-            using var batch = model.CollateInputs(samples, services.Device);
+            using var batch = batches.Take(b);
             var predictions = model.Predict(model.Forward(batch), batch);
-            for (var i = 0; i < samples.Length; i++) results.Add((samples[i].WithoutPoints(), predictions[i]));
-            progress.Advance(samples.Length);
+            for (var i = 0; i < batch.Samples.Count; i++) results.Add((batch.Samples[i].WithoutPoints(), predictions[i]));
+            progress.Advance(batch.Samples.Count);
+            batches.Settle();
         }
         return results;
     }

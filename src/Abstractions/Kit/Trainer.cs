@@ -176,67 +176,56 @@ public sealed class Trainer(RunServices services)
             var order = Enumerable.Range(0, count).OrderBy(_ => random.Next()).ToArray();
             double sum = 0;
             var terms = new Dictionary<string, double>();
-            ModelBatch CollateStep(int step) => CollateOwned(model, order.Skip(step * options.BatchSize).Take(options.BatchSize).Select(data.Get).ToArray());
-            Task<ModelBatch>? next = null;
+            using var batches = new BatchPrefetch(step => model.Collate(order.Skip(step * options.BatchSize).Take(options.BatchSize).Select(data.Get).ToArray(), services.Device),
+                stepsPerEpoch, prefetch);
             for (var step = 0; step < stepsPerEpoch; step++)
             {
                 // The collector starts (and runs finalizers) here, while no prefetch runs: see NoGcRegion.
                 using var quiet = NoGcRegion.Enter();
                 using var scope = NewDisposeScope();
-                using var batch = next?.GetAwaiter().GetResult() ?? CollateStep(step);
-                var following = step + 1;
-                next = prefetch && following < stepsPerEpoch ? Task.Run(() => CollateStep(following)) : null;
-                try
+                using var batch = batches.Take(step);
+                // The running statistics of batch norms, so that a recomputed step updates them once.
+                var buffers = model.Module.named_buffers().Select(b => (Buffer: b.buffer, Saved: b.buffer.clone())).ToList();
+                LossTerms result;
+                float value;
+                for (var attempt = 1; ; attempt++)
                 {
-                    // The running statistics of batch norms, so that a recomputed step updates them once.
-                    var buffers = model.Module.named_buffers().Select(b => (Buffer: b.buffer, Saved: b.buffer.clone())).ToList();
-                    LossTerms result;
-                    float value;
-                    for (var attempt = 1; ; attempt++)
+                    optimizer.zero_grad();
+                    result = loss(model, batch);
+                    value = result.Total.item<float>();
+                    if (float.IsFinite(value))
                     {
-                        optimizer.zero_grad();
-                        result = loss(model, batch);
-                        value = result.Total.item<float>();
-                        if (float.IsFinite(value))
+                        result.Total.backward();
+                        // The norm is checked before clipping: clipping scales every gradient by clip / norm, so one bad
+                        // tensor would make them all NaN and the diagnosis below could not say which it was.
+                        if (double.IsFinite(GradientNorm(parameters)))
                         {
-                            result.Total.backward();
-                            // The norm is checked before clipping: clipping scales every gradient by clip / norm, so one bad
-                            // tensor would make them all NaN and the diagnosis below could not say which it was.
-                            if (double.IsFinite(GradientNorm(parameters)))
-                            {
-                                if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
-                                break;
-                            }
+                            if (options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClip);
+                            break;
                         }
-                        // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
-                        // repeat is a fault of the native code, not divergence: recompute; StepAttempts in a row stops the run.
-                        var where = float.IsFinite(value) ? NonFiniteGradients(model, parameters) : "";
-                        if (attempt == StepAttempts)
-                            throw new InvalidOperationException(float.IsFinite(value)
-                                ? $"Gradients became non-finite {StepAttempts} times in a row at epoch {epoch + 1}, step {step + 1} (loss {value}; {where}); lower LearningRate or check the data."
-                                : $"Training loss became {value} at epoch {epoch + 1}, step {step + 1} ({NonFiniteDiagnosis(model, batch, loss, result)}); lower LearningRate or check the data.");
-                        logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}{Where}); recomputing the step.",
-                            float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value, where.Length > 0 ? "; " + where : "");
-                        foreach (var (buffer, saved) in buffers) buffer.copy_(saved);
-                        RecomputedSteps++;
                     }
-                    foreach (var (_, saved) in buffers) saved.Dispose();
-                    if (step == 0) epochRate.Add(optimizer.ParamGroups.First().LearningRate);
-                    optimizer.step();
-                    scheduler.step();
-                    model.Masks.Apply(model.PrunableLayers);
-                    sum += value;
-                    foreach (var (k, v) in result.Terms) terms[k] = terms.GetValueOrDefault(k) + v;
-                    progress.Advance(1, $"epoch {epoch + 1}/{options.Epochs} loss {sum / (step + 1):F4}");
-                    // The next batch is finished inside this step's region, so no collection meets its native calls.
-                    next?.GetAwaiter().GetResult();
+                    // A non-finite loss or gradient that a recomputation of the same step (same weights, same batch) does not
+                    // repeat is a fault of the native code, not divergence: recompute; StepAttempts in a row stops the run.
+                    var where = float.IsFinite(value) ? NonFiniteGradients(model, parameters) : "";
+                    if (attempt == StepAttempts)
+                        throw new InvalidOperationException(float.IsFinite(value)
+                            ? $"Gradients became non-finite {StepAttempts} times in a row at epoch {epoch + 1}, step {step + 1} (loss {value}; {where}); lower LearningRate or check the data."
+                            : $"Training loss became {value} at epoch {epoch + 1}, step {step + 1} ({NonFiniteDiagnosis(model, batch, loss, result)}); lower LearningRate or check the data.");
+                    logger.LogWarning("Non-finite {What} at epoch {Epoch}, step {Step} (loss {Loss}{Where}); recomputing the step.",
+                        float.IsFinite(value) ? "gradients" : "loss", epoch + 1, step + 1, value, where.Length > 0 ? "; " + where : "");
+                    foreach (var (buffer, saved) in buffers) buffer.copy_(saved);
+                    RecomputedSteps++;
                 }
-                catch
-                {
-                    // A failed step leaves no prefetched batch behind; the step's own error (or the collation's) is the one raised.
-                    try { next?.GetAwaiter().GetResult().Dispose(); } catch (Exception) { }
-                    throw;
-                }
+                foreach (var (_, saved) in buffers) saved.Dispose();
+                if (step == 0) epochRate.Add(optimizer.ParamGroups.First().LearningRate);
+                optimizer.step();
+                scheduler.step();
+                model.Masks.Apply(model.PrunableLayers);
+                sum += value;
+                foreach (var (k, v) in result.Terms) terms[k] = terms.GetValueOrDefault(k) + v;
+                progress.Advance(1, $"epoch {epoch + 1}/{options.Epochs} loss {sum / (step + 1):F4}");
+                // The next batch is finished inside this step's region, so no collection meets its native calls.
+                batches.Settle();
             }
             epochLoss.Add(sum / stepsPerEpoch);
             epochTerms.Add(terms.ToDictionary(kv => kv.Key, kv => kv.Value / stepsPerEpoch));
@@ -253,15 +242,6 @@ public sealed class Trainer(RunServices services)
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
         return new TrainHistory(epochLoss, epochTerms, watch.Elapsed.TotalSeconds, epochRate);
-    }
-
-    /// <summary>A batch whose tensors belong to no dispose scope: on the prefetch thread there is no step scope to hold them.</summary>
-    private ModelBatch CollateOwned(IModel model, Sample[] samples)
-    {
-        using var scope = NewDisposeScope();
-        var batch = model.Collate(samples, services.Device);
-        scope.Detach(batch.Tensors.Values);
-        return batch;
     }
 
     private static double GradientNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters)

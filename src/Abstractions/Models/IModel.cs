@@ -40,9 +40,10 @@ public interface IModel : IDisposable
     ModelBatch CollateInputs(IReadOnlyList<Sample> samples, Device device) => Collate(samples, device);
 
     /// <summary>
-    /// Whether <see cref="Collate"/> may run on another thread while the previous batch trains: it draws no torch random
-    /// numbers and touches nothing the forward or backward pass uses. The trainer then prepares the next batch during the
-    /// step (TrainingLoopOptions.PrefetchBatch), which hides host-side collation on a GPU. False unless the model says so.
+    /// Whether <see cref="Collate"/> and <see cref="CollateInputs"/> may run on another thread while the previous batch is
+    /// used: they draw no torch random numbers and touch nothing the forward or backward pass uses. Training
+    /// (TrainingLoopOptions.PrefetchBatch) and inference then prepare the next batch during the step (Kit/BatchPrefetch),
+    /// which hides host-side collation on a GPU. False unless the model says so.
     /// </summary>
     bool CollatesOffThread => false;
 
