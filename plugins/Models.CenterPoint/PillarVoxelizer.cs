@@ -69,8 +69,7 @@ public sealed class PillarVoxelizer(PillarEncoderOptions options, BevGrid grid)
     public Pillars VoxelizeOne(float[] cloud, int pointFeatures, int batchIndex, Device? device = null)
     {
         device ??= CPU;
-        if (pointFeatures < 3) throw new ArgumentException($"CenterPoint needs at least x, y, z per point; the sample has {pointFeatures} features.");
-        if (cloud.Length % pointFeatures != 0) throw new ArgumentException($"A point cloud of {cloud.Length} floats is not a whole number of {pointFeatures}-feature points.");
+        CheckLayout(cloud, pointFeatures);
         var r = grid.PointCloudRange;
         int nx = grid.GridX, ny = grid.GridY, maxPoints = options.MaxPointsPerPillar;
         using var scope = NewDisposeScope();
@@ -114,6 +113,12 @@ public sealed class PillarVoxelizer(PillarEncoderOptions options, BevGrid grid)
         var keptKeys = pillarKeys[keepPillar];
         var coords = stack([full_like(keptKeys, batchIndex), keptKeys.div(nx, rounding_mode: RoundingMode.floor), keptKeys.remainder(nx)], 1);
         return new Pillars(padded.MoveToOuterDisposeScope(), counts[keepPillar].clamp_max(maxPoints).MoveToOuterDisposeScope(), coords.MoveToOuterDisposeScope());
+    }
+
+    private static void CheckLayout(float[] cloud, int pointFeatures)
+    {
+        if (pointFeatures < 3) throw new ArgumentException($"CenterPoint needs at least x, y, z per point; the sample has {pointFeatures} features.");
+        if (cloud.Length % pointFeatures != 0) throw new ArgumentException($"A point cloud of {cloud.Length} floats is not a whole number of {pointFeatures}-feature points.");
     }
 
     /// <summary>
@@ -184,8 +189,7 @@ public sealed class PillarVoxelizer(PillarEncoderOptions options, BevGrid grid)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private FrameBins Bin(float[] cloud, int pointFeatures)
     {
-        if (pointFeatures < 3) throw new ArgumentException($"CenterPoint needs at least x, y, z per point; the sample has {pointFeatures} features.");
-        if (cloud.Length % pointFeatures != 0) throw new ArgumentException($"A point cloud of {cloud.Length} floats is not a whole number of {pointFeatures}-feature points.");
+        CheckLayout(cloud, pointFeatures);
         var r = grid.PointCloudRange;
         int nx = grid.GridX, ny = grid.GridY, n = cloud.Length / pointFeatures;
         var size = (float)grid.PillarSize;

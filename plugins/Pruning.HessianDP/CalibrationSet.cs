@@ -15,6 +15,7 @@ internal sealed class CalibrationSet : IDisposable
     private readonly List<ModelBatch> _batches;
     private readonly List<ModelOutput> _reference;
     private List<Tensor>? _foregroundCells;
+    private double _foregroundWeight;
 
     private CalibrationSet(List<ModelBatch> batches, List<ModelOutput> reference, DistortionWeights weights, int samples, IReadOnlyDictionary<string, double> input,
         bool useStages)
@@ -104,7 +105,8 @@ internal sealed class CalibrationSet : IDisposable
     /// Per batch, [B, 1, H, W]: <paramref name="weight"/> where the dense model's first confidence map (in sigmoid space,
     /// its highest class) exceeds ForegroundThreshold, 1 elsewhere; the row weights of a reconstruction. Null when
     /// <paramref name="weight"/> is 1 or the model has no confidence output of shape [B, K, H, W]. The maps belong to
-    /// this set, like the reference outputs they are read from, and go with it.
+    /// this set, like the reference outputs they are read from, and go with it; asked again with the same weight (the
+    /// curves' refit, then the final one), the same maps are returned.
     /// </summary>
     public IReadOnlyList<Tensor>? ForegroundCells(IModel model, double weight, StepOutcome outcome, string step)
     {
@@ -115,8 +117,10 @@ internal sealed class CalibrationSet : IDisposable
             outcome.Notes.Add($"{step}: ReconstructionForegroundWeight={weight} has no effect: '{model.Spec.Use}' has no confidence map of shape [B, K, H, W] to find objects on; every row weighs 1.");
             return null;
         }
+        if (_foregroundCells is not null && _foregroundWeight == weight) return _foregroundCells;
         using var _ = no_grad();
         foreach (var t in _foregroundCells ?? []) t.Dispose();
+        _foregroundWeight = weight;
         return _foregroundCells = _reference.Select(r =>
             (r[confidence.Name].sigmoid().amax([1], keepdim: true).gt(Weights.ForegroundThreshold).to(ScalarType.Float32) * (weight - 1) + 1).DetachFromDisposeScope()).ToList();
     }

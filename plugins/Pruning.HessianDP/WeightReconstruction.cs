@@ -130,6 +130,13 @@ internal static class WeightReconstruction
         return grid.reshape(-1).to(input.device);
     }
 
+    /// <summary>
+    /// Weighted least squares: scaling a row of both sides by √w weighs its squared error by w. The [N, 1] factors for
+    /// <see cref="Rows"/>' rows from <paramref name="cells"/> (<see cref="RowWeights"/>); null when every row weighs alike.
+    /// </summary>
+    private static Tensor? RowScale(nn.Module<Tensor, Tensor> module, Tensor input, Tensor? cells, ScalarType dtype) =>
+        cells is not null && RowWeights(module, input, cells) is { } weights ? weights.sqrt().unsqueeze(1).to(dtype) : null;
+
     /// <summary>The weight as [rows, d] matching <see cref="Rows"/>, and back.</summary>
     private static Tensor AsMatrix(nn.Module<Tensor, Tensor> module, Tensor w) => module is Convolution { transposed: true }
         ? w.permute(1, 2, 3, 0).reshape(-1, w.shape[0])      // [in, out, kh, kw] -> rows (out, kh, kw) over in
@@ -189,10 +196,8 @@ internal static class WeightReconstruction
             var xDense = Rows(dense.Module, dense.Input(batch));
             var input = CaptureInput(model, module, batch, null);
             var x = Rows(module, input);
-            if (cellWeights is not null && RowWeights(module, input, cellWeights[b]) is { } rowWeights)
+            if (RowScale(module, input, cellWeights?[b], x.dtype) is { } scale)
             {
-                // Weighted least squares: scaling both sides' rows by √w weighs each row's squared error by w.
-                var scale = rowWeights.sqrt().unsqueeze(1).to(x.dtype);
                 x = x * scale;
                 xDense = xDense * scale;
             }
@@ -262,9 +267,8 @@ internal static class WeightReconstruction
                     using var quiet = NoGcRegion.Enter();   // TorchSharp's temporary scalars and the collector (Kit/NoGcRegion)
                     var input = CaptureInput(model, module, batches[b], null);
                     var x = Rows(module, input);
-                    // Weighted as the final refit is (Reconstruct): √w on each row weighs its squared error by w.
-                    if (cellWeights is not null && RowWeights(module, input, cellWeights[b]) is { } rowWeights)
-                        x = x * rowWeights.sqrt().unsqueeze(1).to(x.dtype);
+                    // Weighted as the final refit is (Reconstruct).
+                    if (RowScale(module, input, cellWeights?[b], x.dtype) is { } scale) x = x * scale;
                     var g = x.t().matmul(x).to_type(ScalarType.Float64);
                     gram = gram is null ? g.MoveToOuterDisposeScope() : gram.add_(g);
                 }
