@@ -138,11 +138,11 @@ internal static class WeightReconstruction
         cells is not null && RowWeights(module, input, cells) is { } weights ? weights.sqrt().unsqueeze(1).to(dtype) : null;
 
     /// <summary>The weight as [rows, d] matching <see cref="Rows"/>, and back.</summary>
-    private static Tensor AsMatrix(nn.Module<Tensor, Tensor> module, Tensor w) => module is Convolution { transposed: true }
+    internal static Tensor AsMatrix(nn.Module<Tensor, Tensor> module, Tensor w) => module is Convolution { transposed: true }
         ? w.permute(1, 2, 3, 0).reshape(-1, w.shape[0])      // [in, out, kh, kw] -> rows (out, kh, kw) over in
         : w.reshape(w.shape[0], -1);
 
-    private static Tensor FromMatrix(nn.Module<Tensor, Tensor> module, Tensor m, long[] shape) => module is Convolution { transposed: true }
+    internal static Tensor FromMatrix(nn.Module<Tensor, Tensor> module, Tensor m, long[] shape) => module is Convolution { transposed: true }
         ? m.reshape(shape[1], shape[2], shape[3], shape[0]).permute(3, 0, 1, 2)
         : m.reshape(shape);
 
@@ -288,6 +288,12 @@ internal static class WeightReconstruction
     /// <summary>A layer's damped Gram matrix and right-hand side, ready to refit any zero pattern of its weight.</summary>
     public sealed class LayerRefit(nn.Module<Tensor, Tensor> module, Tensor h, Tensor target) : IDisposable
     {
+        /// <summary>The layer's module (its kind decides how weights and input rows line up).</summary>
+        internal nn.Module<Tensor, Tensor> Module => module;
+
+        /// <summary>The damped Gram matrix XᵀΩX + λI of the layer's input rows, float64 [d, d].</summary>
+        internal Tensor H => h;
+
         /// <summary>The weights that reproduce the dense layer's outputs best with <paramref name="current"/>'s zeros kept zero.</summary>
         public Tensor Apply(Tensor current)
         {
