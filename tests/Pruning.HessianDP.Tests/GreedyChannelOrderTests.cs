@@ -1,4 +1,3 @@
-using Platform.Abstractions.Data;
 using Platform.Abstractions.Kit;
 using Platform.Abstractions.Models;
 using Platform.Plugins.Models.PointNet;
@@ -9,10 +8,7 @@ namespace Platform.Plugins.Pruning.HessianDP.Tests;
 /// <summary>Order=GreedyObs: channels ordered by the readers' reconstruction error, checked against least squares solved directly.</summary>
 public class GreedyChannelOrderTests
 {
-    private static readonly DatasetInfo FourClasses = new("synthetic", ModelTask.Classification, ["a", "b", "c", "d"], 3);
-
-    private static PointNetModel PointNet() =>
-        new(new PointNetOptions { WidthMultiplier = 0.25, NumPoints = TinyPointModel.Points, InputTransform = false, FeatureTransform = false }, FourClasses);
+    private static PointNetModel PointNet() => ChannelPruningTests.PointNet();
 
     private static readonly ChannelPruningOptions Options = new() { CalibrationSamples = 16, RoundTo = 1 };
 
