@@ -83,13 +83,15 @@ rows)
   done
   runner="dotnet $app/app/bench-runner/bench-runner.dll $file"
   for label in "${first[@]}"; do
-    timeout $(( deadline - $(date +%s) - 30 )) $runner --only "$label" --results /tmp/rows-first >> "$out/log.txt" 2>&1
+    left=$(( deadline - $(date +%s) - 30 ))
+    if [ $left -lt 10 ]; then echo "=== $label: skipped, the deadline is near" | tee -a "$out/log.txt"; continue; fi
+    timeout $left $runner --only "$label" --results /tmp/rows-first >> "$out/log.txt" 2>&1
     echo "=== $label: exit $?" | tee -a "$out/log.txt"
   done
   if [ ${#then[@]} -gt 0 ]; then
     # Every row of the file, then those matching a THEN substring, each row in its own process.
     $runner --slurm --dry-run > /dev/null 2>&1
-    name=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bench'])" "$(ls -t runs/bench/*/slurm-sweep.json | head -1)")
+    name=$(sed -n 's/^  Name: *//p' "$file" | head -1)
     python3 - "runs/bench/$name/slurm-sweep.json" "${then[@]}" > /tmp/rows-labels <<'PY'
 import json, sys
 tasks = json.load(open(sys.argv[1]))["tasks"]
@@ -103,7 +105,6 @@ PY
     cat /tmp/rows-*.log >> "$out/log.txt" 2>/dev/null
   fi
   $runner --from-runs --results "$out" >> "$out/log.txt" 2>&1
-  name=$(basename "$file" .yaml)
   find runs/bench -mindepth 1 -maxdepth 3 \( -name report.json -o -name report.md -o -name config.resolved.json \) -newer "$out/device.txt" -print0 | tar -czf "$out/runs.tgz" --null -T -
   grep -E "^(=== |error|Wrote)|Exception|failed" "$out/log.txt" | tail -40
   cat "$out"/*.md 2>/dev/null | head -60
