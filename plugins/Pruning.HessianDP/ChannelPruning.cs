@@ -132,7 +132,8 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     public long[] MinKeep { get; } = groups.Select(g => Math.Min(g.Channels,
         Math.Max(Step(g, roundTo), (long)Math.Ceiling(minKeepFraction * g.Channels / Step(g, roundTo)) * Step(g, roundTo)))).ToArray();
 
-    private static long Step(ChannelGroup group, int roundTo) => Math.Min(roundTo, group.Channels);
+    /// <summary>The step a group's kept count moves by: RoundTo, or the whole group where it is narrower.</summary>
+    internal static long Step(ChannelGroup group, int roundTo) => Math.Min(roundTo, group.Channels);
 
     /// <summary>The next allowed count above <paramref name="count"/> in group i: the next multiple of the step, or the full width.</summary>
     public long Next(int group, long count)
@@ -326,7 +327,7 @@ public abstract class ChannelPruningCompressor(ChannelPruningOptions options) : 
         {
             for (var i = 0; i < groups.Count; i++)
             {
-                var step = Math.Min(Options.RoundTo, groups[i].Channels);
+                var step = ChannelPlanning.Step(groups[i], Options.RoundTo);
                 var counts = Enumerable.Range(1, (int)(groups[i].Channels / step)).Select(k => k * step).ToArray();
                 var order = GreedyChannelOrder.Compute(model, groups[i], calibration.Batches, Options.ReconstructionDamping, cells, counts);
                 if (order.Unsupported is { } why)

@@ -128,8 +128,8 @@ internal sealed class GreedyChannelOrder : IDisposable
         {
             using var scope = NewDisposeScope();
             var columns = Columns([channel]).reshape(-1);
-            var binv = linalg.inv(_hInverse.index_select(0, columns).index_select(1, columns));
             var hRows = _hInverse.index_select(0, columns);                      // [K, d]
+            var binv = linalg.inv(hRows.index_select(1, columns));
             var w = _w - _w.index_select(1, columns).matmul(binv).matmul(hRows);
             var h = _hInverse - hRows.t().matmul(binv).matmul(hRows);
             w.index_fill_(1, columns, 0);   // exactly zero, not rounding's remainder
