@@ -294,7 +294,7 @@ public static class Program
         }).ToList();
     }
 
-    /// <summary>A group of rows that differ only in the summarized axis, with each column's mean and sample standard deviation.</summary>
+    /// <summary>A group of rows that differ only in the summarized axis, with each column's mean and sample standard deviation; <c>Count</c> is the rows that produced figures.</summary>
     public sealed record SummaryRow(string Group, int Count, double[] Mean, double[] StandardDeviation);
 
     /// <summary>Rows grouped by every axis but <see cref="BenchDefinition.SummarizeOver"/>; failed rows (NaN) left out per column.</summary>
@@ -313,7 +313,10 @@ public static class Program
                 var values = group.Select(g => table[g.Index][j]).Where(v => !double.IsNaN(v)).ToArray();
                 (mean[j], sd[j], _, _) = PairedDifferences.MeanInterval(values);
             }
-            result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, group.Count(), mean, sd));
+            // n counts the runs that produced figures: a row that failed or was never run has none, and counting it
+            // would claim a mean over more repeats than it holds.
+            var finished = group.Count(g => table[g.Index].Any(v => !double.IsNaN(v)));
+            result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, finished, mean, sd));
         }
         return result;
     }

@@ -77,6 +77,18 @@ public class BenchProvenanceTests
     }
 
     [Test]
+    public void A_summary_counts_only_the_runs_that_produced_figures()
+    {
+        var definition = new BenchDefinition("b", "t", [], [new BenchColumn("AP", "metric:ap", 1, "0.00")], [], [], []) { SummarizeOver = "seed" };
+        BenchRow R(string seed) => new($"dp {seed}", "p.json", new Dictionary<string, string>(), new Dictionary<string, string> { ["method"] = "dp", ["seed"] = seed });
+        // Seeds 3 and 4 were never run: every figure NaN.
+        var table = new[] { new[] { 1.0 }, [3.0], [2.0], [double.NaN], [double.NaN] };
+        var summary = Program.Summarize(definition, [R("0"), R("1"), R("2"), R("3"), R("4")], table);
+        Assert.That(summary.Single().Count, Is.EqualTo(3));
+        Assert.That(summary.Single().Mean[0], Is.EqualTo(2.0));
+    }
+
+    [Test]
     public void A_failed_run_is_reported_with_the_step_that_failed_and_its_error()
     {
         var folder = Path.Combine(Path.GetTempPath(), "bench-failed-" + Guid.NewGuid().ToString("N"));
