@@ -19,7 +19,7 @@ internal interface IForwardTimer : IDisposable
 /// <summary>
 /// Forward latency measured on the run's device and thread count, at the run's input: a few calibration samples, each
 /// collated alone (batch 1, as deployed), timed over several passes after a warm-up. Two models are timed alternately,
-/// pass by pass, so both see the same machine load (NetAdapt's lookup tables are measured the same way, on the target).
+/// pass by pass and in alternating order (Kit/AlternatingOrder), so both see the same machine load (NetAdapt's lookup tables are measured the same way, on the target).
 /// </summary>
 internal sealed class ForwardLatency : IForwardTimer
 {
@@ -39,7 +39,7 @@ internal sealed class ForwardLatency : IForwardTimer
         _repeats = options.LatencyRepeats;
     }
 
-    /// <summary>Median seconds of one pass over the samples, for each model, the models timed alternately in every pass.</summary>
+    /// <summary>Median seconds of one pass over the samples, for each model: one pass of each per round, the first model going first in even rounds and last in odd ones.</summary>
     public double[] Seconds(params IModel[] models)
     {
         foreach (var model in models)
@@ -49,8 +49,8 @@ internal sealed class ForwardLatency : IForwardTimer
         }
         var times = models.Select(_ => new double[_repeats]).ToArray();
         for (var r = 0; r < _repeats; r++)
-        for (var m = 0; m < models.Length; m++)
-            times[m][r] = Pass(models[m]);
+            foreach (var m in AlternatingOrder.Of(r, models.Length))
+                times[m][r] = Pass(models[m]);
         return times.Select(t => Quantiles.Median(t)).ToArray();
     }
 
