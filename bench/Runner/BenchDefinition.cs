@@ -25,7 +25,8 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// A bench file: <c>Bench:Name</c>, <c>Title</c>, <c>Pipeline</c> (default pipeline file), <c>Overrides</c>
 /// (applied to every run), <c>Rows</c> (explicit runs: Label, Pipeline, Overrides, Axes), <c>Grid</c> (axes:
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
-/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>SummarizeOver</c>,
+/// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>Differences</c> (A, B: row
+/// labels), <c>SummarizeOver</c>,
 /// <c>Paired</c> (Axis, A, B, Column: per-repeat differences of two arms, paired over <c>SummarizeOver</c>), <c>MixedCheckpoints</c>, <c>MixedData</c>,
 /// <c>Slurm</c> (the resources of each task when the grid runs as a Slurm job array: <see cref="SlurmSettings"/>).
 /// </summary>
@@ -55,6 +56,9 @@ public sealed record BenchDefinition(
 
     /// <summary>Row pairs (by label) whose every column is also shown as a ratio, numerator over denominator (CPU over GPU, say).</summary>
     public IReadOnlyList<(string Numerator, string Denominator)> Ratios { get; init; } = [];
+
+    /// <summary>Row pairs (by label) whose every column is also shown as a difference, A minus B (a pruned model against a control trained alike, say).</summary>
+    public IReadOnlyList<(string A, string B)> Differences { get; init; } = [];
 
     /// <summary>The Bench:Slurm section as written (keys checked when a Slurm sweep is made: <see cref="SlurmSettings.From"/>).</summary>
     public IReadOnlyList<(string Key, string Value, string Source)> SlurmSection { get; init; } = [];
@@ -139,12 +143,15 @@ public sealed record BenchDefinition(
                 : throw new PlatformException($"{c.Path}:{key}: '{c[key]}' is not the header of a column ({string.Join(", ", columns.Select(col => col.Header))}).");
             return (Header("X"), Header("Y"));
         }).ToList();
-        var ratios = bench.GetSection("Ratios").GetChildren().Select(r =>
+        // A pair of rows named by label, each checked against the rows the bench has.
+        List<(string, string)> RowPairs(string section, string first, string second) => bench.GetSection(section).GetChildren().Select(r =>
         {
             string Row(string key) => r[key] is { } label && rows.Any(row => row.Label == label) ? label
                 : throw new PlatformException($"{r.Path}:{key}: '{r[key]}' is not the label of a row ({string.Join(", ", rows.Select(row => row.Label))}).");
-            return (Row("Numerator"), Row("Denominator"));
+            return (Row(first), Row(second));
         }).ToList();
+        var ratios = RowPairs("Ratios", "Numerator", "Denominator");
+        var differences = RowPairs("Differences", "A", "B");
         var paired = bench.GetSection("Paired").GetChildren().Select(p =>
         {
             if (summarizeOver is null) throw new PlatformException($"{p.Path}: a paired comparison pairs rows over the repeat axis: set Bench:SummarizeOver (e.g. seed).");
@@ -163,6 +170,7 @@ public sealed record BenchDefinition(
             MixedData = bool.TryParse(bench["MixedData"], out var mixedData) && mixedData,
             Correlations = correlations,
             Ratios = ratios,
+            Differences = differences,
             SlurmSection = bench.GetSection("Slurm").GetChildren().Select(c => (c.Key, c.Value ?? "", c.Path)).ToList(),
         };
     }

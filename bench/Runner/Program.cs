@@ -379,15 +379,23 @@ public static class Program
     }
 
     /// <summary>For each ratio of the definition whose rows both ran: every column's numerator value over its denominator value.</summary>
-    public static List<(string Label, double[] Values)> Ratios(BenchDefinition d, List<BenchRow> rows, List<double[]> table)
+    public static List<(string Label, double[] Values)> Ratios(BenchDefinition d, List<BenchRow> rows, List<double[]> table) =>
+        Combine(d.Ratios, " / ", (a, b) => b == 0 ? double.NaN : a / b, rows, table);
+
+    /// <summary>For each difference of the definition whose rows both ran: every column's A value minus its B value.</summary>
+    public static List<(string Label, double[] Values)> Differences(BenchDefinition d, List<BenchRow> rows, List<double[]> table) =>
+        Combine(d.Differences, " - ", (a, b) => a - b, rows, table);
+
+    private static List<(string Label, double[] Values)> Combine(IReadOnlyList<(string, string)> pairs, string symbol, Func<double, double, double> combine,
+        List<BenchRow> rows, List<double[]> table)
     {
         var result = new List<(string, double[])>();
-        foreach (var (numerator, denominator) in d.Ratios)
+        foreach (var (first, second) in pairs)
         {
-            var n = rows.FindIndex(r => r.Label == numerator);
-            var m = rows.FindIndex(r => r.Label == denominator);
+            var n = rows.FindIndex(r => r.Label == first);
+            var m = rows.FindIndex(r => r.Label == second);
             if (n < 0 || m < 0) continue;   // a row left out by --only
-            result.Add(($"{numerator} / {denominator}", table[n].Zip(table[m], (a, b) => b == 0 ? double.NaN : a / b).ToArray()));
+            result.Add(($"{first}{symbol}{second}", table[n].Zip(table[m], combine).ToArray()));
         }
         return result;
     }
@@ -423,6 +431,11 @@ public static class Program
             ["provenance"] = provenance,
             ["rows"] = rows,
             ["ratios"] = Ratios(d, outcomes.Select(o => o.Row).ToList(), table).Select(r => new Dictionary<string, object?>
+            {
+                ["rows"] = r.Label,
+                ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
+            }),
+            ["differences"] = Differences(d, outcomes.Select(o => o.Row).ToList(), table).Select(r => new Dictionary<string, object?>
             {
                 ["rows"] = r.Label,
                 ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
@@ -511,6 +524,15 @@ public static class Program
             md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
             foreach (var (label, values) in ratios)
                 md.AppendLine($"| {label} | " + string.Join(" | ", values.Select(v => Cell(v, "0.00"))) + " |");
+        }
+        var differences = Differences(d, outcomes.Select(o => o.Row).ToList(), table);
+        if (differences.Count > 0)
+        {
+            md.AppendLine().AppendLine("Differences of rows, every column (A minus B, in each column's format; - where either is missing):").AppendLine();
+            md.AppendLine("| rows | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
+            md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
+            foreach (var (label, values) in differences)
+                md.AppendLine($"| {label} | " + string.Join(" | ", values.Select((v, j) => Cell(v, d.Columns[j].Format))) + " |");
         }
         var correlations = Correlate(d, table);
         if (correlations.Count > 0)

@@ -185,6 +185,32 @@ public class BenchDefinitionTests
     }
 
     [Test]
+    public void Differences_subtract_every_column_of_one_row_from_another_and_an_unknown_row_is_named()
+    {
+        const string head = """
+            Bench:
+              Name: b
+              Rows:
+                - { Label: pruned + 3 epochs, Pipeline: p.json }
+                - { Label: dense + 3 epochs, Pipeline: p.json }
+              Columns:
+                - Header: mAP 3D
+                  Value: metric:mAP
+                - Header: params
+                  Value: model.params
+            """;
+        var bench = Read(head + "\n  Differences:\n    - { A: pruned + 3 epochs, B: dense + 3 epochs }\n");
+        var table = new List<double[]> { new[] { 43.99, double.NaN }, new[] { 45.18, 422667.0 } };
+        var (label, values) = Platform.Bench.Program.Differences(bench, bench.Rows.ToList(), table).Single();
+        Assert.That(label, Is.EqualTo("pruned + 3 epochs - dense + 3 epochs"));
+        Assert.That(values[0], Is.EqualTo(-1.19).Within(1e-12));
+        Assert.That(double.IsNaN(values[1]), Is.True, "a missing value gives no difference");
+
+        var error = Assert.Throws<PlatformException>(() => Read(head + "\n  Differences:\n    - { A: pruned + 3 epochs, B: control }\n"));
+        Assert.That(error!.Message, Does.Contain("Bench:Differences:0:B").And.Contain("'control'"));
+    }
+
+    [Test]
     public void Paired_differences_pair_two_arms_by_seed_and_give_the_student_t_interval_of_the_mean()
     {
         const string head = """
