@@ -400,6 +400,17 @@ public static class Program
         return result;
     }
 
+    /// <summary>A table of row pairs (ratios or differences), one line per pair, every column, when there is any.</summary>
+    private static void AppendRowPairs(StringBuilder md, BenchDefinition d, List<(string Label, double[] Values)> pairs, string title, Func<BenchColumn, string> format)
+    {
+        if (pairs.Count == 0) return;
+        md.AppendLine().AppendLine(title).AppendLine();
+        md.AppendLine("| rows | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
+        md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
+        foreach (var (label, values) in pairs)
+            md.AppendLine($"| {label} | " + string.Join(" | ", values.Select((v, j) => Cell(v, format(d.Columns[j])))) + " |");
+    }
+
     private static string Cell(double value, string format) =>
         double.IsNaN(value) ? "-" : value.ToString(format, CultureInfo.InvariantCulture);
 
@@ -516,24 +527,9 @@ public static class Program
                     (double.IsNaN(p.Low) ? "-" : $"[{Cell(p.Low, format)}, {Cell(p.High, format)}]") + " | " + (double.IsNaN(p.Low) ? "-" : p.ExcludesZero ? "yes" : "no") + " |");
             }
         }
-        var ratios = Ratios(d, outcomes.Select(o => o.Row).ToList(), table);
-        if (ratios.Count > 0)
-        {
-            md.AppendLine().AppendLine("Ratios of rows, every column (numerator over denominator; - where either is missing):").AppendLine();
-            md.AppendLine("| rows | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
-            md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
-            foreach (var (label, values) in ratios)
-                md.AppendLine($"| {label} | " + string.Join(" | ", values.Select(v => Cell(v, "0.00"))) + " |");
-        }
-        var differences = Differences(d, outcomes.Select(o => o.Row).ToList(), table);
-        if (differences.Count > 0)
-        {
-            md.AppendLine().AppendLine("Differences of rows, every column (A minus B, in each column's format; - where either is missing):").AppendLine();
-            md.AppendLine("| rows | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
-            md.AppendLine("|-----|" + string.Concat(d.Columns.Select(_ => "---:|")));
-            foreach (var (label, values) in differences)
-                md.AppendLine($"| {label} | " + string.Join(" | ", values.Select((v, j) => Cell(v, d.Columns[j].Format))) + " |");
-        }
+        var runRows = outcomes.Select(o => o.Row).ToList();
+        AppendRowPairs(md, d, Ratios(d, runRows, table), "Ratios of rows, every column (numerator over denominator; - where either is missing):", _ => "0.00");
+        AppendRowPairs(md, d, Differences(d, runRows, table), "Differences of rows, every column (A minus B, in each column's format; - where either is missing):", c => c.Format);
         var correlations = Correlate(d, table);
         if (correlations.Count > 0)
         {
