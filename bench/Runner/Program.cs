@@ -431,6 +431,13 @@ public static class Program
             ["error"] = o.Error,
             ["report"] = o.Report is null ? null : Path.Combine(runsRoot, o.Row.Folder, "report.json"),
         });
+        var runRows = outcomes.Select(o => o.Row).ToList();
+        // A pair of rows (a ratio or a difference) as its label and every column's value by header.
+        IEnumerable<Dictionary<string, object?>> RowPairsJson(List<(string Label, double[] Values)> pairs) => pairs.Select(r => new Dictionary<string, object?>
+        {
+            ["rows"] = r.Label,
+            ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
+        });
         var document = new Dictionary<string, object?>
         {
             ["bench"] = d.Name,
@@ -441,16 +448,8 @@ public static class Program
             ["seconds"] = seconds,
             ["provenance"] = provenance,
             ["rows"] = rows,
-            ["ratios"] = Ratios(d, outcomes.Select(o => o.Row).ToList(), table).Select(r => new Dictionary<string, object?>
-            {
-                ["rows"] = r.Label,
-                ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
-            }),
-            ["differences"] = Differences(d, outcomes.Select(o => o.Row).ToList(), table).Select(r => new Dictionary<string, object?>
-            {
-                ["rows"] = r.Label,
-                ["values"] = d.Columns.Select((c, j) => (c.Header, Value: OrNull(r.Values[j]))).ToDictionary(x => x.Header, x => x.Value),
-            }),
+            ["ratios"] = RowPairsJson(Ratios(d, runRows, table)),
+            ["differences"] = RowPairsJson(Differences(d, runRows, table)),
             ["correlations"] = Correlate(d, table).Select(c => new Dictionary<string, object?> { ["x"] = c.X, ["y"] = c.Y, ["spearman"] = OrNull(c.Spearman), ["rows"] = c.Rows }),
             ["summary"] = summary.Select(s => new Dictionary<string, object?>
             {

@@ -108,7 +108,7 @@ internal sealed class ChannelPlanning(IChannelPrunable model, IReadOnlyList<Chan
     /// <summary>The model with group i keeping its counts[i] most important channels.</summary>
     public IModel Build(long[] counts) => Model.WithChannels(Kept(counts));
 
-    /// <summary>The dense model's forward time over the plan's, the two timed alternately, in alternating order.</summary>
+    /// <summary>The dense model's forward time over the plan's, the two timed pass by pass, each going first in turn.</summary>
     public double MeasuredSpeedUp(long[] counts)
     {
         using var candidate = Build(counts);
