@@ -43,7 +43,7 @@ internal sealed class ForwardLatency : IForwardTimer
     /// Seconds of one pass over the samples, for each model: one pass of each per round, the first model going first in even
     /// rounds and last in odd ones, and each model's fastest pass kept. Other work on the machine only ever adds time, so the
     /// fastest pass is the one it disturbed least; a median of a few passes let one burst on a busy 2-core VM read a 1.30x plan
-    /// as 1.60x and the search keep it (stop 34).
+    /// as 1.60x and the search keep it (the Budget note of bench/results/channel-pruning.md).
     /// </summary>
     public double[] Seconds(params IModel[] models)
     {
