@@ -23,5 +23,7 @@ public sealed class HessianDPModule : Module
             "Baseline: the same kept fraction of channels in every group (a width multiplier), to a FLOPs budget; the model is rebuilt smaller.");
         builder.RegisterCompressor<GlobalChannelsCompressor, ChannelPruningOptions>("global-channels",
             "Baseline: filter pruning by importance (Li et al., ICLR 2017) with one threshold over all groups, to a FLOPs budget; the model is rebuilt smaller.");
+        builder.RegisterStep<ChannelUsageStep, ChannelUsageStepOptions>("channel-usage",
+            "Diagnosis: remove each channel of a channel-prunable model alone and count those whose removal leaves the outputs unchanged (dead units).");
     }
 }
