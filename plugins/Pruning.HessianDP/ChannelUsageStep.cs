@@ -14,8 +14,8 @@ public sealed class ChannelUsageStepOptions
     [Description("Split whose samples the model runs on.")]
     public string Split { get; set; } = "val";
 
-    [Description("Samples run (the first ones of the split).")]
-    [Range(1, 100000)]
+    [Description("Samples run (the first ones of the split); they are collated once and held in memory for every channel's pass.")]
+    [Range(1, 4096)]
     public int Samples { get; set; } = 64;
 
     [Description("Samples per forward pass.")]
