@@ -16,7 +16,7 @@ namespace Platform.Bench;
 /// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]
 ///   [--slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N]]
 /// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
-/// .json and plots. With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
+/// .json and plots (with --only and no --results: RUNS/partial-results, so that the committed table is kept). With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
 /// a Slurm sweep) finished, each used only if its resolved configuration is the one this bench file gives the row; other
 /// rows are marked not run. With --compare, the new table is checked against a committed results file (exit 3 when a value
 /// with a committed interval lies outside it or is missing; a failed row's exit 1 comes first). With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
@@ -86,7 +86,8 @@ public static class Program
         public List<string> PluginRoots { get; } = [];
         /// <summary>Label substrings (--only, repeatable): a row runs when its label contains any of them; none given, every row runs.</summary>
         public List<string> Only { get; } = [];
-        public string Results { get; set; } = Path.Combine("bench", "results");
+        /// <summary>Where the table goes (--results); null: bench/results, or beside the runs when --only leaves rows out.</summary>
+        public string? Results { get; set; }
         /// <summary>The folder of the bench's runs, one folder per row (default runs/bench/NAME); a Slurm sweep's shared folder.</summary>
         public string? Runs { get; set; }
         /// <summary>The folder runs may write below (the host's --output-root); default: the current folder.</summary>
@@ -112,7 +113,13 @@ public static class Program
             var settings = SlurmSettings.From(definition.SlurmSection.Concat(invocation.SlurmFlags));
             return SlurmSweep.Submit(file, definition, selected, runsRoot, outputRoot, invocation.PluginRoots, settings, invocation.DryRun, System.Console.Out);
         }
-        var resultsDirectory = invocation.Results;
+        // A run of some rows must not replace the committed table of all of them: without --results, its table goes
+        // beside the runs, and --from-runs writes the whole table once every row has run.
+        var committedResults = Path.Combine("bench", "results");
+        var resultsDirectory = invocation.Results
+            ?? (selected.Count < definition.Rows.Count ? Path.Combine(runsRoot, "partial-results") : committedResults);
+        if (invocation.Results is null && selected.Count < definition.Rows.Count)
+            System.Console.WriteLine($"--only selects {selected.Count} of {definition.Rows.Count} rows: their table goes to {resultsDirectory}; {committedResults} is left as it is.");
         var arguments = invocation.Arguments;
         // The committed table, read and checked now: this invocation may overwrite that very file.
         var committed = invocation.Compare is { } compareFile ? ReadCommitted(compareFile) : null;

@@ -244,6 +244,23 @@ public class BenchSlurmSweepTests
         Assert.That(File.ReadAllLines(Path.Combine(sweep, SlurmSweep.ScriptFile)), Does.Contain("#SBATCH --array=0,3"), "rows '0 0.003' and '1 0.01', the first and last of four");
     }
 
+    [Test]
+    public void A_run_of_some_rows_writes_its_table_beside_the_runs_and_leaves_the_committed_table_alone()
+    {
+        // Running one row again (--only) used to write a one-row table over bench/results/NAME.md, the committed table of
+        // every row. The grid's committed table does not exist; it must still not appear.
+        var committed = Path.Combine(TestPaths.RepoRoot, "bench", "results", "pointnet-tiny-grid.json");
+        Assume.That(File.Exists(committed), Is.False);
+        var runs = Path.Combine(TestPaths.NewTempDirectory("only-partial"), "runs");
+
+        var run = TinyGrid.BenchRunner(TinyGrid.BenchFile, "--only", "1 0.01", "--runs", runs, "--output-root", TestPaths.ScratchRoot);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        Assert.That(run.Output, Does.Contain("1 of 4 rows"));
+        Assert.That(File.Exists(committed), Is.False, "bench/results is left as it is");
+        Assert.That(TinyGrid.Table(Path.Combine(runs, "partial-results")).Keys, Is.EquivalentTo(new[] { "1 0.01" }));
+    }
+
     private static void RunTask(string script, int task)
     {
         // As slurmd would: in the script's --chdir (the repository root), with the task's index in the environment.
