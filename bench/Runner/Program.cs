@@ -116,9 +116,9 @@ public static class Program
         // A run of some rows must not replace the committed table of all of them: without --results, its table goes
         // beside the runs, and --from-runs writes the whole table once every row has run.
         var committedResults = Path.Combine("bench", "results");
-        var resultsDirectory = invocation.Results
-            ?? (selected.Count < definition.Rows.Count ? Path.Combine(runsRoot, "partial-results") : committedResults);
-        if (invocation.Results is null && selected.Count < definition.Rows.Count)
+        var partial = invocation.Results is null && selected.Count < definition.Rows.Count;
+        var resultsDirectory = invocation.Results ?? (partial ? Path.Combine(runsRoot, "partial-results") : committedResults);
+        if (partial)
             System.Console.WriteLine($"--only selects {selected.Count} of {definition.Rows.Count} rows: their table goes to {resultsDirectory}; {committedResults} is left as it is.");
         var arguments = invocation.Arguments;
         // The committed table, read and checked now: this invocation may overwrite that very file.

@@ -71,14 +71,24 @@ internal sealed class CalibrationSet : IDisposable
         if (model.DistortionOutputs.All(o => weights.For(o.Group) == 0))
             throw new ArgumentException($"Step '{step}': the options ConfidenceWeight/LocalityWeight/LogitsWeight give weight 0 to every output of '{model.Spec.Use}' ({string.Join(", ", model.DistortionOutputs.Select(o => $"{o.Name}: {o.Group}"))}).");
 
+        return Record(context, model, split, count, options.CalibrationBatchSize, weights, options.CurveStages, step);
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> samples of <paramref name="split"/> in batches of <paramref name="batchSize"/>, with
+    /// the model's outputs on them recorded as the reference; the caller has checked its options (see <see cref="Load"/>).
+    /// </summary>
+    public static CalibrationSet Record(PipelineContext context, IModel model, ISampleSource split, int count, int batchSize, DistortionWeights weights,
+        bool useStages, string step)
+    {
         model.Module.eval();
         var batches = new List<ModelBatch>();
         var reference = new List<ModelOutput>();
         var input = new Dictionary<string, double>();
         using var progress = context.Services.Progress.Start($"{step}: calibration samples", count);
-        for (var start = 0; start < count; start += options.CalibrationBatchSize)
+        for (var start = 0; start < count; start += batchSize)
         {
-            var samples = Enumerable.Range(start, Math.Min(options.CalibrationBatchSize, count - start)).Select(split.Get).ToArray();
+            var samples = Enumerable.Range(start, Math.Min(batchSize, count - start)).Select(split.Get).ToArray();
             // The collation's comparisons with scalars raced with the collector here ("Unknown scalar type" in lt, a hessian-dp
             // step of the fine-tune bench): no collection during this batch's native calls (Kit/NoGcRegion).
             using var quiet = NoGcRegion.Enter();
@@ -96,7 +106,7 @@ internal sealed class CalibrationSet : IDisposable
             }
             progress.Advance(samples.Length);
         }
-        return new CalibrationSet(batches, reference, weights, count, input, options.CurveStages);
+        return new CalibrationSet(batches, reference, weights, count, input, useStages);
     }
 
     public ModelOutput ReferenceOf(int batch) => _reference[batch];

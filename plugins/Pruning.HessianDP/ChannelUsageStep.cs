@@ -43,61 +43,48 @@ public sealed class ChannelUsageStep(ChannelUsageStepOptions options) : IPipelin
             throw new InvalidOperationException($"channel-usage: model '{model.Spec.Use}' does not expose channel groups (IChannelPrunable), so its channels cannot be removed one at a time.");
         var split = context.Split(options.Split);
         if (split.Count == 0) throw new InvalidOperationException($"channel-usage: split '{options.Split}' has no samples.");
-        var samples = Enumerable.Range(0, Math.Min(options.Samples, split.Count)).Select(split.Get).ToArray();
         var groups = prunable.ChannelGroups;
-        model.Module.eval();
-        using var _ = no_grad();
-
-        var batches = samples.Chunk(options.BatchSize).Select(b => model.Collate(b, context.Services.Device)).ToArray();
-        try
+        // Every declared output weighs 1 and is compared element by element (Raw, sigmoid where declared).
+        using var calibration = CalibrationSet.Record(context, model, split, Math.Min(options.Samples, split.Count), options.BatchSize,
+            new DistortionWeights(), useStages: false, "channel-usage");
+        var size = OutputSize(model, calibration);
+        var changes = new Dictionary<string, double[]>();
+        using (var progress = context.Services.Progress.Start("channel-usage: each channel removed alone", groups.Sum(g => g.Channels)))
         {
-            var reference = batches.Select(b => Comparable(model, b)).ToArray();
-            var size = reference.Sum(outputs => outputs.Sum(o => o.square().mean().item<float>()));
-            var changes = new Dictionary<string, double[]>();
-            using (var progress = context.Services.Progress.Start("channel-usage: each channel removed alone", groups.Sum(g => g.Channels)))
+            foreach (var group in groups)
             {
-                foreach (var group in groups)
+                var change = new double[group.Channels];
+                for (long channel = 0; channel < group.Channels; channel++)
                 {
-                    var change = new double[group.Channels];
-                    for (long channel = 0; channel < group.Channels; channel++)
+                    var kept = Enumerable.Range(0, (int)group.Channels).Select(c => (long)c).Where(c => c != channel).ToArray();
+                    var zeroed = ChannelSurgery.ZeroRemoved(model.Module, group, kept);
+                    try
                     {
-                        var kept = Enumerable.Range(0, (int)group.Channels).Select(c => (long)c).Where(c => c != channel).ToArray();
-                        var zeroed = ChannelSurgery.ZeroRemoved(model.Module, group, kept);
-                        try
-                        {
-                            var squared = 0.0;
-                            for (var b = 0; b < batches.Length; b++)
-                            {
-                                using var scope = NewDisposeScope();
-                                squared += Comparable(model, batches[b]).Zip(reference[b]).Sum(p => (p.First - p.Second).square().mean().item<float>());
-                            }
-                            change[channel] = size > 0 ? squared / size : squared;
-                        }
-                        finally
-                        {
-                            ChannelSurgery.Restore(zeroed);
-                        }
-                        progress.Advance();
+                        var distortion = calibration.Measure(model);
+                        change[channel] = size > 0 ? distortion / size : distortion;
                     }
-                    changes[group.Name] = change;
+                    finally
+                    {
+                        ChannelSurgery.Restore(zeroed);
+                    }
+                    progress.Advance();
                 }
+                changes[group.Name] = change;
             }
-            foreach (var outputs in reference)
-                foreach (var o in outputs) o.Dispose();
-            return Report(context, groups, changes, samples.Length);
         }
-        finally
-        {
-            foreach (var batch in batches) batch.Dispose();
-        }
+        return Report(context, groups, changes, calibration.Samples);
     }
 
-    /// <summary>The declared outputs on one batch as a compressor compares them (sigmoid where declared); the rest of the pass is freed.</summary>
-    private static Tensor[] Comparable(IModel model, ModelBatch batch)
+    /// <summary>
+    /// The reference outputs' mean square, averaged over the batches as <see cref="CalibrationSet.Measure(IModel)"/> averages
+    /// the distortion: the size a removal's change is read against (sigmoid where declared, as the distortion compares).
+    /// </summary>
+    private static double OutputSize(IModel model, CalibrationSet calibration)
     {
+        using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var output = model.Forward(batch);
-        return model.DistortionOutputs.Select(spec => OutputDistortion.Comparable(output, spec).clone().MoveToOuterDisposeScope()).ToArray();
+        return Enumerable.Range(0, calibration.Batches.Count).Average(b => model.DistortionOutputs
+            .Sum(spec => OutputDistortion.Comparable(calibration.ReferenceOf(b), spec).square().mean().to_type(ScalarType.Float64).item<double>()));
     }
 
     private StepOutcome Report(PipelineContext context, IReadOnlyList<ChannelGroup> groups, Dictionary<string, double[]> changes, int sampleCount)
