@@ -16,9 +16,10 @@ namespace Platform.Bench;
 /// bench-runner BENCH_FILE [--plugins DIR]... [--only LABEL_SUBSTRING]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]
 ///   [--slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N]]
 /// Runs every row of the bench through the host into RUNS/&lt;row&gt; (default runs/bench/&lt;name&gt;) and writes RESULTS/&lt;name&gt;.md,
-/// .json and plots (with --only and no --results: RUNS/partial-results, so that the committed table is kept). With --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or
-/// a Slurm sweep) finished, each used only if its resolved configuration is the one this bench file gives the row; other
-/// rows are marked not run. With --compare, the new table is checked against a committed results file (exit 3 when a value
+/// .json and plots (with --only and no --results: RUNS/partial-results, so that the committed table is kept). With
+/// --from-runs, no row is run: the table is built from the runs an earlier, interrupted invocation (or a Slurm sweep)
+/// finished, each used only if its resolved configuration is the one this bench file gives the row; other rows are marked
+/// not run. With --compare, the new table is checked against a committed results file (exit 3 when a value
 /// with a committed interval lies outside it or is missing; a failed row's exit 1 comes first). With --slurm, no row is run here either: the unfinished rows go to Slurm as one job array
 /// (<see cref="SlurmSweep"/>).
 /// </summary>
