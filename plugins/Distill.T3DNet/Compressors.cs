@@ -49,7 +49,7 @@ public sealed class T3DNetCompressor(T3DNetOptions options) : ICompressor
             student.Dispose();
             throw;
         }
-        outcome.Notes.Add($"T3DNet stages: {string.Join(" -> ", stages)}; student width {options.StudentWidth} (dropout {options.StudentDropout}), augmented widths up to {options.MaxWidthFactor}x " +
+        outcome.Notes.Add($"T3DNet stages: {string.Join(" -> ", stages)}; student width {options.StudentWidth} (dropout {options.StudentDropout}), augmented widths up to {options.MaxWidthFactor}x drawn {(options.WidthSampling == WidthSampling.PerLayer ? "per layer" : "per step")} " +
                           $"for {options.AugmentationFraction:P0} of stage 1's steps; stage 2 {(options.DistillationStart == DistillationStart.FineTune ? $"fine-tunes from {options.DistillationLearningRate}" : "restarts the schedule")}; KD alpha {options.Alpha}, T {options.Temperature}.");
         training.Finish(student, outcome);
         return outcome;

@@ -73,9 +73,14 @@ public sealed class T3DNetOptions : StudentOptions
     [Range(1.0, 64.0)]
     public double MaxWidthFactor { get; set; } = 2.6;
 
-    [Description("Augmented widths sampled from, evenly spaced in (1, MaxWidthFactor]: one is drawn per step.")]
+    [Description("Augmented widths sampled from, evenly spaced in (1, MaxWidthFactor]: drawn per step or per layer (WidthSampling).")]
     [Range(1, 64)]
     public int WidthChoices { get; set; } = 2;
+
+    // NetAug samples each layer's width on its own; one factor for the whole network was this plugin's first form
+    // and stays the default, so that the committed T3DNet results rerun as they were made.
+    [Description("How the augmented width is drawn at each step: PerStep (one factor for every layer) or PerLayer (each layer its own, as NetAug does).")]
+    public WidthSampling WidthSampling { get; set; } = WidthSampling.PerStep;
 
     // NetAug stops width augmentation for the last half of training: the tiny model then trains alone.
     [Description("Fraction of stage 1's steps that train with an augmented width; the rest train the tiny model alone.")]
@@ -94,4 +99,13 @@ public enum DistillationStart
 
     /// <summary>A new one-cycle schedule at LearningRate (the behaviour before issue 14).</summary>
     Restart,
+}
+
+public enum WidthSampling
+{
+    /// <summary>One width factor per step for every augmented layer: the augmented network is a uniformly wider one.</summary>
+    PerStep,
+
+    /// <summary>Each augmented layer draws its own factor per step (NetAug), so the wide network's shape varies too.</summary>
+    PerLayer,
 }

@@ -86,8 +86,9 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
             description: $"{stepName}: distillation");
 
     /// <summary>
-    /// Network augmentation (T3DNet stage 1; NetAug Eq. 2): each step trains the tiny model and one augmented width,
-    /// drawn from <paramref name="widths"/>, on the same batch: loss = L(tiny) + alpha L(augmented). With
+    /// Network augmentation (T3DNet stage 1; NetAug Eq. 2): each step trains the tiny model and one augmented network,
+    /// its widths drawn from T3DNetOptions.WidthChoices for all layers at once or per layer (T3DNetOptions.WidthSampling),
+    /// on the same batch: loss = L(tiny) + alpha L(augmented). With
     /// <paramref name="distill"/> both terms are distillation losses (the end-to-end variant).
     /// </summary>
     public TrainHistory Augment(IWidthAugmentable student, int epochs, T3DNetOptions t3d, bool distill)
@@ -107,24 +108,26 @@ public sealed class StudentTraining(PipelineContext context, IModel teacher, Stu
                     // Past AugmentationFraction of the steps the tiny model trains alone (NetAug).
                     if (++calls > augmentedSteps)
                         return distill ? DistillationLoss(m, m.Forward(b), b, TeacherLogits(b)) : m.Loss(m.Forward(b), b);
-                    var width = widths[random.Next(widths.Length)];
                     var a = (IWidthAugmentable)m;
+                    var factors = t3d.WidthSampling == WidthSampling.PerLayer
+                        ? Enumerable.Range(0, a.AugmentedLayerCount).Select(_ => widths[random.Next(widths.Length)]).ToArray()
+                        : Enumerable.Repeat(widths[random.Next(widths.Length)], a.AugmentedLayerCount).ToArray();
                     LossTerms tiny, wide;
                     if (distill)
                     {
                         var teacherLogits = TeacherLogits(b);
                         tiny = DistillationLoss(m, m.Forward(b), b, teacherLogits);
-                        wide = DistillationLoss(m, a.ForwardAugmented(b, width), b, teacherLogits, "augmented/");
+                        wide = DistillationLoss(m, a.ForwardAugmented(b, factors), b, teacherLogits, "augmented/");
                     }
                     else
                     {
                         tiny = m.Loss(m.Forward(b), b);
-                        var augmented = m.Loss(a.ForwardAugmented(b, width), b);
+                        var augmented = m.Loss(a.ForwardAugmented(b, factors), b);
                         wide = new LossTerms(augmented.Total, augmented.Terms.ToDictionary(kv => "augmented/" + kv.Key, kv => kv.Value));
                     }
                     var terms = new Dictionary<string, double>(tiny.Terms);
                     foreach (var (k, v) in wide.Terms) terms[k] = v;
-                    terms["widthFactor"] = width;
+                    terms["widthFactor"] = factors.Average();
                     return new LossTerms(tiny.Total + wide.Total * t3d.AugmentationWeight, terms);
                 },
                 extraParameters: student.AugmentationParameters,

@@ -59,30 +59,45 @@ public sealed class NetworkAugmentation : IDisposable
     public long OutWidth(int index, double factor) =>
         index == layers.Count - 1 ? layers[index].OutChannels : Math.Min(extras[index].OutWide, Widen(layers[index].OutChannels, factor));
 
-    public long InWidth(int index, double factor) =>
-        index == 0 ? layers[0].InChannels : layers[index].InChannels + (OutWidth(index - 1, factor) - layers[index - 1].OutChannels);
+    /// <summary>Input channels of layer <paramref name="index"/> when the layer before it runs at <paramref name="previousFactor"/> x.</summary>
+    public long InWidth(int index, double previousFactor) =>
+        index == 0 ? layers[0].InChannels : layers[index].InChannels + (OutWidth(index - 1, previousFactor) - layers[index - 1].OutChannels);
 
-    /// <summary>The augmented (out, in) weight of layer <paramref name="index"/>: the leading slice of [[W, C], [R]].</summary>
-    public Tensor Weight(int index, double factor)
+    /// <summary>The number of layers, each of which can run at a width factor of its own.</summary>
+    public int LayerCount => layers.Count;
+
+    /// <summary>The same factor for every layer (the augmented network is a uniformly wider one).</summary>
+    public IReadOnlyList<double> Uniform(double factor) => Enumerable.Repeat(factor, layers.Count).ToArray();
+
+    /// <summary>The augmented (out, in) weight of layer <paramref name="index"/> at <paramref name="factor"/> x for every layer.</summary>
+    public Tensor Weight(int index, double factor) => Weight(index, Uniform(factor));
+
+    /// <summary>
+    /// The augmented (out, in) weight of layer <paramref name="index"/>: the leading slice of [[W, C], [R]], its rows
+    /// set by the layer's own factor and its columns by the factor of the layer before it.
+    /// </summary>
+    public Tensor Weight(int index, IReadOnlyList<double> factors)
     {
         var extra = extras[index];
         var top = extra.Columns is null ? layers[index].Matrix : cat([layers[index].Matrix, extra.Columns], 1);
         var full = extra.Rows is null ? top : cat([top, extra.Rows], 0);
-        return full[TensorIndex.Slice(0, OutWidth(index, factor)), TensorIndex.Slice(0, InWidth(index, factor))];
+        var inWidth = InWidth(index, index == 0 ? 1 : factors[index - 1]);
+        return full[TensorIndex.Slice(0, OutWidth(index, factors[index])), TensorIndex.Slice(0, inWidth)];
     }
 
     /// <summary>
-    /// Layer <paramref name="index"/> at <paramref name="factor"/> x the tiny width on x of (B, in), (B, in, N) or
-    /// (B, in, K, S): the matrix, then the layer's batch norm (on the batch's statistics) and ReLU, or its bias.
+    /// Layer <paramref name="index"/> of the augmented network whose layer i runs at <paramref name="factors"/>[i] x
+    /// the tiny width, on x of (B, in), (B, in, N) or (B, in, K, S): the matrix, then the layer's batch norm (on the
+    /// batch's statistics) and ReLU, or its bias.
     /// </summary>
-    public Tensor Layer(int index, Tensor x, double factor)
+    public Tensor Layer(int index, Tensor x, IReadOnlyList<double> factors)
     {
         var layer = layers[index];
-        var w = Weight(index, factor);
+        var w = Weight(index, factors);
         var y = x.dim() == 2 ? x.matmul(w.t()) : w.matmul(x.flatten(2)).view([x.shape[0], w.shape[0], .. x.shape[2..]]);
         if (layer.Norm is null) return layer.Bias is null ? y : y + layer.Bias;
         var extra = extras[index];
-        var outF = OutWidth(index, factor);
+        var outF = OutWidth(index, factors[index]);
         var gamma = extra.Gamma is null ? layer.Norm.weight! : cat([layer.Norm.weight!, extra.Gamma]);
         var beta = extra.Beta is null ? layer.Norm.bias! : cat([layer.Norm.bias!, extra.Beta]);
         gamma = gamma[TensorIndex.Slice(0, outF)];
@@ -121,14 +136,27 @@ internal sealed class AugmentationSlot(nn.Module network, Func<IReadOnlyList<IMa
         Current = new NetworkAugmentation(layers(), maxWidthFactor, network.parameters().First().device);
     }
 
+    /// <summary>The number of layers the augmented forward widens (the network's matrix layers).</summary>
+    public int LayerCount => layers().Count;
+
     /// <summary>Layer i of the augmented network at <paramref name="widthFactor"/> x the model's width, applied to x.</summary>
-    public Func<int, Tensor, Tensor> LayerAt(double widthFactor)
+    public Func<int, Tensor, Tensor> LayerAt(double widthFactor) => LayerAt(Enabled().Uniform(widthFactor));
+
+    /// <summary>Layer i of the augmented network at <paramref name="layerWidthFactors"/>[i] x its own width, applied to x.</summary>
+    public Func<int, Tensor, Tensor> LayerAt(IReadOnlyList<double> layerWidthFactors)
     {
-        var augmentation = Current ?? throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
-        if (widthFactor > augmentation.MaxWidthFactor + 1e-9)
-            throw new ArgumentOutOfRangeException(nameof(widthFactor), widthFactor, $"Augmentation was enabled up to {augmentation.MaxWidthFactor}x.");
-        return (index, x) => augmentation.Layer(index, x, widthFactor);
+        var augmentation = Enabled();
+        if (layerWidthFactors.Count != augmentation.LayerCount)
+            throw new ArgumentException($"Expected one width factor per augmented layer ({augmentation.LayerCount}), got {layerWidthFactors.Count}.", nameof(layerWidthFactors));
+        foreach (var factor in layerWidthFactors)
+            if (factor < 1 || factor > augmentation.MaxWidthFactor + 1e-9)
+                throw new ArgumentOutOfRangeException(nameof(layerWidthFactors), factor, $"Augmentation was enabled for width factors from 1 to {augmentation.MaxWidthFactor}x.");
+        var factors = layerWidthFactors.ToArray();
+        return (index, x) => augmentation.Layer(index, x, factors);
     }
+
+    private NetworkAugmentation Enabled() =>
+        Current ?? throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
 
     public void Dispose()
     {

@@ -348,6 +348,11 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExpor
     public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor) =>
         new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"], augmentation.LayerAt(widthFactor), network.training) });
 
+    public int AugmentedLayerCount => augmentation.LayerCount;
+
+    public ModelOutput ForwardAugmented(ModelBatch batch, IReadOnlyList<double> layerWidthFactors) =>
+        new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"], augmentation.LayerAt(layerWidthFactors), network.training) });
+
     public void DisableAugmentation() => augmentation.Dispose();
 
     public override void Dispose()

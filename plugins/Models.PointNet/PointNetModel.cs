@@ -152,6 +152,11 @@ public sealed class PointNetModel : ModelBase, IWidthAugmentable, IChannelPrunab
     public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor) =>
         Output(network.Run(batch["points"], augmentation.LayerAt(widthFactor), network.training));
 
+    public int AugmentedLayerCount => augmentation.LayerCount;
+
+    public ModelOutput ForwardAugmented(ModelBatch batch, IReadOnlyList<double> layerWidthFactors) =>
+        Output(network.Run(batch["points"], augmentation.LayerAt(layerWidthFactors), network.training));
+
     public void DisableAugmentation() => augmentation.Dispose();
 
     public override void Dispose()

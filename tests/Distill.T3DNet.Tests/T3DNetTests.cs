@@ -190,6 +190,26 @@ public class T3DNetCompressorTests
     }
 
     [Test]
+    public void Per_layer_sampling_draws_each_layers_width_while_per_step_draws_one_for_all()
+    {
+        var (context, teacher) = TrainedTeacher(trainCount: 8);
+        // One step (8 shapes, batch 8), every step augmented: the logged widthFactor is that step's mean over the layers.
+        double LoggedFactor(WidthSampling sampling)
+        {
+            var options = new T3DNetOptions { StudentWidth = 0.125, BatchSize = 8, AugmentationFraction = 1, WidthSampling = sampling };
+            var training = new StudentTraining(context, teacher, options, "test");
+            using var student = (PointNetModel)training.CreateStudent();
+            return training.Augment(student, 1, options, distill: false).EpochTerms[0]["widthFactor"];
+        }
+        // NetAug's choices: 1.8 and 2.6. One factor for all layers is one of them; per layer, a mixture of both
+        // (all layers drawing the same of two values has probability 2 / 2^layers; the seed fixes the draw).
+        Assert.That(new[] { 1.8, 2.6 }, Has.Some.EqualTo(LoggedFactor(WidthSampling.PerStep)).Within(1e-9));
+        var perLayer = LoggedFactor(WidthSampling.PerLayer);
+        Assert.That(perLayer, Is.GreaterThan(1.8 + 1e-6).And.LessThan(2.6 - 1e-6));
+        teacher.Dispose();
+    }
+
+    [Test]
     public void The_end_to_end_variant_trains_with_both_augmented_and_distillation_terms()
     {
         var (context, teacher) = TrainedTeacher(trainCount: 8);

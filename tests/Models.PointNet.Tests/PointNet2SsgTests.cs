@@ -95,6 +95,11 @@ public class PointNet2SsgTests
         // A wider pass computes something else from the same tiny weights.
         Assert.That(model.ForwardAugmented(batch, 2.6)["logits"].allclose(tiny, rtol: 1e-2, atol: 1e-3), Is.False);
         Assert.Throws<ArgumentOutOfRangeException>(() => model.ForwardAugmented(batch, 3));
+        // Per-layer factors (NetAug): each set-abstraction layer reads its predecessor's width, whatever it drew.
+        var mixed = Enumerable.Range(0, model.AugmentedLayerCount).Select(i => i % 3 == 0 ? 2.6 : i % 3 == 1 ? 1.0 : 1.8).ToArray();
+        var perLayer = model.ForwardAugmented(batch, mixed)["logits"];
+        Assert.That(perLayer.shape, Is.EqualTo(tiny.shape));
+        Assert.That(perLayer.allclose(tiny, rtol: 1e-2, atol: 1e-3), Is.False);
     }
 
     [Test]

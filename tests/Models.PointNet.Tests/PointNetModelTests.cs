@@ -130,6 +130,34 @@ public class PointNetModelTests
     }
 
     [Test]
+    public void Each_augmented_layer_takes_its_own_width_factor()
+    {
+        torch.manual_seed(0);
+        using var model = new PointNetModel(new PointNetOptions { WidthMultiplier = 0.125, NumPoints = 16, Dropout = 0 }, TwoClasses);
+        model.EnableAugmentation(3);
+        var augmentation = model.Augmentation!;
+        var trunk = model.Network.Trunk;
+        Assert.That(model.AugmentedLayerCount, Is.EqualTo(trunk.Count));
+        // Alternate 3x and 1x: a layer's rows follow its own factor, its columns the factor of the layer before it.
+        var factors = Enumerable.Range(0, trunk.Count).Select(i => i % 2 == 0 ? 3.0 : 1.0).ToArray();
+        for (var i = 0; i < trunk.Count; i++)
+        {
+            var tiny = trunk[i].Matrix;
+            var wide = augmentation.Weight(i, factors);
+            Assert.That(wide.shape[0], Is.EqualTo(i == trunk.Count - 1 ? tiny.shape[0] : (long)factors[i] * tiny.shape[0]), $"layer {i} rows");
+            Assert.That(wide.shape[1], Is.EqualTo(i == 0 ? tiny.shape[1] : (long)factors[i - 1] * tiny.shape[1]), $"layer {i} columns");
+        }
+        model.Module.train();
+        using var batch = model.Collate(RandomSamples(4, 16), CPU);
+        // The same factor for every layer is the uniformly wider network; all ones is the tiny one.
+        Assert.That(model.ForwardAugmented(batch, augmentation.Uniform(2))["logits"].allclose(model.ForwardAugmented(batch, 2)["logits"]), Is.True);
+        Assert.That(model.ForwardAugmented(batch, augmentation.Uniform(1))["logits"].allclose(model.Forward(batch)["logits"], rtol: 1e-4, atol: 1e-5), Is.True);
+        Assert.That(model.ForwardAugmented(batch, factors)["logits"].shape, Is.EqualTo(new long[] { 4, 2 }));
+        Assert.Throws<ArgumentException>(() => model.ForwardAugmented(batch, factors.Skip(1).ToArray()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.ForwardAugmented(batch, factors.Select(f => f == 1 ? 0.5 : f).ToArray()));
+    }
+
+    [Test]
     public void The_augmented_network_at_width_factor_one_is_the_tiny_network()
     {
         torch.manual_seed(0);

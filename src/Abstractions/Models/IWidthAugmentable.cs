@@ -19,6 +19,15 @@ public interface IWidthAugmentable : IModel
     /// <summary>Forward at <paramref name="widthFactor"/> × this model's width (1 is the model itself).</summary>
     ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor);
 
+    /// <summary>How many layers the augmented forward widens; each can take a width factor of its own.</summary>
+    int AugmentedLayerCount { get; }
+
+    /// <summary>
+    /// Forward with augmented layer i at <paramref name="layerWidthFactors"/>[i] × its own width, one factor per layer
+    /// (<see cref="AugmentedLayerCount"/> of them): NetAug samples the augmented width per layer.
+    /// </summary>
+    ModelOutput ForwardAugmented(ModelBatch batch, IReadOnlyList<double> layerWidthFactors);
+
     /// <summary>Drops the extra weights: afterwards the model is the tiny model alone.</summary>
     void DisableAugmentation();
 }
