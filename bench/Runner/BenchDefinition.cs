@@ -27,7 +27,8 @@ public sealed record BenchPlot(string File, string X, string Y, string? GroupBy,
 /// Name, Key, Values; their cartesian product is added as runs), <c>Columns</c>, <c>Plots</c>, <c>Notes</c>,
 /// <c>Correlations</c> (X, Y: column headers), <c>Ratios</c> (Numerator, Denominator: row labels), <c>Differences</c> (A, B: row
 /// labels), <c>SummarizeOver</c>,
-/// <c>Paired</c> (Axis, A, B, Column: per-repeat differences of two arms, paired over <c>SummarizeOver</c>), <c>MixedCheckpoints</c>, <c>MixedData</c>,
+/// <c>Paired</c> (Axis, A, B, Column: per-repeat differences of two arms, paired over <c>SummarizeOver</c>; BResults: a results
+/// JSON of another bench that holds the B arm), <c>MixedCheckpoints</c>, <c>MixedData</c>,
 /// <c>Slurm</c> (the resources of each task when the grid runs as a Slurm job array: <see cref="SlurmSettings"/>).
 /// </summary>
 public sealed record BenchDefinition(
@@ -63,7 +64,8 @@ public sealed record BenchDefinition(
     /// <summary>The Bench:Slurm section as written (keys checked when a Slurm sweep is made: <see cref="SlurmSettings.From"/>).</summary>
     public IReadOnlyList<(string Key, string Value, string Source)> SlurmSection { get; init; } = [];
 
-    public static BenchDefinition Read(IConfiguration configuration, string file)
+    /// <param name="root">The directory that paths in the bench file are relative to: the repository root, where bench-runner runs (the current directory when null).</param>
+    public static BenchDefinition Read(IConfiguration configuration, string file, string? root = null)
     {
         var bench = configuration.GetSection("Bench");
         if (!bench.Exists()) throw new PlatformException($"{file}: no 'Bench' section.");
@@ -160,7 +162,9 @@ public sealed record BenchDefinition(
                 : throw new PlatformException($"{p.Path}:{key}: no row has {axis} '{p[key]}' (values: {string.Join(", ", rows.Select(r => r.Axes.GetValueOrDefault(axis)).OfType<string>().Distinct())}).");
             var column = p["Column"] is { } h && columns.Any(c => c.Header == h) ? h
                 : throw new PlatformException($"{p.Path}:Column: '{p["Column"]}' is not the header of a column ({string.Join(", ", columns.Select(c => c.Header))}).");
-            return new PairedComparison(axis, Arm("A"), Arm("B"), column);
+            if (p["BResults"] is not { } from) return new PairedComparison(axis, Arm("A"), Arm("B"), column);
+            var b = p["B"] ?? throw new PlatformException($"{p.Path}:B: missing.");
+            return new PairedComparison(axis, Arm("A"), b, column, ExternalArm.Read(from, Path.Combine(root ?? Directory.GetCurrentDirectory(), from), axis, b, column, $"{p.Path}:BResults"));
         }).ToList();
         return new BenchDefinition(name, bench["Title"] ?? name, rows, columns, plots, notes, collect)
         {

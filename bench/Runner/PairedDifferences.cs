@@ -1,4 +1,6 @@
+using System.Text.Json;
 using MathNet.Numerics.Distributions;
+using Platform.Host;
 
 namespace Platform.Bench;
 
@@ -6,10 +8,56 @@ namespace Platform.Bench;
 /// One comparison a bench asks for: rows whose axis <see cref="Axis"/> is <see cref="A"/> against the rows that are
 /// <see cref="B"/> and agree with them on every other axis (the repeat axis, a seed, included), in the column headed
 /// <see cref="Column"/>. Written <c>Paired: [{ Axis: method, A: t3dnet, B: kd, Column: "accuracy (%)" }]</c>.
+/// With <see cref="BFrom"/> (<c>BResults: bench/results/other.json</c>) the B rows are another bench's, read from its
+/// results file: two benches that ran the same seeds of two arms are compared without running either again.
 /// </summary>
-public sealed record PairedComparison(string Axis, string A, string B, string Column)
+public sealed record PairedComparison(string Axis, string A, string B, string Column, ExternalArm? BFrom = null)
 {
-    public string Label => $"{A} - {B}";
+    public string Label => BFrom is null ? $"{A} - {B}" : $"{A} - {B} of {BFrom.Bench}";
+}
+
+/// <summary>An arm's rows as another bench's results file recorded them: each row's axes and its value in one column.</summary>
+public sealed record ExternalArm(string Path, string Bench, IReadOnlyDictionary<string, string> Provenance,
+    IReadOnlyList<(IReadOnlyDictionary<string, string> Axes, double Value)> Rows)
+{
+    // A results file of a few hundred rows is tens of kilobytes; anything near this is not one.
+    private const long MaxBytes = 16 << 20;
+
+    /// <summary>
+    /// Reads the rows whose <paramref name="axis"/> is <paramref name="arm"/> and their <paramref name="column"/> from a
+    /// bench-runner results JSON, <paramref name="path"/> as the bench file names it and <paramref name="file"/> where it
+    /// lies; <paramref name="key"/> names the bench-file entry in errors.
+    /// </summary>
+    public static ExternalArm Read(string path, string file, string axis, string arm, string column, string key)
+    {
+        if (!File.Exists(file)) throw new PlatformException($"{key}: the results file '{path}' does not exist.");
+        if (new FileInfo(file).Length > MaxBytes) throw new PlatformException($"{key}: '{path}' is larger than {MaxBytes >> 20} MiB; it is not a bench results file.");
+        JsonElement root;
+        try { root = JsonDocument.Parse(File.ReadAllText(file)).RootElement; }
+        catch (JsonException e) { throw new PlatformException($"{key}: '{path}' is not JSON ({e.Message}).", e); }
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)
+            throw new PlatformException($"{key}: '{path}' has no 'rows' array; it is not a bench-runner results file.");
+        var bench = root.TryGetProperty("bench", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString()! : System.IO.Path.GetFileNameWithoutExtension(path);
+        var provenance = root.TryGetProperty("provenance", out var p) && p.ValueKind == JsonValueKind.Object
+            ? p.EnumerateObject().Where(e => e.Value.ValueKind == JsonValueKind.String).ToDictionary(e => e.Name, e => e.Value.GetString()!)
+            : [];
+        var found = new List<(IReadOnlyDictionary<string, string>, double)>();
+        var armValues = new HashSet<string>();
+        foreach (var row in rows.EnumerateArray())
+        {
+            if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("axes", out var axesJson) || axesJson.ValueKind != JsonValueKind.Object) continue;
+            var axes = axesJson.EnumerateObject().Where(e => e.Value.ValueKind == JsonValueKind.String).ToDictionary(e => e.Name, e => e.Value.GetString()!);
+            if (axes.GetValueOrDefault(axis) is { } value) armValues.Add(value);
+            if (axes.GetValueOrDefault(axis) != arm) continue;
+            if (!row.TryGetProperty("values", out var values) || values.ValueKind != JsonValueKind.Object || !values.TryGetProperty(column, out var cell))
+                throw new PlatformException($"{key}: '{path}' has no column '{column}' in its rows.");
+            // A failed row is recorded with null values: it pairs with nothing, as within a bench.
+            found.Add((axes, cell.ValueKind == JsonValueKind.Number ? cell.GetDouble() : double.NaN));
+        }
+        if (found.Count == 0)
+            throw new PlatformException($"{key}: no row of '{path}' has {axis} '{arm}' (values: {string.Join(", ", armValues)}).");
+        return new ExternalArm(path, bench, provenance, found);
+    }
 }
 
 /// <summary>
@@ -36,13 +84,16 @@ public static class PairedDifferences
         {
             var column = headers.ToList().IndexOf(comparison.Column);
             // The rows of each arm, keyed by every axis but the compared one; the group drops the repeat axis too.
-            string Key(BenchRow row) => string.Join("\u0001", row.Axes.Where(a => a.Key != comparison.Axis).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"));
+            string Key(IReadOnlyDictionary<string, string> axes) => string.Join("\u0001", axes.Where(a => a.Key != comparison.Axis).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"));
             string Group(BenchRow row) => string.Join(" ", row.Axes.Where(a => a.Key != comparison.Axis && a.Key != repeatAxis).Select(a => a.Value));
-            var bRows = rows.Select((r, i) => (Row: r, Index: i)).Where(x => x.Row.Axes.GetValueOrDefault(comparison.Axis) == comparison.B)
-                .GroupBy(x => Key(x.Row)).ToDictionary(g => g.Key, g => g.First().Index);
+            // The B arm's value per key: this bench's own rows, or another bench's as its results file recorded them.
+            var bValues = comparison.BFrom is { } external
+                ? external.Rows.GroupBy(r => Key(r.Axes)).ToDictionary(g => g.Key, g => g.First().Value)
+                : rows.Select((r, i) => (Row: r, Index: i)).Where(x => x.Row.Axes.GetValueOrDefault(comparison.Axis) == comparison.B)
+                    .GroupBy(x => Key(x.Row.Axes)).ToDictionary(g => g.Key, g => table[g.First().Index][column]);
             var pairs = rows.Select((r, i) => (Row: r, Index: i))
-                .Where(x => x.Row.Axes.GetValueOrDefault(comparison.Axis) == comparison.A && x.Row.Axes.ContainsKey(repeatAxis) && bRows.ContainsKey(Key(x.Row)))
-                .Select(x => (Group: Group(x.Row), Repeat: x.Row.Axes[repeatAxis], Difference: table[x.Index][column] - table[bRows[Key(x.Row)]][column]))
+                .Where(x => x.Row.Axes.GetValueOrDefault(comparison.Axis) == comparison.A && x.Row.Axes.ContainsKey(repeatAxis) && bValues.ContainsKey(Key(x.Row.Axes)))
+                .Select(x => (Group: Group(x.Row), Repeat: x.Row.Axes[repeatAxis], Difference: table[x.Index][column] - bValues[Key(x.Row.Axes)]))
                 .Where(p => !double.IsNaN(p.Difference));
             foreach (var group in pairs.GroupBy(p => p.Group))
             {

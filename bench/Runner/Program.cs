@@ -162,6 +162,7 @@ public static class Program
         }
 
         var provenance = Provenance(outcomes, definition.MixedCheckpoints, definition.MixedData);
+        CheckSameData(definition, provenance);
         Directory.CreateDirectory(resultsDirectory);
         var table = outcomes.Select(o => definition.Columns.Select(c => o.Report is null ? double.NaN : Value(c, o.Row, o.Report)).ToArray()).ToList();
         // Interval bounds of the columns that ask for them: the same value spec with /lo and /hi appended.
@@ -266,6 +267,22 @@ public static class Program
     /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows, unless the bench
     /// says its rows are meant to differ there. Data that differs by row is then not named in the table's header.
     /// </summary>
+    /// <summary>
+    /// A B arm read from another bench's results must have been made from the same data as this bench's rows: a paired
+    /// difference across two data sets would measure the data. Both provenances name their data ("data ..." entries).
+    /// </summary>
+    public static void CheckSameData(BenchDefinition definition, IReadOnlyDictionary<string, string> provenance)
+    {
+        foreach (var comparison in definition.Paired)
+        {
+            if (comparison.BFrom is not { } external) continue;
+            // "data root" is where the data lay on the machine that ran it, not what the data was.
+            foreach (var (key, value) in provenance.Where(e => e.Key.StartsWith("data ", StringComparison.Ordinal) && e.Key != "data root"))
+                if (external.Provenance.TryGetValue(key, out var other) && other != value)
+                    throw new PlatformException($"Paired {comparison.Label}: this bench's rows have {key} {value}, the rows of '{external.Path}' {other}; a paired difference needs the same data.");
+        }
+    }
+
     public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes, bool mixedCheckpoints = false, bool mixedData = false)
     {
         var made = outcomes.Where(o => o.Report is not null).Select(o => (o.Row.Label, Report: o.Report!)).ToList();
@@ -473,6 +490,7 @@ public static class Program
                 ["a"] = p.Comparison.A,
                 ["b"] = p.Comparison.B,
                 ["column"] = p.Comparison.Column,
+                ["bResults"] = p.Comparison.BFrom?.Path,
                 ["group"] = p.Group,
                 ["over"] = d.SummarizeOver,
                 ["differences"] = p.Pairs.ToDictionary(x => x.Repeat, x => (object?)x.Difference),
@@ -533,6 +551,10 @@ public static class Program
                     Cell(p.Mean, format) + (double.IsNaN(p.StandardDeviation) ? "" : " ± " + Cell(p.StandardDeviation, format)) + " | " +
                     (double.IsNaN(p.Low) ? "-" : $"[{Cell(p.Low, format)}, {Cell(p.High, format)}]") + " | " + (double.IsNaN(p.Low) ? "-" : p.ExcludesZero ? "yes" : "no") + " |");
             }
+            var sources = paired.Select(p => p.Comparison).Where(c => c.BFrom is not null).DistinctBy(c => (c.B, c.BFrom!.Path)).ToList();
+            if (sources.Count > 0) md.AppendLine();
+            foreach (var c in sources)
+                md.AppendLine($"- {c.B} of {c.BFrom!.Bench}: its rows as `{c.BFrom.Path}` recorded them (that bench ran them; made from the same data).");
         }
         var runRows = outcomes.Select(o => o.Row).ToList();
         AppendRowPairs(md, d, Ratios(d, runRows, table), "Ratios of rows, every column (numerator over denominator; - where either is missing):", _ => "0.00");

@@ -20,7 +20,7 @@ public class BenchDefinitionTests
     public void A_committed_bench_file_parses_and_names_pipeline_files_that_exist(string file)
     {
         var path = Path.Combine(Platform.TestKit.TestPaths.RepoRoot, "bench", file);
-        var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+        var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path, Platform.TestKit.TestPaths.RepoRoot);
 
         Assert.That(bench.Rows, Is.Not.Empty);
         Assert.That(bench.Columns, Is.Not.Empty, "a bench without columns writes an empty table");
@@ -259,5 +259,59 @@ public class BenchDefinitionTests
         Assert.That(unknownArm!.Message, Does.Contain("Bench:Paired:0:B").And.Contain("'scratch'").And.Contain("t3dnet, kd"));
         var unknownColumn = Assert.Throws<PlatformException>(() => Read(head + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: kd, Column: acc }\n"));
         Assert.That(unknownColumn!.Message, Does.Contain("Bench:Paired:0:Column").And.Contain("'acc'"));
+    }
+
+    [Test]
+    public void A_paired_b_arm_can_come_from_another_benchs_results_file_made_from_the_same_data()
+    {
+        var folder = Platform.TestKit.TestPaths.NewTempDirectory("bench-external");
+        var results = Path.Combine(folder, "other.json");
+        // Another bench's results: its kd rows for seeds 0-2 (seed 2 failed: null) and a row of another arm.
+        File.WriteAllText(results, """
+            { "bench": "other", "provenance": { "data frames/test": "500" },
+              "rows": [
+                { "label": "kd 0", "axes": { "method": "kd", "seed": "0" }, "values": { "accuracy": 89.0 } },
+                { "label": "kd 1", "axes": { "method": "kd", "seed": "1" }, "values": { "accuracy": 90.0 } },
+                { "label": "kd 2", "axes": { "method": "kd", "seed": "2" }, "values": { "accuracy": null } },
+                { "label": "scratch 0", "axes": { "method": "scratch", "seed": "0" }, "values": { "accuracy": 80.0 } } ] }
+            """);
+        string Bench(string paired) => $$"""
+            Bench:
+              Name: b
+              Pipeline: p.json
+              SummarizeOver: seed
+              Grid:
+                - Name: method
+                  Values:
+                    - { Label: t3dnet, Overrides: ["Pipeline:Steps:0:Use=t3dnet"] }
+                - Name: seed
+                  Key: Pipeline:Seed
+                  Values: ["0", "1", "2"]
+              Columns:
+                - Header: accuracy
+                  Value: metric:accuracy
+              Paired:
+                - {{paired}}
+            """;
+        var bench = Read(Bench($"{{ Axis: method, A: t3dnet, B: kd, Column: accuracy, BResults: {results} }}"));
+        var comparison = bench.Paired.Single();
+        Assert.That(comparison.Label, Is.EqualTo("t3dnet - kd of other"));
+        // t3dnet 90, 92.5, 91 against kd 89, 90 and a failed row: seeds 0 and 1 pair, seed 2 does not.
+        var paired = PairedDifferences.Compute(bench.Paired, "seed", bench.Rows, ["accuracy"], [[90.0], [92.5], [91.0]]).Single();
+        Assert.That(paired.Pairs, Is.EqualTo(new[] { ("0", 1.0), ("1", 2.5) }));
+        Assert.That(paired.Mean, Is.EqualTo(1.75));
+
+        // Same data passes; another test split is refused, naming both.
+        Assert.DoesNotThrow(() => Program.CheckSameData(bench, new Dictionary<string, string> { ["data frames/test"] = "500", ["checkpoint"] = "x" }));
+        var otherData = Assert.Throws<PlatformException>(() => Program.CheckSameData(bench, new Dictionary<string, string> { ["data frames/test"] = "2000" }))!;
+        Assert.That(otherData.Message, Does.Contain("data frames/test 2000").And.Contain(results).And.Contain("500"));
+
+        var missing = Assert.Throws<PlatformException>(() => Read(Bench($"{{ Axis: method, A: t3dnet, B: kd, Column: accuracy, BResults: {Path.Combine(folder, "none.json")} }}")));
+        Assert.That(missing!.Message, Does.Contain("Bench:Paired:0:BResults").And.Contain("does not exist"));
+        var noArm = Assert.Throws<PlatformException>(() => Read(Bench($"{{ Axis: method, A: t3dnet, B: augment, Column: accuracy, BResults: {results} }}")));
+        Assert.That(noArm!.Message, Does.Contain("method 'augment'").And.Contain("kd, scratch"));
+        File.WriteAllText(Path.Combine(folder, "bad.json"), "{ \"rows\": [");
+        var notJson = Assert.Throws<PlatformException>(() => Read(Bench($"{{ Axis: method, A: t3dnet, B: kd, Column: accuracy, BResults: {Path.Combine(folder, "bad.json")} }}")));
+        Assert.That(notJson!.Message, Does.Contain("is not JSON"));
     }
 }
