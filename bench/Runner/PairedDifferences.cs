@@ -32,9 +32,11 @@ public sealed record ExternalArm(string Path, string Bench, IReadOnlyDictionary<
     {
         if (!File.Exists(file)) throw new PlatformException($"{key}: the results file '{path}' does not exist.");
         if (new FileInfo(file).Length > MaxBytes) throw new PlatformException($"{key}: '{path}' is larger than {MaxBytes >> 20} MiB; it is not a bench results file.");
-        JsonElement root;
-        try { root = JsonDocument.Parse(File.ReadAllText(file)).RootElement; }
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllText(file)); }
         catch (JsonException e) { throw new PlatformException($"{key}: '{path}' is not JSON ({e.Message}).", e); }
+        using var _ = document;
+        var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rows", out var rows) || rows.ValueKind != JsonValueKind.Array)
             throw new PlatformException($"{key}: '{path}' has no 'rows' array; it is not a bench-runner results file.");
         var bench = root.TryGetProperty("bench", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString()! : System.IO.Path.GetFileNameWithoutExtension(path);
