@@ -53,7 +53,7 @@ public class BenchDefinitionTests
         {
             var path = Path.Combine(root, benchFile);
             Assert.That(File.Exists(path), $"{table}: {benchFile} is missing");
-            var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path);
+            var bench = BenchDefinition.Read(new ConfigurationBuilder().AddYamlFile(path).Build(), path, Platform.TestKit.TestPaths.RepoRoot);
             Assert.That(bench.Name, Is.EqualTo(table), $"{benchFile} writes bench/results/{bench.Name}.md, not {table}.md");
         }
     }
