@@ -319,8 +319,11 @@ public static class Program
         }).ToList();
     }
 
-    /// <summary>A group of rows that differ only in the summarized axis, with each column's mean and sample standard deviation; <c>Count</c> is the rows that produced figures.</summary>
-    public sealed record SummaryRow(string Group, int Count, double[] Mean, double[] StandardDeviation);
+    /// <summary>
+    /// A group of rows that differ only in the summarized axis, with each column's mean, sample standard deviation and
+    /// the 95 % Student-t interval of the mean (<c>Low</c>, <c>High</c>); <c>Count</c> is the rows that produced figures.
+    /// </summary>
+    public sealed record SummaryRow(string Group, int Count, double[] Mean, double[] StandardDeviation, double[] Low, double[] High);
 
     /// <summary>Rows grouped by every axis but <see cref="BenchDefinition.SummarizeOver"/>; failed rows (NaN) left out per column.</summary>
     public static List<SummaryRow> Summarize(BenchDefinition d, IReadOnlyList<BenchRow> rows, IReadOnlyList<double[]> table)
@@ -333,15 +336,17 @@ public static class Program
         {
             var mean = new double[d.Columns.Count];
             var sd = new double[d.Columns.Count];
+            var low = new double[d.Columns.Count];
+            var high = new double[d.Columns.Count];
             for (var j = 0; j < d.Columns.Count; j++)
             {
                 var values = group.Select(g => table[g.Index][j]).Where(v => !double.IsNaN(v)).ToArray();
-                (mean[j], sd[j], _, _) = PairedDifferences.MeanInterval(values);
+                (mean[j], sd[j], low[j], high[j]) = PairedDifferences.MeanInterval(values);
             }
             // n counts the runs that produced figures: a row that failed or was never run has none, and counting it
             // would claim a mean over more repeats than it holds.
             var finished = group.Count(g => table[g.Index].Any(v => !double.IsNaN(v)));
-            result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, finished, mean, sd));
+            result.Add(new SummaryRow(group.Key.Length == 0 ? "all" : group.Key, finished, mean, sd, low, high));
         }
         return result;
     }
@@ -483,6 +488,8 @@ public static class Program
                 ["n"] = s.Count,
                 ["mean"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.Mean[x.j])),
                 ["sd"] = d.Columns.Select((c, j) => (c.Header, j)).ToDictionary(x => x.Header, x => OrNull(s.StandardDeviation[x.j])),
+                // The interval of the mean over the repeats, for the columns that show intervals (the rows' own are over frames or shapes).
+                ["ci95"] = d.Columns.Select((c, j) => (c, j)).Where(x => x.c.Interval).ToDictionary(x => x.c.Header, x => new[] { OrNull(s.Low[x.j]), OrNull(s.High[x.j]) }),
             }),
             ["paired"] = paired.Select(p => new Dictionary<string, object?>
             {
@@ -531,12 +538,14 @@ public static class Program
         }
         if (summary.Count > 0)
         {
-            md.AppendLine().AppendLine($"Mean and sample standard deviation over `{d.SummarizeOver}` (n runs each):").AppendLine();
+            var intervals = d.Columns.Any(c => c.Interval) ? $"; in brackets, for the columns with intervals, the 95 % Student-t interval of the mean over `{d.SummarizeOver}`" : "";
+            md.AppendLine().AppendLine($"Mean and sample standard deviation over `{d.SummarizeOver}` (n runs each){intervals}:").AppendLine();
             md.AppendLine("| group | n | " + string.Join(" | ", d.Columns.Select(c => c.Header)) + " |");
             md.AppendLine("|-----|---:|" + string.Concat(d.Columns.Select(_ => "---:|")));
             foreach (var s in summary)
                 md.AppendLine($"| {s.Group} | {s.Count} | " + string.Join(" | ", d.Columns.Select((c, j) =>
-                    Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)))) + " |");
+                    Cell(s.Mean[j], c.Format) + (double.IsNaN(s.StandardDeviation[j]) ? "" : " ± " + Cell(s.StandardDeviation[j], c.Format)) +
+                    (c.Interval && !double.IsNaN(s.Low[j]) ? $" [{Cell(s.Low[j], c.Format)}, {Cell(s.High[j], c.Format)}]" : ""))) + " |");
         }
         if (paired.Count > 0)
         {

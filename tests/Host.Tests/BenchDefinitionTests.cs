@@ -210,26 +210,17 @@ public class BenchDefinitionTests
         Assert.That(error!.Message, Does.Contain("Bench:Differences:0:B").And.Contain("'control'"));
     }
 
+    /// <summary>A bench of method arms (label, the component its step uses) over seeds 0..seeds-1, with an accuracy column.</summary>
+    private static string ArmsBySeed(IEnumerable<(string Label, string Use)> arms, int seeds) =>
+        "Bench:\n  Name: b\n  Pipeline: p.json\n  SummarizeOver: seed\n  Grid:\n    - Name: method\n      Values:\n" +
+        string.Concat(arms.Select(a => $"        - {{ Label: {a.Label}, Overrides: [\"Pipeline:Steps:0:Use={a.Use}\"] }}\n")) +
+        "    - Name: seed\n      Key: Pipeline:Seed\n      Values: [" + string.Join(", ", Enumerable.Range(0, seeds).Select(i => $"\"{i}\"")) + "]\n" +
+        "  Columns:\n    - Header: accuracy\n      Value: metric:accuracy\n";
+
     [Test]
     public void Paired_differences_pair_two_arms_by_seed_and_give_the_student_t_interval_of_the_mean()
     {
-        const string head = """
-            Bench:
-              Name: b
-              Pipeline: p.json
-              SummarizeOver: seed
-              Grid:
-                - Name: method
-                  Values:
-                    - { Label: t3dnet, Overrides: ["Pipeline:Steps:0:Use=t3dnet"] }
-                    - { Label: kd, Overrides: ["Pipeline:Steps:0:Use=distill"] }
-                - Name: seed
-                  Key: Pipeline:Seed
-                  Values: ["0", "1", "2", "3"]
-              Columns:
-                - Header: accuracy
-                  Value: metric:accuracy
-            """;
+        var head = ArmsBySeed([("t3dnet", "t3dnet"), ("kd", "distill")], seeds: 4);
         var bench = Read(head + "\n  Paired:\n    - { Axis: method, A: t3dnet, B: kd, Column: accuracy }\n");
         var rows = bench.Rows.ToList();
         Assert.That(rows.Select(r => r.Label), Is.EqualTo(new[] { "t3dnet 0", "t3dnet 1", "t3dnet 2", "t3dnet 3", "kd 0", "kd 1", "kd 2", "kd 3" }));
@@ -275,24 +266,7 @@ public class BenchDefinitionTests
                 { "label": "kd 2", "axes": { "method": "kd", "seed": "2" }, "values": { "accuracy": null } },
                 { "label": "scratch 0", "axes": { "method": "scratch", "seed": "0" }, "values": { "accuracy": 80.0 } } ] }
             """);
-        string Bench(string paired) => $$"""
-            Bench:
-              Name: b
-              Pipeline: p.json
-              SummarizeOver: seed
-              Grid:
-                - Name: method
-                  Values:
-                    - { Label: t3dnet, Overrides: ["Pipeline:Steps:0:Use=t3dnet"] }
-                - Name: seed
-                  Key: Pipeline:Seed
-                  Values: ["0", "1", "2"]
-              Columns:
-                - Header: accuracy
-                  Value: metric:accuracy
-              Paired:
-                - {{paired}}
-            """;
+        string Bench(string paired) => ArmsBySeed([("t3dnet", "t3dnet")], seeds: 3) + $"  Paired:\n    - {paired}\n";
         var bench = Read(Bench($"{{ Axis: method, A: t3dnet, B: kd, Column: accuracy, BResults: {results} }}"));
         var comparison = bench.Paired.Single();
         Assert.That(comparison.Label, Is.EqualTo("t3dnet - kd of other"));

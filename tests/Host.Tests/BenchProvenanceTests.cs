@@ -74,6 +74,10 @@ public class BenchProvenanceTests
         Assert.That(summary[1].StandardDeviation[0], Is.EqualTo(Math.Sqrt(8)).Within(1e-12));
         Assert.That(summary[1].Mean[1], Is.EqualTo(7.0), "a failed value is left out, not counted as zero");
         Assert.That(double.IsNaN(summary[1].StandardDeviation[1]), "one value has no spread");
+        // The mean's 95 % interval: lamp's AP 1, 2, 3 has SD 1, and t(0.975, 2) = 4.302653 (statistical tables).
+        Assert.That(summary[0].Low[0], Is.EqualTo(2 - 4.302653 / Math.Sqrt(3)).Within(1e-5));
+        Assert.That(summary[0].High[0], Is.EqualTo(2 + 4.302653 / Math.Sqrt(3)).Within(1e-5));
+        Assert.That(double.IsNaN(summary[1].Low[1]), "one value has no interval");
     }
 
     [Test]
