@@ -263,11 +263,6 @@ public static class Program
     }
 
     /// <summary>
-    /// What every row was made from: the checkpoint its load step read (SHA-256) and the dataset's description. A
-    /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows, unless the bench
-    /// says its rows are meant to differ there. Data that differs by row is then not named in the table's header.
-    /// </summary>
-    /// <summary>
     /// A B arm read from another bench's results must have been made from the same data as this bench's rows: a paired
     /// difference across two data sets would measure the data. Both provenances name their data ("data ..." entries).
     /// </summary>
@@ -279,10 +274,15 @@ public static class Program
             // "data root" is where the data lay on the machine that ran it, not what the data was.
             foreach (var (key, value) in provenance.Where(e => e.Key.StartsWith("data ", StringComparison.Ordinal) && e.Key != "data root"))
                 if (external.Provenance.TryGetValue(key, out var other) && other != value)
-                    throw new PlatformException($"Paired {comparison.Label}: this bench's rows have {key} {value}, the rows of '{external.Path}' {other}; a paired difference needs the same data.");
+                    throw new PlatformException($"Paired {comparison.Label}: this bench's rows have {key} {value}, the rows of '{external.Path}' {other}; a paired difference needs the same data (the runs are kept: mend the bench file, then --from-runs).");
         }
     }
 
+    /// <summary>
+    /// What every row was made from: the checkpoint its load step read (SHA-256) and the dataset's description. A
+    /// table mixing checkpoints or data would compare unlike things, so it is refused, naming the rows, unless the bench
+    /// says its rows are meant to differ there. Data that differs by row is then not named in the table's header.
+    /// </summary>
     public static Dictionary<string, string> Provenance(IReadOnlyList<(BenchRow Row, RunReport? Report, string? Error)> outcomes, bool mixedCheckpoints = false, bool mixedData = false)
     {
         var made = outcomes.Where(o => o.Report is not null).Select(o => (o.Row.Label, Report: o.Report!)).ToList();
