@@ -139,13 +139,10 @@ internal sealed class AugmentationSlot(nn.Module network, Func<IReadOnlyList<IMa
     /// <summary>The number of layers the augmented forward widens (the network's matrix layers).</summary>
     public int LayerCount => layers().Count;
 
-    /// <summary>Layer i of the augmented network at <paramref name="widthFactor"/> x the model's width, applied to x.</summary>
-    public Func<int, Tensor, Tensor> LayerAt(double widthFactor) => LayerAt(Enabled().Uniform(widthFactor));
-
     /// <summary>Layer i of the augmented network at <paramref name="layerWidthFactors"/>[i] x its own width, applied to x.</summary>
     public Func<int, Tensor, Tensor> LayerAt(IReadOnlyList<double> layerWidthFactors)
     {
-        var augmentation = Enabled();
+        var augmentation = Current ?? throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
         if (layerWidthFactors.Count != augmentation.LayerCount)
             throw new ArgumentException($"Expected one width factor per augmented layer ({augmentation.LayerCount}), got {layerWidthFactors.Count}.", nameof(layerWidthFactors));
         foreach (var factor in layerWidthFactors)
@@ -154,9 +151,6 @@ internal sealed class AugmentationSlot(nn.Module network, Func<IReadOnlyList<IMa
         var factors = layerWidthFactors.ToArray();
         return (index, x) => augmentation.Layer(index, x, factors);
     }
-
-    private NetworkAugmentation Enabled() =>
-        Current ?? throw new InvalidOperationException("Call EnableAugmentation before ForwardAugmented.");
 
     public void Dispose()
     {

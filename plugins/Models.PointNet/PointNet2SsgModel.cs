@@ -345,8 +345,9 @@ public sealed class PointNet2SsgModel : ModelBase, IChannelPrunable, IGraphExpor
     /// <summary>The augmentation in use (null when disabled): exposes the augmented weights for inspection.</summary>
     public NetworkAugmentation? Augmentation => augmentation.Current;
 
+    // The uniformly wider network: every augmented layer at the same factor.
     public ModelOutput ForwardAugmented(ModelBatch batch, double widthFactor) =>
-        new(new Dictionary<string, Tensor> { ["logits"] = network.Run(batch["points"], augmentation.LayerAt(widthFactor), network.training) });
+        ForwardAugmented(batch, Enumerable.Repeat(widthFactor, AugmentedLayerCount).ToArray());
 
     public int AugmentedLayerCount => augmentation.LayerCount;
 
