@@ -53,4 +53,53 @@ public class DistillationTrainingTests
         Assert.That(run.ExitCode, Is.Not.Zero);
         Assert.That(run.Errors + run.Output, Does.Contain("DistillWeight").And.Contain("no teacher"));
     }
+    [Test]
+    public void Feature_imitation_on_a_model_without_stages_is_refused_naming_the_option()
+    {
+        var (teacherFile, teacherOutput) = HostRunner.WritePipeline(Pipeline("no-stages-teacher", "pointnet", """
+            { "Use": "save", "Options": { "Path": "$OUTPUT/teacher.ckpt" } }
+            """));
+        Assert.That(HostRunner.RunBuilt(teacherFile).ExitCode, Is.Zero);
+        var teacher = Path.Combine(teacherOutput, "teacher.ckpt").Replace('\\', '/');
+        var (file, _) = HostRunner.WritePipeline(Pipeline("no-stages", "pointnet", $$"""
+            { "Use": "load", "Options": { "Path": "{{teacher}}", "Role": "Teacher" } },
+            { "Use": "train", "Options": { "Epochs": 1, "FeatureDistillWeight": 1 } }
+            """));
+
+        var run = HostRunner.RunBuilt(file);
+
+        Assert.That(run.ExitCode, Is.Not.Zero);
+        Assert.That(run.Errors + run.Output, Does.Contain("Steps:1:Options:FeatureDistillWeight").And.Contain("does not run in stages"));
+    }
+
+    [Test]
+    public void A_channel_pruned_detector_trains_with_feature_imitation_through_an_adaptor_into_its_teachers_channels()
+    {
+        var checkpoint = Path.Combine(TestPaths.RepoRoot, "models", "centerpoint-kitti-small.ckpt").Replace('\\', '/');
+        var (file, output) = HostRunner.WritePipeline($$"""
+            {
+              "Pipeline": {
+                "Name": "feature-imitation", "Seed": 0, "Threads": 1, "Output": "$OUTPUT",
+                "Dataset": { "Use": "kitti", "Options": { "Root": "$OUTPUT/kitti", "Synthetic": true, "SyntheticTrainFrames": 4, "SyntheticValFrames": 2, "SyntheticTestFrames": 0 } },
+                "Model": { "Use": "centerpoint", "Options": { "Preset": "kitti-small" } },
+                "Steps": [
+                  { "Use": "load", "Options": { "Path": "{{checkpoint}}" } },
+                  { "Use": "load", "Options": { "Path": "{{checkpoint}}", "Role": "Teacher" } },
+                  { "Use": "uniform-channels", "Options": { "FlopsReduction": 2 } },
+                  { "Use": "train", "Options": { "Epochs": 1, "BatchSize": 2, "DistillWeight": 1, "DistillDistortion": "DetectionAware", "FeatureDistillWeight": 1 } }
+                ]
+              }
+            }
+            """);
+
+        var run = HostRunner.RunBuilt(file);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[3].GetProperty("metrics");
+        // The adaptor starts at the least-squares fit, so the term is a fraction of the teacher's mean square: above 0
+        // (half the channels are gone), below 1 (what predicting zero scores).
+        var feature = metrics.GetProperty("firstEpochLoss/feature").GetDouble();
+        Assert.That(feature, Is.GreaterThan(0).And.LessThan(1));
+        Assert.That(metrics.GetProperty("firstEpochLoss/distill").GetDouble(), Is.GreaterThan(0), "the output term runs beside it");
+    }
 }

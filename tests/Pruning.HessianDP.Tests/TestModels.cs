@@ -129,7 +129,7 @@ internal class TinyPointModel : ModelBase, IDescribesInput
 }
 
 /// <summary>The same model run in stages (IStagedForward): conv1; conv2 and the pooling; fc1; the heads.</summary>
-internal sealed class StagedTinyPointModel(bool classifier = false) : TinyPointModel(classifier), IStagedForward
+internal sealed class StagedTinyPointModel(bool classifier = false, int width = 64) : TinyPointModel(classifier, width: width), IStagedForward
 {
     public int StageCount => 4;
 

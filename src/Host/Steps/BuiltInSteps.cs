@@ -44,6 +44,13 @@ public sealed class TrainStepOptions : TrainOptions
 
     [Description("How the distillation term compares outputs: Raw (every element alike) or DetectionAware (heatmaps in sigmoid space with foreground weighted up, regressions only at the teacher's peaks), as the compressors' Distortion option.")]
     public DistortionKind DistillDistortion { get; set; } = DistortionKind.Raw;
+
+    [Description("Weight of a feature-imitation term (FitNets): the state the model leaves entering stage FeatureDistillStage, mapped by a 1x1 adaptor into the teacher's channels, against the teacher's state there (mean squared difference over the teacher's mean square). The adaptor starts at the least-squares fit on the first batch and trains with the model. Needs a teacher (load step, Role: Teacher) and a model that runs in stages (IStagedForward: CenterPoint). 0: none.")]
+    [Range(0.0, 1e6)]
+    public double FeatureDistillWeight { get; set; }
+
+    [Description("The stage whose entering state FeatureDistillWeight compares: 1 .. stages - 1, or negative from the end (-1: the features the model's last stage reads; for CenterPoint, the head's shared conv output).")]
+    public int FeatureDistillStage { get; set; } = -1;
 }
 
 /// <summary>Splits the built-in steps read: an empty one is an error (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
@@ -73,7 +80,8 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         var split = Splits.NonEmpty(context, options.Split, "train");
         var checkpoints = context.StepDirectory("checkpoints");
         if (options.Resume) BringBackArchivedCheckpoints(checkpoints, context);
-        var history = new Trainer(services).Fit(model, split, options, checkpoints, DistillationLoss(context));
+        using var features = FeatureImitation(context, split);
+        var history = new Trainer(services).Fit(model, split, options, checkpoints, DistillationLoss(context, features), features?.Parameters);
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
@@ -90,29 +98,80 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
     }
 
     /// <summary>
-    /// The model's own loss plus DistillWeight times its output distortion against the teacher's outputs on the same batch
-    /// (null without distillation): pruned models recover faster when they are pulled back toward the outputs they had.
+    /// The model's own loss plus DistillWeight times its output distortion against the teacher's outputs on the same batch,
+    /// plus FeatureDistillWeight times the feature term of <paramref name="features"/> (null without either): pruned models
+    /// recover faster when they are pulled back toward the outputs and features they had.
     /// </summary>
-    private Trainer.LossFunction? DistillationLoss(PipelineContext context)
+    private Trainer.LossFunction? DistillationLoss(PipelineContext context, FeatureDistillation? features)
     {
-        if (options.DistillWeight == 0) return null;
-        var teacher = context.Teacher ?? throw new PlatformException(
-            $"Pipeline:Steps:{context.CurrentStep.Index}:Options:DistillWeight: the pipeline has no teacher; load one first (a load step with Role: Teacher).");
-        if (teacher.Spec.Use != context.Model!.Spec.Use)
-            throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:DistillWeight: the teacher is a '{teacher.Spec.Use}' model, the model a '{context.Model.Spec.Use}': their outputs cannot be compared.");
-        teacher.Module.to(services.Device);
-        teacher.Module.eval();
+        if (options.DistillWeight == 0 && features is null) return null;
+        var teacher = Teacher(context, nameof(options.DistillWeight));
         var weights = new DistortionWeights { Kind = options.DistillDistortion };
         return (model, batch) =>
         {
-            var output = model.Forward(batch);
+            ModelOutput output, reference;
+            torch.Tensor? featureTerm = null;
+            if (features is not null) (output, reference, featureTerm) = features.Run(batch);
+            else
+            {
+                output = model.Forward(batch);
+                using (torch.no_grad()) reference = teacher.Forward(batch);
+            }
             var task = model.Loss(output, batch);
-            ModelOutput reference;
-            using (TorchSharp.torch.no_grad()) reference = teacher.Forward(batch);
-            var distortion = OutputDistortion.Between(model, reference, output, weights);
-            var terms = new Dictionary<string, double>(task.Terms) { ["distill"] = distortion.item<float>() };
-            return new LossTerms(task.Total + distortion * options.DistillWeight, terms);
+            var total = task.Total;
+            var terms = new Dictionary<string, double>(task.Terms);
+            if (options.DistillWeight != 0)
+            {
+                var distortion = OutputDistortion.Between(model, reference, output, weights);
+                terms["distill"] = distortion.item<float>();
+                total = total + distortion * options.DistillWeight;
+            }
+            if (featureTerm is not null)
+            {
+                terms["feature"] = featureTerm.item<float>();
+                total = total + featureTerm * options.FeatureDistillWeight;
+            }
+            return new LossTerms(total, terms);
         };
+    }
+
+    /// <summary>The pipeline's teacher, on the run's device in eval mode; refused (naming <paramref name="option"/>) when missing or of another kind.</summary>
+    private IModel Teacher(PipelineContext context, string option)
+    {
+        var key = $"Pipeline:Steps:{context.CurrentStep.Index}:Options:{option}";
+        var teacher = context.Teacher ?? throw new PlatformException($"{key}: the pipeline has no teacher; load one first (a load step with Role: Teacher).");
+        if (teacher.Spec.Use != context.Model!.Spec.Use)
+            throw new PlatformException($"{key}: the teacher is a '{teacher.Spec.Use}' model, the model a '{context.Model.Spec.Use}': their outputs cannot be compared.");
+        teacher.Module.to(services.Device);
+        teacher.Module.eval();
+        return teacher;
+    }
+
+    /// <summary>
+    /// The feature term's adaptors, fitted on the split's first batch with both models in eval mode (so that fitting does
+    /// not move batch-norm statistics); null when FeatureDistillWeight is 0.
+    /// </summary>
+    private FeatureDistillation? FeatureImitation(PipelineContext context, ISampleSource split)
+    {
+        if (options.FeatureDistillWeight == 0) return null;
+        var key = $"Pipeline:Steps:{context.CurrentStep.Index}:Options:FeatureDistillWeight";
+        var teacher = Teacher(context, nameof(options.FeatureDistillWeight));
+        if (context.Model is not IStagedForward student || teacher is not IStagedForward staged)
+            throw new PlatformException($"{key}: the '{context.Model!.Spec.Use}' model does not run in stages (IStagedForward), so there is no intermediate state to compare.");
+        // The adaptors are not in the epoch checkpoints: a resumed run would restart them from a new fit.
+        if (options.Resume)
+            throw new PlatformException($"{key}: cannot be combined with Resume (the adaptors are not saved with the epoch checkpoints).");
+        context.Model.Module.to(services.Device);
+        context.Model.Module.eval();
+        using var example = context.Model.Collate(Enumerable.Range(0, Math.Min(options.BatchSize, split.Count)).Select(split.Get).ToArray(), services.Device);
+        try
+        {
+            return FeatureDistillation.Fit(student, staged, options.FeatureDistillStage, example);
+        }
+        catch (ArgumentException e)
+        {
+            throw new PlatformException($"Pipeline:Steps:{context.CurrentStep.Index}:Options:FeatureDistillStage: {e.Message}");
+        }
     }
 
     /// <summary>

@@ -1,0 +1,110 @@
+using Platform.Abstractions.Data;
+using Platform.Abstractions.Kit;
+using Platform.Abstractions.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Plugins.Pruning.HessianDP.Tests;
+
+/// <summary>The kit's feature imitation (FeatureDistillation): adaptors fitted by least squares, the staged forward, the term it trains.</summary>
+public class FeatureDistillationTests
+{
+    private static StagedTinyPointModel Model(int seed, int width = 64)
+    {
+        manual_seed(seed);
+        var model = new StagedTinyPointModel(width: width);
+        model.Module.eval();
+        return model;
+    }
+
+    private static ModelBatch Batch(IModel model, int seed, int count = 8)
+    {
+        var random = new Random(seed);
+        var samples = Enumerable.Range(0, count).Select(i =>
+        {
+            var points = Enumerable.Range(0, TinyPointModel.Points * 3).Select(_ => (float)random.NextDouble()).ToArray();
+            return new Sample { Id = $"s{i}", Points = points, PointFeatures = 3, Label = i % 4 };
+        }).ToArray();
+        return model.Collate(samples, CPU);
+    }
+
+    [Test]
+    public void A_student_equal_to_its_teacher_gets_identity_adaptors_a_zero_term_and_its_own_outputs()
+    {
+        using var teacher = Model(seed: 3);
+        using var student = Model(seed: 3);
+        using var batch = Batch(student, seed: 1);
+
+        using var features = FeatureDistillation.Fit(student, teacher, -1, batch);
+        var (output, reference, loss) = features.Run(batch);
+
+        Assert.That(features.Stage, Is.EqualTo(3), "-1 is the state the last stage reads");
+        Assert.That(features.AdaptorWeight(0).shape, Is.EqualTo(new long[] { 64, 64 }));
+        var state = student.Enter(3, batch)[0];
+        Assert.That((features.Adapt(0, state) - teacher.Enter(3, batch)[0]).abs().max().item<float>(), Is.LessThan(1e-3),
+            "equal features are mapped onto themselves");
+        Assert.That(loss.item<float>(), Is.LessThan(1e-4));
+        Assert.That(output["heatmap"].allclose(student.Forward(batch)["heatmap"]), "the staged pass computes what Forward computes");
+        Assert.That(reference["boxes"].allclose(teacher.Forward(batch)["boxes"]));
+    }
+
+    [Test]
+    public void A_narrower_students_adaptor_maps_its_channels_into_the_teachers_at_the_least_squares_minimum()
+    {
+        using var teacher = Model(seed: 3, width: 64);
+        using var student = Model(seed: 4, width: 32);
+        using var batch = Batch(student, seed: 2, count: 16);
+
+        using var features = FeatureDistillation.Fit(student, teacher, 1, batch);
+        var fitted = features.Run(batch).Loss.item<float>();
+
+        // Stage 1 (conv2) reads conv1's output, [batch, width / 2, points]: 512 positions to fit 16 channels and a bias from.
+        Assert.That(features.AdaptorWeight(0).shape, Is.EqualTo(new long[] { 32, 16 }));
+        Assert.That(fitted, Is.GreaterThan(0).And.LessThan(1), "better than predicting zero, which scores 1");
+        // Any move away from the fit scores worse on the batch it was fitted on.
+        manual_seed(7);
+        var parameters = features.Parameters.ToArray();
+        for (var trial = 0; trial < 5; trial++)
+        {
+            var steps = parameters.Select(p => randn_like(p) * 0.05).ToArray();
+            using (no_grad()) for (var i = 0; i < parameters.Length; i++) parameters[i].add_(steps[i]);
+            Assert.That(features.Run(batch).Loss.item<float>(), Is.GreaterThan(fitted));
+            using (no_grad()) for (var i = 0; i < parameters.Length; i++) parameters[i].sub_(steps[i]);
+        }
+    }
+
+    [Test]
+    public void Training_the_student_and_its_adaptor_on_the_term_brings_its_features_toward_the_teachers()
+    {
+        using var teacher = Model(seed: 3, width: 64);
+        using var student = Model(seed: 4, width: 8);
+        using var batch = Batch(student, seed: 2, count: 64);
+        using var features = FeatureDistillation.Fit(student, teacher, 2, batch);
+        var optimizer = optim.Adam(student.Module.parameters().Concat(features.Parameters), 1e-3);
+
+        // Stage 2 reads the pooled features, [batch, width]: 64 rows, a 9-unknown fit per teacher channel that leaves an error.
+        var first = features.Run(batch).Loss.item<float>();
+        for (var step = 0; step < 100; step++)
+        {
+            optimizer.zero_grad();
+            features.Run(batch).Loss.backward();
+            optimizer.step();
+        }
+
+        Assert.That(features.Run(batch).Loss.item<float>(), Is.LessThan(first * 0.95), $"from {first}");
+    }
+
+    [Test]
+    public void A_stage_that_is_not_between_two_stages_is_refused_with_the_range()
+    {
+        using var teacher = Model(seed: 3);
+        using var student = Model(seed: 3);
+        using var batch = Batch(student, seed: 1);
+
+        foreach (var stage in new[] { 0, 4, -4 })
+        {
+            var error = Assert.Throws<ArgumentException>(() => FeatureDistillation.Fit(student, teacher, stage, batch))!;
+            Assert.That(error.Message, Does.Contain($"stage {stage}").And.Contain("1 .. 3"));
+        }
+    }
+}
