@@ -79,8 +79,8 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         }
         var split = Splits.NonEmpty(context, options.Split, "train");
         var checkpoints = context.StepDirectory("checkpoints");
-        if (options.Resume) BringBackArchivedCheckpoints(checkpoints, context);
         using var features = FeatureImitation(context, split);
+        if (options.Resume) BringBackArchivedCheckpoints(checkpoints, context);
         var history = new Trainer(services).Fit(model, split, options, checkpoints, DistillationLoss(context, features), features?.Parameters);
         outcome.Metrics["trainSeconds"] = history.Seconds;
         outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
@@ -149,7 +149,9 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
 
     /// <summary>
     /// The feature term's adaptors, fitted on the split's first batch with both models in eval mode (so that fitting does
-    /// not move batch-norm statistics); null when FeatureDistillWeight is 0.
+    /// not move batch-norm statistics); null when FeatureDistillWeight is 0. On a split augmented afresh at each read
+    /// (IReadCountingSource) this is one more read of those samples, so their later draws differ from a run without the
+    /// term; the run stays reproducible.
     /// </summary>
     private FeatureDistillation? FeatureImitation(PipelineContext context, ISampleSource split)
     {
