@@ -28,6 +28,31 @@ public class FeatureDistillationTests
         return model.Collate(samples, CPU);
     }
 
+    /// <summary>A width-64 teacher, a narrower student of another seed, a batch, and the adaptors fitted at one stage.</summary>
+    private sealed class WideTeacher : IDisposable
+    {
+        public WideTeacher(int studentWidth, int samples, int stage)
+        {
+            Teacher = Model(seed: 3, width: 64);
+            Student = Model(seed: 4, width: studentWidth);
+            Batch = FeatureDistillationTests.Batch(Student, seed: 2, count: samples);
+            Features = FeatureDistillation.Fit(Student, Teacher, stage, Batch);
+        }
+
+        public StagedTinyPointModel Teacher { get; }
+        public StagedTinyPointModel Student { get; }
+        public ModelBatch Batch { get; }
+        public FeatureDistillation Features { get; }
+
+        public void Dispose()
+        {
+            Features.Dispose();
+            Batch.Dispose();
+            Student.Dispose();
+            Teacher.Dispose();
+        }
+    }
+
     [Test]
     public void A_student_equal_to_its_teacher_gets_identity_adaptors_a_zero_term_and_its_own_outputs()
     {
@@ -51,11 +76,8 @@ public class FeatureDistillationTests
     [Test]
     public void A_narrower_students_adaptor_maps_its_channels_into_the_teachers_at_the_least_squares_minimum()
     {
-        using var teacher = Model(seed: 3, width: 64);
-        using var student = Model(seed: 4, width: 32);
-        using var batch = Batch(student, seed: 2, count: 16);
-
-        using var features = FeatureDistillation.Fit(student, teacher, 1, batch);
+        using var fixture = new WideTeacher(studentWidth: 32, samples: 16, stage: 1);
+        var (features, batch) = (fixture.Features, fixture.Batch);
         var fitted = features.Run(batch).Loss.item<float>();
 
         // Stage 1 (conv2) reads conv1's output, [batch, width / 2, points]: 512 positions to fit 16 channels and a bias from.
@@ -76,11 +98,9 @@ public class FeatureDistillationTests
     [Test]
     public void Training_the_student_and_its_adaptor_on_the_term_brings_its_features_toward_the_teachers()
     {
-        using var teacher = Model(seed: 3, width: 64);
-        using var student = Model(seed: 4, width: 8);
-        using var batch = Batch(student, seed: 2, count: 64);
-        using var features = FeatureDistillation.Fit(student, teacher, 2, batch);
-        var optimizer = optim.Adam(student.Module.parameters().Concat(features.Parameters), 1e-3);
+        using var fixture = new WideTeacher(studentWidth: 8, samples: 64, stage: 2);
+        var (features, batch) = (fixture.Features, fixture.Batch);
+        var optimizer = optim.Adam(fixture.Student.Module.parameters().Concat(features.Parameters), 1e-3);
 
         // Stage 2 reads the pooled features, [batch, width]: 64 rows, a 9-unknown fit per teacher channel that leaves an error.
         var first = features.Run(batch).Loss.item<float>();
