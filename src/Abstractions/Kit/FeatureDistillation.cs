@@ -95,7 +95,7 @@ public sealed class FeatureDistillation : IDisposable
     public Tensor Adapt(int i, Tensor studentState)
     {
         var (weight, bias) = _adaptors[i];
-        return (studentState.movedim(new long[] { 1 }, new long[] { -1 }).matmul(weight.t()) + bias).movedim(new long[] { -1 }, new long[] { 1 });
+        return (studentState.movedim([1], [-1]).matmul(weight.t()) + bias).movedim([-1], [1]);
     }
 
     private static void CheckShapes(Tensor student, Tensor teacher, int i, int stage)
@@ -108,7 +108,7 @@ public sealed class FeatureDistillation : IDisposable
     }
 
     /// <summary>[batch, channels, ...] as rows of channels: [positions, channels].</summary>
-    private static Tensor Flatten(Tensor x) => x.movedim(new long[] { 1 }, new long[] { -1 }).reshape(-1, x.shape[1]);
+    private static Tensor Flatten(Tensor x) => x.movedim([1], [-1]).reshape(-1, x.shape[1]);
 
     /// <summary>
     /// W, b minimising Σ‖W s + b − t‖² over the rows, with a ridge of 1e-4 of the mean diagonal so that channels that
