@@ -72,8 +72,9 @@ public class DistillationTrainingTests
         Assert.That(run.Errors + run.Output, Does.Contain("Steps:1:Options:FeatureDistillWeight").And.Contain("does not run in stages"));
     }
 
-    [Test]
-    public void A_channel_pruned_detector_trains_with_feature_imitation_through_an_adaptor_into_its_teachers_channels()
+    [TestCase("0")]
+    [TestCase("0.5")]
+    public void A_channel_pruned_detector_trains_with_feature_imitation_through_an_adaptor_into_its_teachers_channels(string attention)
     {
         var checkpoint = Path.Combine(TestPaths.RepoRoot, "models", "centerpoint-kitti-small.ckpt").Replace('\\', '/');
         var (file, output) = HostRunner.WritePipeline($$"""
@@ -86,7 +87,7 @@ public class DistillationTrainingTests
                   { "Use": "load", "Options": { "Path": "{{checkpoint}}" } },
                   { "Use": "load", "Options": { "Path": "{{checkpoint}}", "Role": "Teacher" } },
                   { "Use": "uniform-channels", "Options": { "FlopsReduction": 2 } },
-                  { "Use": "train", "Options": { "Epochs": 1, "BatchSize": 2, "DistillWeight": 1, "DistillDistortion": "DetectionAware", "FeatureDistillWeight": 1 } }
+                  { "Use": "train", "Options": { "Epochs": 1, "BatchSize": 2, "DistillWeight": 1, "DistillDistortion": "DetectionAware", "FeatureDistillWeight": 1, "FeatureDistillAttention": {{attention}} } }
                 ]
               }
             }
@@ -101,5 +102,9 @@ public class DistillationTrainingTests
         var feature = metrics.GetProperty("firstEpochLoss/feature").GetDouble();
         Assert.That(feature, Is.GreaterThan(0).And.LessThan(1));
         Assert.That(metrics.GetProperty("firstEpochLoss/distill").GetDouble(), Is.GreaterThan(0), "the output term runs beside it");
+        // With attention the weight gathers on the BEV cells where the teacher's features are active.
+        var attended = metrics.GetProperty("featureAttendedFraction").GetDouble();
+        if (attention == "0") Assert.That(attended, Is.EqualTo(1));
+        else Assert.That(attended, Is.GreaterThan(0).And.LessThan(0.9));
     }
 }

@@ -51,6 +51,10 @@ public sealed class TrainStepOptions : TrainOptions
 
     [Description("The stage whose entering state FeatureDistillWeight compares: 1 .. stages - 1, or negative from the end (-1: the features the model's last stage reads; for CenterPoint, the head's shared conv output).")]
     public int FeatureDistillStage { get; set; } = -1;
+
+    [Description("Temperature of the feature term's spatial attention (Zhang and Ma, ICLR 2021): each position of the teacher's state is weighted by n·softmax(a / (mean(a)·T)), a being its mean absolute activation over channels, so that the term, and the adaptor's fit, dwell where the teacher's features are active (objects on a mostly empty BEV grid). Smaller: more peaked. 0: every position weighs the same.")]
+    [Range(0.0, 1e6)]
+    public double FeatureDistillAttention { get; set; }
 }
 
 /// <summary>Splits the built-in steps read: an empty one is an error (an empty ImageSets file evaluated to samples=0 with status ok).</summary>
@@ -86,6 +90,7 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         outcome.Metrics["secondsPerStep"] = history.Seconds / ((double)history.EpochLoss.Count * options.StepsPerEpoch(split));
         outcome.Metrics["firstEpochLoss"] = history.EpochLoss[0];
         outcome.Metrics["lastEpochLoss"] = history.EpochLoss[^1];
+        if (features is not null) outcome.Metrics["featureAttendedFraction"] = features.AttendedFraction;
         var epochs = Enumerable.Range(1, history.EpochLoss.Count).Select(e => (double)e).ToArray();
         outcome.Series["loss"] = new Series("epoch", "training loss", epochs, history.EpochLoss);
         foreach (var term in history.EpochTerms[0].Keys)
@@ -168,7 +173,10 @@ public sealed class TrainStep(TrainStepOptions options, RunServices services) : 
         using var example = context.Model.Collate(Enumerable.Range(0, Math.Min(options.BatchSize, split.Count)).Select(split.Get).ToArray(), services.Device);
         try
         {
-            return FeatureDistillation.Fit(student, staged, options.FeatureDistillStage, example);
+            var imitation = FeatureDistillation.Fit(student, staged, options.FeatureDistillStage, example, options.FeatureDistillAttention);
+            if (options.FeatureDistillAttention > 0)
+                context.Logger.LogInformation("Feature imitation: the attention weights cover {Fraction:P1} of the positions (effective share, first batch).", imitation.AttendedFraction);
+            return imitation;
         }
         catch (ArgumentException e)
         {
