@@ -27,11 +27,13 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length == 0)
+        var help = args.Length > 0 && args[0] is "--help" or "-h";
+        if (args.Length == 0 || help)
         {
-            System.Console.Error.WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]\n" +
-                "       bench-runner BENCH_FILE --slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N] [--runs DIR] ...");
-            return 2;
+            (help ? System.Console.Out : System.Console.Error).WriteLine("usage: bench-runner BENCH_FILE [--plugins DIR]... [--only TEXT]... [--results DIR] [--runs DIR] [--output-root DIR] [--from-runs] [--compare RESULTS_JSON]\n" +
+                "       bench-runner BENCH_FILE --slurm [--dry-run] [--partition P] [--account A] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--time T] [--mem M] [--max-running N] [--runs DIR] ...\n" +
+                "--only TEXT runs the rows whose label contains TEXT (a substring: '1' also selects '10').");
+            return help ? 0 : 2;
         }
         var invocation = new Invocation(args[0]) { Arguments = string.Join(' ', args) };
         for (var i = 1; i < args.Length; i++)

@@ -110,4 +110,28 @@ public class BenchRegenerationTests
         Assert.That(error.ToString(), Does.Contain("absent.json: cannot be read"));
         Assert.That(output.ToString(), Does.Not.Contain("=== b: x"), "the file is refused before the first row");
     }
+
+    [Test]
+    public void Help_prints_the_usage_and_succeeds_while_no_arguments_is_an_error()
+    {
+        var (error, output) = (new StringWriter(), new StringWriter());
+        var (previousError, previousOutput) = (System.Console.Error, System.Console.Out);
+        System.Console.SetError(error);
+        System.Console.SetOut(output);
+        int help, none;
+        try
+        {
+            help = Program.Main(["--help"]);
+            none = Program.Main([]);
+        }
+        finally
+        {
+            System.Console.SetError(previousError);
+            System.Console.SetOut(previousOutput);
+        }
+        Assert.That(help, Is.Zero);
+        Assert.That(output.ToString(), Does.StartWith("usage: bench-runner").And.Contain("a substring"));
+        Assert.That(none, Is.EqualTo(2));
+        Assert.That(error.ToString(), Does.StartWith("usage: bench-runner"));
+    }
 }

@@ -71,6 +71,7 @@ public class ChannelPrunedCheckpointTests
         double Metric(string name) => metrics.GetProperty(name).GetDouble();
         Assert.That(Metric("speedup/threads=1"), Is.EqualTo(Metric("referenceForwardMsMedian/threads=1") / Metric("forwardMsMedian/threads=1")).Within(1e-9));
         Assert.That(Metric("speedup"), Is.EqualTo(Metric("speedup/threads=1")));
+        Assert.That(Metric("referenceForwardMsMedian"), Is.EqualTo(Metric("referenceForwardMsMedian/threads=1")), "the first thread count's, unsuffixed, as forwardMsMedian");
 
         var (missing, _) = HostRunner.WritePipeline(Pipeline("latency-missing", """
             { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 2, "Reference": "/nonexistent/dense.ckpt" } }

@@ -97,6 +97,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 outcome.Metrics["cpuShare"] = cpuShare;
                 if (options.MatmulSize > 0) outcome.Metrics["matmulGflopsPerSecond"] = MatmulGflopsPerSecond(options.MatmulSize);
                 if (outcome.Metrics.TryGetValue("speedup" + suffix, out var speedup)) outcome.Metrics["speedup"] = speedup;
+                if (outcome.Metrics.TryGetValue("referenceForwardMsMedian" + suffix, out var referenceMs)) outcome.Metrics["referenceForwardMsMedian"] = referenceMs;
             }
         }
         finally
