@@ -63,7 +63,8 @@ public class ChannelPrunedCheckpointTests
         var (file, output) = HostRunner.WritePipeline(Pipeline("latency", $$"""
             { "Use": "save", "Options": { "Path": "{{folder}}/dense.ckpt" } },
             { "Use": "uniform-channels", "Options": { "FlopsReduction": 3, "CalibrationSamples": 8 } },
-            { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 4, "Repeats": 2, "Threads": [1], "Reference": "{{folder}}/dense.ckpt" } }
+            { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 4, "Repeats": 2, "Threads": [1], "Reference": "{{folder}}/dense.ckpt" } },
+            { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 2, "Repeats": 1, "Threads": [1], "BatchSize": 3, "Reference": "{{folder}}/dense.ckpt" } }
             """));
         var result = HostRunner.Run("run", file, "--plugins", SamplePluginBuild.BuiltPlugins);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
@@ -72,6 +73,13 @@ public class ChannelPrunedCheckpointTests
         Assert.That(Metric("speedup/threads=1"), Is.EqualTo(Metric("referenceForwardMsMedian/threads=1") / Metric("forwardMsMedian/threads=1")).Within(1e-9));
         Assert.That(Metric("speedup"), Is.EqualTo(Metric("speedup/threads=1")));
         Assert.That(Metric("referenceForwardMsMedian"), Is.EqualTo(Metric("referenceForwardMsMedian/threads=1")), "the first thread count's, unsuffixed, as forwardMsMedian");
+        Assert.That(Metric("batchSize"), Is.EqualTo(1));
+        Assert.That(Metric("framesPerSecond"), Is.EqualTo(1000 / Metric("forwardMsMedian")).Within(1e-9));
+        // Throughput: three samples per forward pass, so frames per second is three over the batch's median time.
+        var batched = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "report.json"))).RootElement.GetProperty("steps")[3].GetProperty("metrics");
+        Assert.That(batched.GetProperty("batchSize").GetDouble(), Is.EqualTo(3));
+        Assert.That(batched.GetProperty("framesPerSecond").GetDouble(), Is.EqualTo(3000 / batched.GetProperty("forwardMsMedian").GetDouble()).Within(1e-9));
+        Assert.That(batched.GetProperty("speedup").GetDouble(), Is.GreaterThan(0));
 
         var (missing, _) = HostRunner.WritePipeline(Pipeline("latency-missing", """
             { "Use": "measure-latency", "Options": { "Split": "val", "Samples": 2, "Reference": "/nonexistent/dense.ckpt" } }

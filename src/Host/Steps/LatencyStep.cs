@@ -16,9 +16,13 @@ public sealed class LatencyStepOptions
     [Description("Split whose samples are fed to the model.")]
     public string Split { get; set; } = "val";
 
-    [Description("Distinct samples timed (each one forward pass per repeat, batch size 1).")]
+    [Description("Forward passes timed per repeat, each on a batch of BatchSize distinct samples (with batch size 1: the distinct samples timed).")]
     [Range(1, 10000)]
     public int Samples { get; set; } = 8;
+
+    [Description("Samples per forward pass. 1: latency of one frame. Larger: throughput (an accelerator at batch 1 mostly waits for kernel launches); 'framesPerSecond' is BatchSize over the median forward time. Batches take the split's samples in order, wrapping around when it has fewer than Samples x BatchSize.")]
+    [Range(1, 1024)]
+    public int BatchSize { get; set; } = 1;
 
     [Description("Timed passes over those samples; the median per-sample latency is reported.")]
     [Range(1, 1000)]
@@ -50,8 +54,12 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
     {
         var model = context.RequireModel("measure-latency");
         var split = context.Split(options.Split);
-        var samples = Enumerable.Range(0, Math.Min(options.Samples, split.Count)).Select(split.Get).ToArray();
-        if (samples.Length == 0) throw new InvalidOperationException($"split '{options.Split}' is empty.");
+        if (split.Count == 0) throw new InvalidOperationException($"split '{options.Split}' is empty.");
+        var distinct = Enumerable.Range(0, (int)Math.Min((long)options.Samples * options.BatchSize, split.Count)).Select(split.Get).ToArray();
+        var batches = options.BatchSize == 1
+            ? distinct.Select(sample => new[] { sample }).ToArray()
+            : Enumerable.Range(0, options.Samples)
+                .Select(b => Enumerable.Range(0, options.BatchSize).Select(j => distinct[(b * options.BatchSize + j) % distinct.Length]).ToArray()).ToArray();
         model.Module.eval();
         using var _ = no_grad();
 
@@ -68,7 +76,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
             foreach (var threads in threadCounts)
             {
                 set_num_threads(threads);
-                var (forward, collate, decode, referenceForward, cpuShare) = Time(model, referenceModel, samples, input);
+                var (forward, collate, decode, referenceForward, cpuShare) = Time(model, referenceModel, batches, input);
                 var suffix = $"/threads={threads}";
                 outcome.Metrics["forwardMsMedian" + suffix] = forward * 1e3;
                 outcome.Metrics["collateMsMedian" + suffix] = collate * 1e3;
@@ -95,6 +103,8 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 outcome.Metrics["decodeMsMedian"] = decode * 1e3;
                 outcome.Metrics["endToEndMsMedian"] = (collate + forward + decode) * 1e3;
                 outcome.Metrics["cpuShare"] = cpuShare;
+                outcome.Metrics["batchSize"] = options.BatchSize;
+                outcome.Metrics["framesPerSecond"] = options.BatchSize / forward;
                 if (options.MatmulSize > 0) outcome.Metrics["matmulGflopsPerSecond"] = MatmulGflopsPerSecond(options.MatmulSize);
                 if (outcome.Metrics.TryGetValue("speedup" + suffix, out var speedup)) outcome.Metrics["speedup"] = speedup;
                 if (outcome.Metrics.TryGetValue("referenceForwardMsMedian" + suffix, out var referenceMs)) outcome.Metrics["referenceForwardMsMedian"] = referenceMs;
@@ -106,7 +116,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
         }
         foreach (var (key, value) in input) outcome.Metrics["input/" + key] = value;
         var stats = ModelStats.Measure(model);
-        outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 / firstForward / 1e9;
+        outcome.Metrics["achievedGflopsPerSecond"] = stats.DenseFlops * 2 * options.BatchSize / firstForward / 1e9;
 
         // FLOPs by top-level part of the network (the first segment of each layer's name).
         var parts = ModelStats.ByPart(model);
@@ -137,11 +147,11 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
     }
 
     /// <summary>
-    /// Median forward, collate and decode seconds per sample (batch size 1) over the timed passes, the reference model's
-    /// median forward, timed beside the model's on each sample, before it and after it in turn (NaN without one), and the CPU seconds the process
-    /// got per wall second over the timed passes.
+    /// Median forward, collate and decode seconds per batch over the timed passes, the reference model's median forward,
+    /// timed beside the model's on each batch, before it and after it in turn (NaN without one), and the CPU seconds the
+    /// process got per wall second over the timed passes.
     /// </summary>
-    private (double Forward, double Collate, double Decode, double ReferenceForward, double CpuShare) Time(IModel model, IModel? reference, Sample[] samples, Dictionary<string, double> input)
+    private (double Forward, double Collate, double Decode, double ReferenceForward, double CpuShare) Time(IModel model, IModel? reference, Sample[][] batches, Dictionary<string, double> input)
     {
         var forward = new List<double>();
         var collate = new List<double>();
@@ -159,19 +169,19 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 cpuAtStart = process.TotalProcessorTime;
                 wall.Start();
             }
-            for (var index = 0; index < samples.Length; index++)
+            for (var index = 0; index < batches.Length; index++)
             {
-                var sample = samples[index];
+                var items = batches[index];
                 using var scope = NewDisposeScope();
                 // No collection during the native calls (TorchSharp's temporary scalars, Kit/NoGcRegion): the same for both models.
                 using var quiet = NoGcRegion.Enter();
                 var timed = pass >= options.Warmup;
                 // With a reference, the two run in alternating order sample by sample (A B, B A, ...): running second
                 // cost the second model about a tenth on a small-cache VM when the reference always went first.
-                var referenceFirst = reference is null || AlternatingOrder.Of(pass * samples.Length + index, 2)[0] == 0;
+                var referenceFirst = reference is null || AlternatingOrder.Of(pass * batches.Length + index, 2)[0] == 0;
                 if (referenceFirst) TimeReference();
                 var watch = Stopwatch.StartNew();
-                using var batch = model.CollateInputs([sample], services.Device);
+                using var batch = model.CollateInputs(items, services.Device);
                 DeviceSync.Wait(services.Device);
                 var collateSeconds = watch.Elapsed.TotalSeconds;
                 watch.Restart();
@@ -184,7 +194,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 if (!referenceFirst) TimeReference();
                 if (!timed) continue;
                 if (describeInput && pass == options.Warmup && model is IDescribesInput describes)
-                    foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value / samples.Length;
+                    foreach (var (key, value) in describes.DescribeInput(batch)) input[key] = input.GetValueOrDefault(key) + value / batches.Length;
                 collate.Add(collateSeconds);
                 forward.Add(forwardSeconds);
                 decode.Add(decodeSeconds);
@@ -192,7 +202,7 @@ public sealed class LatencyStep(LatencyStepOptions options, RunServices services
                 void TimeReference()
                 {
                     if (reference is null) return;
-                    using var referenceBatch = reference.CollateInputs([sample], services.Device);
+                    using var referenceBatch = reference.CollateInputs(items, services.Device);
                     var referenceWatch = Stopwatch.StartNew();
                     reference.Forward(referenceBatch);
                     DeviceSync.Wait(services.Device);
