@@ -24,7 +24,7 @@ public sealed class LatencyStepOptions
     [Range(1, 1024)]
     public int BatchSize { get; set; } = 1;
 
-    [Description("Timed passes over those samples; the median per-sample latency is reported.")]
+    [Description("Timed passes over those batches; the median time per forward pass is reported.")]
     [Range(1, 1000)]
     public int Repeats { get; set; } = 3;
 
