@@ -189,6 +189,123 @@ public class TrainerTests
     }
 
     [Test]
+    public void A_weight_average_ramps_its_decay_over_the_first_updates_and_swaps_back_and_forth()
+    {
+        using var module = nn.Linear(1, 1, hasBias: false);
+        using (no_grad()) module.weight!.fill_(0);
+        using var average = new WeightAverage(module, decay: 0.5);
+        void Step(float live)
+        {
+            using (no_grad()) module.weight!.fill_(live);
+            average.Update();
+        }
+        float Averaged()
+        {
+            average.Swap();
+            var value = module.weight!.item<float>();
+            average.Swap();
+            return value;
+        }
+
+        Step(1);   // decay min(0.5, 1/10): 0.1 * 0 + 0.9 * 1
+        Assert.That(Averaged(), Is.EqualTo(0.9f).Within(1e-6));
+        Step(2);   // min(0.5, 2/11): (2/11) * 0.9 + (9/11) * 2 = 1.8
+        Assert.That(Averaged(), Is.EqualTo(1.8f).Within(1e-6));
+        Step(0);   // min(0.5, 3/12) = 0.25: 0.45
+        Assert.That(Averaged(), Is.EqualTo(0.45f).Within(1e-6));
+        Assert.That(module.weight!.item<float>(), Is.Zero, "two swaps leave the live weights as they were");
+        for (var i = 0; i < 20; i++) Step(0);
+        Assert.That(average.NextDecay, Is.EqualTo(0.5), "the ramp (1 + t) / (10 + t) passes 0.5 at t = 8; the decay is then the one asked for");
+        var before = Averaged();
+        Step(1);
+        Assert.That(Averaged(), Is.EqualTo(0.5f * before + 0.5f).Within(1e-6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WeightAverage(module, 1.0));
+    }
+
+    [Test]
+    public void A_weight_average_follows_batch_norm_statistics_and_leaves_their_step_count_alone()
+    {
+        using var norm = nn.BatchNorm1d(2);
+        using var average = new WeightAverage(norm, decay: 0.9);
+        using (no_grad()) norm.running_mean!.fill_(10);
+        norm.num_batches_tracked!.fill_(7);
+        average.Update();   // decay 0.1: 0.1 * 0 + 0.9 * 10
+        average.CopyIntoModel();
+        Assert.That(norm.running_mean!.data<float>().ToArray(), Is.EqualTo(new[] { 9f, 9f }).Within(1e-5));
+        Assert.That(norm.num_batches_tracked!.item<long>(), Is.EqualTo(7), "an integer count is not averaged");
+    }
+
+    /// <summary>The weights each step of a run starts from (w0 .. w(N-1)), its final weights, and the run's history.</summary>
+    private static (List<float[]> StepStarts, float[] Final) TrainRecording(double averageDecay)
+    {
+        Seeding.Seed(7);
+        using var model = new MeanPointClassifier();
+        var starts = new List<float[]>();
+        new Trainer(RunServices.ForTesting(7)).Fit(model, MeanPointClassifier.TwoBlobs(24, 1),
+            new TrainOptions { Epochs = 3, BatchSize = 4, LearningRate = 0.05, WeightAverageDecay = averageDecay },
+            lossOverride: (m, b) =>
+            {
+                starts.Add(m.Module.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray());
+                return m.Loss(m.Forward(b), b);
+            });
+        return (starts, model.Module.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray());
+    }
+
+    [Test]
+    public void Training_with_a_weight_average_steps_as_without_and_ends_at_the_average_of_the_weights_after_each_step()
+    {
+        var plain = TrainRecording(0);
+        var averaged = TrainRecording(0.8);
+        Assert.That(averaged.StepStarts, Is.EqualTo(plain.StepStarts), "the average does not feed back into training");
+
+        // The weights after step k are the start of step k + 1; after the last step, the plain run's final weights.
+        var after = plain.StepStarts.Skip(1).Append(plain.Final).ToList();
+        var expected = plain.StepStarts[0].Select(v => (double)v).ToArray();
+        for (var t = 0; t < after.Count; t++)
+        {
+            var d = Math.Min(0.8, (1.0 + t) / (10.0 + t));
+            for (var i = 0; i < expected.Length; i++) expected[i] = d * expected[i] + (1 - d) * after[t][i];
+        }
+        Assert.That(after, Has.Count.EqualTo(18), "24 samples in batches of 4, 3 epochs");
+        Assert.That(averaged.Final, Is.EqualTo(expected.Select(v => (float)v).ToArray()).Within(1e-5));
+        Assert.That(averaged.Final, Is.Not.EqualTo(plain.Final).Within(1e-4));
+    }
+
+    [Test]
+    public void A_run_with_a_weight_average_resumes_to_the_uninterrupted_runs_average_and_needs_the_saved_average()
+    {
+        TrainOptions Options(bool resume) => new() { Epochs = 3, BatchSize = 4, LearningRate = 0.05, CheckpointEvery = 1, WeightAverageDecay = 0.9, Resume = resume };
+        var data = MeanPointClassifier.TwoBlobs(24, 1);
+        var whole = Platform.TestKit.TestPaths.NewTempDirectory("average-whole");
+        Seeding.Seed(4);
+        using var uninterrupted = new MeanPointClassifier();
+        new Trainer(RunServices.ForTesting(4)).Fit(uninterrupted, data, Options(false), whole);
+        Assert.That(File.Exists(Path.Combine(whole, "epoch-0002.average.ckpt")));
+
+        var killed = Platform.TestKit.TestPaths.NewTempDirectory("average-killed");
+        foreach (var file in Directory.GetFiles(whole).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
+            File.Copy(file, Path.Combine(killed, Path.GetFileName(file)));
+        Seeding.Seed(99);
+        using var resumedModel = new MeanPointClassifier();
+        new Trainer(RunServices.ForTesting(4)).Fit(resumedModel, data, Options(true), killed);
+        Assert.That(resumedModel.Module.parameters().Select(p => p.data<float>().ToArray()),
+            Is.EqualTo(uninterrupted.Module.parameters().Select(p => p.data<float>().ToArray())));
+
+        // The same folder without its average: refused, naming the file (the run would otherwise end at another average).
+        var lost = Platform.TestKit.TestPaths.NewTempDirectory("average-lost");
+        foreach (var file in Directory.GetFiles(killed).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
+            if (!file.EndsWith(".average.ckpt")) File.Copy(file, Path.Combine(lost, Path.GetFileName(file)));
+        using var another = new MeanPointClassifier();
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(RunServices.ForTesting(4)).Fit(another, data, Options(true), lost));
+        Assert.That(e!.Message, Does.Contain("epoch-0002.average.ckpt").And.Contain("WeightAverageDecay"));
+
+        // A run without averaging cannot resume one with it: their fingerprints differ.
+        var other = Assert.Throws<InvalidOperationException>(() => new Trainer(RunServices.ForTesting(4)).Fit(another, data,
+            new TrainOptions { Epochs = 3, BatchSize = 4, LearningRate = 0.05, CheckpointEvery = 1, Resume = true }, killed));
+        Assert.That(other!.Message, Does.Contain("average=0.9"));
+    }
+
+    [Test]
     public void Resuming_with_other_settings_is_refused_and_without_a_checkpoint_starts_afresh()
     {
         var data = MeanPointClassifier.TwoBlobs(16, 1);

@@ -38,6 +38,10 @@ public class TrainingLoopOptions
     [Range(0, int.MaxValue)]
     public int MaxSamples { get; set; }
 
+    [Description("Keep an exponential moving average of the weights and batch-norm statistics with this decay, updated after every step, and end the run with the average (0: off). The decay of step t is min(this, (1 + t) / (10 + t)), so the first steps are not held for long; 0.99 averages over about the last hundred steps.")]
+    [Range(0.0, 0.99999)]
+    public double WeightAverageDecay { get; set; }
+
     [Description("Collate the next batch on another thread while this one trains, where the model allows it (IModel.CollatesOffThread). The result is the same either way; on a GPU it hides the host's share of each step.")]
     public bool PrefetchBatch { get; set; } = true;
 
@@ -64,6 +68,8 @@ public class TrainOptions : TrainingLoopOptions
         GradientClip = loop.GradientClip;
         Split = loop.Split;
         MaxSamples = loop.MaxSamples;
+        WeightAverageDecay = loop.WeightAverageDecay;
+        PrefetchBatch = loop.PrefetchBatch;
         Epochs = epochs;
         Schedule = schedule;
     }
@@ -99,7 +105,7 @@ public sealed record TrainHistory(IReadOnlyList<double> EpochLoss, IReadOnlyList
 
 /// <summary>
 /// The one training loop: seeded shuffling, AdamW with a one-cycle schedule, gradient clipping,
-/// masks re-applied after every step (pruned weights stay zero), progress, checkpoints.
+/// masks re-applied after every step (pruned weights stay zero), an optional average of the weights, progress, checkpoints.
 /// <paramref name="lossOverride"/> lets a compressor train with its own objective (distillation) on the same loop.
 /// </summary>
 public sealed class Trainer(RunServices services)
@@ -142,10 +148,20 @@ public sealed class Trainer(RunServices services)
         var epochRate = new List<double>();
         var fingerprint = TrainingState.FingerprintOf(options, services.Seed, count, parameters.Count);
         var firstEpoch = 0;
+        WeightAverage? average = null;
         if (options.Resume && checkpointDirectory is not null && TrainingState.Latest(checkpointDirectory) is { } resumed)
         {
             if (resumed.Fingerprint != fingerprint)
                 throw new InvalidOperationException($"Resume: {checkpointDirectory} holds epoch {resumed.Epoch} of a run with other settings ({resumed.Fingerprint}); this run has {fingerprint}. Train into another folder, or resume with the same settings.");
+            if (options.WeightAverageDecay > 0)
+            {
+                // The average was saved as a checkpoint of its own: load it, take it as the average, then load the live weights.
+                var averagePath = TrainingState.AveragePath(checkpointDirectory, resumed.Epoch);
+                if (!File.Exists(averagePath))
+                    throw new InvalidDataException($"Resume: {averagePath} is missing; a run with WeightAverageDecay saves its average there beside each epoch checkpoint.");
+                Checkpoint.LoadInto(model, averagePath);
+                average = new WeightAverage(model.Module, options.WeightAverageDecay, (long)resumed.Epoch * stepsPerEpoch);
+            }
             Checkpoint.LoadInto(model, TrainingState.CheckpointPath(checkpointDirectory, resumed.Epoch));
             // Replay what the finished epochs drew and stepped, so shuffles and the schedule continue where they were.
             for (var e = 0; e < resumed.Epoch; e++)
@@ -167,6 +183,7 @@ public sealed class Trainer(RunServices services)
             logger.LogInformation("Resume: no epoch checkpoint with its training state in {Folder}; training from the start.", checkpointDirectory ?? "(no checkpoint folder)");
         }
 
+        if (options.WeightAverageDecay > 0) average ??= new WeightAverage(model.Module, options.WeightAverageDecay);
         var prefetch = options.PrefetchBatch && model.CollatesOffThread;
         model.Module.train();
         using var progress = services.Progress.Start(description, (long)options.Epochs * stepsPerEpoch);
@@ -221,6 +238,7 @@ public sealed class Trainer(RunServices services)
                 optimizer.step();
                 scheduler.step();
                 model.Masks.Apply(model.PrunableLayers);
+                average?.Update();
                 sum += value;
                 foreach (var (k, v) in result.Terms) terms[k] = terms.GetValueOrDefault(k) + v;
                 progress.Advance(1, $"epoch {epoch + 1}/{options.Epochs} loss {sum / (step + 1):F4}");
@@ -232,12 +250,24 @@ public sealed class Trainer(RunServices services)
             if (checkpointDirectory is not null && options.CheckpointEvery > 0 && (epoch + 1) % options.CheckpointEvery == 0)
             {
                 Checkpoint.Save(model, TrainingState.CheckpointPath(checkpointDirectory, epoch + 1));
+                if (average is not null)
+                {
+                    average.Swap();
+                    Checkpoint.Save(model, TrainingState.AveragePath(checkpointDirectory, epoch + 1));
+                    average.Swap();
+                }
                 new TrainingState
                 {
                     Epoch = epoch + 1, Fingerprint = fingerprint, EpochLoss = [.. epochLoss],
                     EpochTerms = epochTerms.Select(t => t.ToDictionary()).ToList(), EpochRate = [.. epochRate],
                 }.Save(checkpointDirectory, optimizer);
             }
+        }
+        if (average is not null)
+        {
+            average.CopyIntoModel();
+            model.Masks.Apply(model.PrunableLayers);
+            average.Dispose();
         }
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));

@@ -21,6 +21,8 @@ internal sealed class TrainingState
     public List<double> EpochRate { get; set; } = [];
 
     public static string CheckpointPath(string folder, int epoch) => Path.Combine(folder, $"epoch-{epoch:D4}.ckpt");
+    /// <summary>The weight average at the end of that epoch (runs with WeightAverageDecay), saved as a checkpoint.</summary>
+    public static string AveragePath(string folder, int epoch) => Path.Combine(folder, $"epoch-{epoch:D4}.average.ckpt");
     private static string StatePath(string folder, int epoch) => Path.Combine(folder, $"epoch-{epoch:D4}.state.json");
     private static string OptimizerPath(string folder, int epoch) => Path.Combine(folder, $"epoch-{epoch:D4}.optimizer");
     private static string RandomPath(string folder, int epoch) => Path.Combine(folder, $"epoch-{epoch:D4}.rng");
@@ -29,7 +31,9 @@ internal sealed class TrainingState
     public static string FingerprintOf(TrainOptions options, int seed, int samples, int parameters) => string.Join(";",
         $"seed={seed}", $"samples={samples}", $"parameters={parameters}", $"epochs={options.Epochs}", $"batch={options.BatchSize}",
         $"lr={options.LearningRate.ToString("R", CultureInfo.InvariantCulture)}", $"decay={options.WeightDecay.ToString("R", CultureInfo.InvariantCulture)}",
-        $"clip={options.GradientClip.ToString("R", CultureInfo.InvariantCulture)}", $"schedule={options.Schedule}", $"split={options.Split}", $"every={options.CheckpointEvery}");
+        $"clip={options.GradientClip.ToString("R", CultureInfo.InvariantCulture)}", $"schedule={options.Schedule}", $"split={options.Split}", $"every={options.CheckpointEvery}")
+        // Named only when set, so that runs from before the option resume as they did.
+        + (options.WeightAverageDecay > 0 ? $";average={options.WeightAverageDecay.ToString("R", CultureInfo.InvariantCulture)}" : "");
 
     /// <summary>Writes the state files (the checkpoint itself is written by the caller); the JSON last, so its presence means all are whole.</summary>
     public void Save(string folder, TorchSharp.Modules.OptimizerHelper optimizer)
