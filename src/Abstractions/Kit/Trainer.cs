@@ -38,7 +38,7 @@ public class TrainingLoopOptions
     [Range(0, int.MaxValue)]
     public int MaxSamples { get; set; }
 
-    [Description("Keep an exponential moving average of the weights and batch-norm statistics with this decay, updated after every step, and end the run with the average (0: off). The decay of step t is min(this, (1 + t) / (10 + t)), so the first steps are not held for long; 0.99 averages over about the last hundred steps.")]
+    [Description("Keep an exponential moving average of the weights and batch-norm statistics with this decay, updated after every step, and end the run with the average (0: off). The decay of step t is min(this, (1 + t) / (10 + t)), so the first steps are soon forgotten; that ramp stays below 0.99 until step 890, so in shorter runs it sets the decay (over 300 steps three quarters of the average rests on the last 15 % of them).")]
     [Range(0.0, 0.99999)]
     public double WeightAverageDecay { get; set; }
 
