@@ -306,6 +306,25 @@ public class TrainerTests
     }
 
     [Test]
+    public void A_run_built_from_loop_options_carries_every_one_of_them()
+    {
+        // A compressor that trains in stages (T3DNet) builds each stage's run from its loop options: one left out is
+        // silently back at its default (PrefetchBatch was, until WeightAverageDecay's change).
+        var loop = new TrainingLoopOptions
+        {
+            BatchSize = 7, LearningRate = 0.3, WeightDecay = 0.2, GradientClip = 3, Split = "val", MaxSamples = 11,
+            WeightAverageDecay = 0.9, PrefetchBatch = false,
+        };
+        var run = new TrainOptions(loop, epochs: 2, LearningRateSchedule.Cosine);
+        foreach (var property in typeof(TrainingLoopOptions).GetProperties())
+        {
+            Assert.That(property.GetValue(loop), Is.Not.EqualTo(property.GetValue(new TrainingLoopOptions())), $"{property.Name} is set to other than its default here");
+            Assert.That(property.GetValue(run), Is.EqualTo(property.GetValue(loop)), property.Name);
+        }
+        Assert.That((run.Epochs, run.Schedule), Is.EqualTo((2, LearningRateSchedule.Cosine)));
+    }
+
+    [Test]
     public void Resuming_with_other_settings_is_refused_and_without_a_checkpoint_starts_afresh()
     {
         var data = MeanPointClassifier.TwoBlobs(16, 1);
