@@ -184,6 +184,7 @@ public sealed class Trainer(RunServices services)
         }
 
         if (options.WeightAverageDecay > 0) average ??= new WeightAverage(model.Module, options.WeightAverageDecay);
+        using var averageCopies = average;   // its tensors are freed however the run ends
         var prefetch = options.PrefetchBatch && model.CollatesOffThread;
         model.Module.train();
         using var progress = services.Progress.Start(description, (long)options.Epochs * stepsPerEpoch);
@@ -267,7 +268,6 @@ public sealed class Trainer(RunServices services)
         {
             average.CopyIntoModel();
             model.Masks.Apply(model.PrunableLayers);
-            average.Dispose();
         }
         model.Module.eval();
         if (checkpointDirectory is not null) Checkpoint.Save(model, Path.Combine(checkpointDirectory, "last.ckpt"));
