@@ -159,6 +159,15 @@ public class TrainerTests
         Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName).Where(f => f!.EndsWith(".ckpt")), Is.EquivalentTo(new[] { "epoch-0001.ckpt", "epoch-0002.ckpt", "last.ckpt" }));
     }
 
+    /// <summary>A new folder holding what epochs 1 and 2 of the run in <paramref name="whole"/> wrote (a run killed during epoch 3), less files ending in <paramref name="except"/>.</summary>
+    private static string FirstTwoEpochsOf(string whole, string name, string? except = null)
+    {
+        var folder = Platform.TestKit.TestPaths.NewTempDirectory(name);
+        foreach (var file in Directory.GetFiles(whole).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
+            if (except is null || !file.EndsWith(except)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        return folder;
+    }
+
     [TestCase(LearningRateSchedule.OneCycle)]
     [TestCase(LearningRateSchedule.Cosine)]
     public void A_run_resumed_from_an_epoch_checkpoint_ends_with_the_uninterrupted_runs_weights(LearningRateSchedule schedule)
@@ -171,9 +180,7 @@ public class TrainerTests
         var full = new Trainer(RunServices.ForTesting(4)).Fit(uninterrupted, data, options, whole);
 
         // A run killed during epoch 3: its folder holds what epochs 1 and 2 wrote.
-        var killed = Platform.TestKit.TestPaths.NewTempDirectory("resume-killed");
-        foreach (var file in Directory.GetFiles(whole).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
-            File.Copy(file, Path.Combine(killed, Path.GetFileName(file)));
+        var killed = FirstTwoEpochsOf(whole, "resume-killed");
         Seeding.Seed(99);   // another start: the resumed run must not depend on it
         using var resumedModel = new MeanPointClassifier();
         var resumed = new Trainer(RunServices.ForTesting(4)).Fit(resumedModel, data, new TrainOptions
@@ -282,9 +289,7 @@ public class TrainerTests
         new Trainer(RunServices.ForTesting(4)).Fit(uninterrupted, data, Options(false), whole);
         Assert.That(File.Exists(Path.Combine(whole, "epoch-0002.average.ckpt")));
 
-        var killed = Platform.TestKit.TestPaths.NewTempDirectory("average-killed");
-        foreach (var file in Directory.GetFiles(whole).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
-            File.Copy(file, Path.Combine(killed, Path.GetFileName(file)));
+        var killed = FirstTwoEpochsOf(whole, "average-killed");
         Seeding.Seed(99);
         using var resumedModel = new MeanPointClassifier();
         new Trainer(RunServices.ForTesting(4)).Fit(resumedModel, data, Options(true), killed);
@@ -292,9 +297,7 @@ public class TrainerTests
             Is.EqualTo(uninterrupted.Module.parameters().Select(p => p.data<float>().ToArray())));
 
         // The same folder without its average: refused, naming the file (the run would otherwise end at another average).
-        var lost = Platform.TestKit.TestPaths.NewTempDirectory("average-lost");
-        foreach (var file in Directory.GetFiles(killed).Where(f => Path.GetFileName(f).StartsWith("epoch-0001") || Path.GetFileName(f).StartsWith("epoch-0002")))
-            if (!file.EndsWith(".average.ckpt")) File.Copy(file, Path.Combine(lost, Path.GetFileName(file)));
+        var lost = FirstTwoEpochsOf(whole, "average-lost", except: ".average.ckpt");
         using var another = new MeanPointClassifier();
         var e = Assert.Throws<InvalidDataException>(() => new Trainer(RunServices.ForTesting(4)).Fit(another, data, Options(true), lost));
         Assert.That(e!.Message, Does.Contain("epoch-0002.average.ckpt").And.Contain("WeightAverageDecay"));
